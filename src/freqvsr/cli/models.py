@@ -1,0 +1,34 @@
+"""`freqvsr models`: the zoo table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("models", parents=[common], help="list registered models: params, weights, measured quality")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=run)
+
+
+def _fmt_params(n: int) -> str:
+    return f"{n / 1e6:.2f} M" if n >= 1e5 else f"{n / 1e3:.1f} k" if n else "0"
+
+
+def run(args: argparse.Namespace) -> int:
+    from freqvsr.inference import DEFAULT_MODEL
+    from freqvsr.models._zoo import zoo_rows
+
+    rows = zoo_rows()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    headers = ["name", "params", "temporal", "weights", "trained on", "quality"]
+    table = [[r["name"] + (" (default)" if r["name"] == DEFAULT_MODEL else ""), _fmt_params(r["params"]), r["temporal"],
+              r["weights"], r["trained_on"] or "-", r["quality"] or "-"] for r in rows]
+    widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
+    for row in table:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    return 0

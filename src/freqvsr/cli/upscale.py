@@ -1,0 +1,86 @@
+"""`freqvsr upscale INPUT... -o OUTPUT`: flags map one to one onto :func:`freqvsr.upscale_video`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from freqvsr.errors import UsageError
+
+VIDEO_EXTS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v")
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("upscale", parents=[common], help="upscale videos or frame folders ×4",
+                       description="Upscale video files or folders of frames. OUTPUT is a video file (container by "
+                       "extension) or a folder (PNG frames); with several inputs OUTPUT is a folder.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="video file or folder of images")
+    p.add_argument("-o", "--output", required=True, metavar="OUTPUT")
+    p.add_argument("--model", default=None, help="registered model name or checkpoint path (see `freqvsr models`)")
+    p.add_argument("--weights", default=None, help="weights for a named model: freqvsr checkpoint or official .pth")
+    p.add_argument("--scale", type=int, default=None, help="required scale; fails if the model has another")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
+    p.add_argument("--chunk", type=int, default=None, help="frames per temporal chunk")
+    p.add_argument("--overlap", type=int, default=None, help="frames shared by neighbouring chunks (cross-faded)")
+    p.add_argument("--tile", type=int, default=None, help="LR tile size in pixels (default: from free memory; 0 = never tile)")
+    p.add_argument("--tile-overlap", type=int, default=16, help="LR pixels shared by neighbouring tiles")
+    p.add_argument("--codec", default=None, help="libx264 | libx265 | libvpx-vp9 | libsvtav1 | ffv1")
+    p.add_argument("--crf", type=int, default=None)
+    p.add_argument("--preset", default=None)
+    p.add_argument("--pix-fmt", default=None)
+    p.add_argument("--lossless", action="store_true")
+    p.add_argument("--no-audio", action="store_true", help="drop audio streams")
+    p.add_argument("--no-subtitles", action="store_true", help="drop subtitle streams")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted job from its last finished segment")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument("--json", metavar="FILE", default=None, help="write the report(s) as JSON")
+    p.set_defaults(func=run)
+
+
+def output_for(src: Path, out_dir: Path) -> Path:
+    """Where one of several inputs goes inside the OUTPUT folder."""
+    if src.is_dir():
+        return out_dir / src.name
+    ext = src.suffix.lower() if src.suffix.lower() in VIDEO_EXTS else ".mkv"
+    return out_dir / (src.stem + ext)
+
+
+def run(args: argparse.Namespace) -> int:
+    from freqvsr.inference import DEFAULT_MODEL, Upscaler, upscale_video
+
+    inputs = [Path(p) for p in args.inputs]
+    out = Path(args.output)
+    if len(inputs) > 1:
+        if out.suffix.lower() in VIDEO_EXTS:
+            raise UsageError(f"{out}: with several inputs OUTPUT must be a folder")
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"{out}: with several inputs OUTPUT must be a folder")
+        out.mkdir(parents=True, exist_ok=True)
+        targets = [output_for(src, out) for src in inputs]
+    else:
+        targets = [out]
+    model = args.model or DEFAULT_MODEL
+    engine = Upscaler(model, weights=args.weights, device=args.device, precision=args.precision,
+                      chunk=args.chunk, overlap=args.overlap, tile=args.tile, tile_overlap=args.tile_overlap)
+    reports = []
+    for src, dst in zip(inputs, targets):
+        report = upscale_video(
+            src, dst, model=model, weights=args.weights, scale=args.scale, codec=args.codec, crf=args.crf,
+            preset=args.preset, pix_fmt=args.pix_fmt, lossless=args.lossless, audio=not args.no_audio,
+            subtitles=not args.no_subtitles, resume=args.resume, overwrite=args.overwrite, quiet=args.quiet,
+            upscaler=engine,
+        )
+        reports.append(report)
+        if not args.quiet:
+            mem = report.peak_memory_bytes / 2**20
+            print(f"{report.output}: {report.frames} frames {report.input_size[0]}x{report.input_size[1]} -> "
+                  f"{report.output_size[0]}x{report.output_size[1]} with {report.model} on {report.device} "
+                  f"({report.precision}) in {report.seconds:.1f} s, {report.fps:.2f} fps, peak RAM {mem:.0f} MiB",
+                  file=sys.stderr)
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.to_dict() for r in reports], indent=2))
+    return 0

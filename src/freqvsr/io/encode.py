@@ -1,0 +1,385 @@
+"""Encoding: codec settings (defaults by container, validation) and the per-segment video writer.
+
+A job writes its frames into one or more *segments* (video-only files encoded with the final
+codec settings) and :func:`freqvsr.io.assemble_video` remuxes them, without re-encoding, into
+the output together with the source's audio and subtitles. Segments let ``--resume`` continue
+from the last finished one.
+
+Use :data:`SEGMENT_SUFFIX` (MP4) for segments: with the movie timescale set to the stream's,
+MP4 stores every pts *and* dts exactly in the source time base. Matroska rounds timestamps to
+1 ms and, like NUT, stores no dts (the first B-frame packets come back without one); NUT also
+shifts a stream whose first dts is negative unless told not to.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+
+import av
+import numpy as np
+
+from freqvsr.errors import OutputError, UsageError
+from freqvsr.io import _colour as C
+from freqvsr.io.reader import VideoInfo
+
+SEGMENT_SUFFIX = ".mp4"
+
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v")
+
+CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "ffv1")
+
+# Which of our encoders each output container may hold. Stricter than FFmpeg (which, e.g.,
+# accepts FFV1 in MP4): we only allow combinations common players read.
+_CONTAINER_CODECS = {
+    ".mp4": ("libx264", "libx265", "libsvtav1", "libvpx-vp9"),
+    ".m4v": ("libx264",),
+    ".mov": ("libx264", "libx265"),
+    ".mkv": CODECS,
+    ".webm": ("libvpx-vp9", "libsvtav1"),
+    ".nut": CODECS,
+}
+_DEFAULT_CODEC = {".webm": "libvpx-vp9"}  # everything else: libx264
+
+_CRF = {  # codec: (default, min, max)
+    "libx264": (18, 0, 51),
+    "libx265": (20, 0, 51),
+    "libvpx-vp9": (30, 0, 63),
+    "libsvtav1": (30, 1, 63),
+}
+_X26X_PRESETS = (
+    "ultrafast", "superfast", "veryfast", "faster", "fast",
+    "medium", "slow", "slower", "veryslow", "placebo",
+)
+_VP9_DEADLINES = ("good", "best", "realtime")
+_DEFAULT_PRESET = {"libx264": "medium", "libx265": "medium", "libvpx-vp9": "good", "libsvtav1": "8"}
+
+
+@lru_cache(maxsize=None)
+def codec_pix_fmts(codec: str) -> tuple[str, ...]:
+    """Pixel formats the installed FFmpeg build's encoder accepts."""
+    try:
+        return tuple(f.name for f in (av.codec.Codec(codec, "w").video_formats or ()))
+    except Exception:  # unknown / not compiled in
+        return ()
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """Video encoder choice. ``None`` fields are filled by :meth:`resolve`."""
+
+    codec: str | None = None
+    crf: int | None = None
+    preset: str | None = None
+    pix_fmt: str | None = None
+    lossless: bool = False
+
+    def resolve(self, output: Path, source: VideoInfo | None) -> "EncodeSettings":
+        """Fill defaults for ``output``'s container and validate; raises UsageError (one line).
+
+        Defaults: libx264 CRF 18 preset medium (libvpx-vp9 CRF 30 for .webm); lossless ->
+        QP 0 / the codec's lossless flag in yuv444p; sources deeper than 8 bits -> the 10-bit
+        variant (yuv420p10le / yuv444p10le) when this FFmpeg build's encoder has it.
+        """
+        ext = Path(output).suffix.lower()
+        if ext == ".avi":
+            # AVI has one fixed frame duration and no B-frame timestamps: it cannot keep the
+            # source's timing, which this tool promises. Refuse clearly instead of writing junk.
+            raise UsageError(f"{output}: AVI output is not supported (it cannot keep timestamps); use .mkv or .mp4")
+        if ext not in _CONTAINER_CODECS:
+            raise UsageError(
+                f"{output}: unknown video container '{ext}' (use one of {', '.join(VIDEO_EXTENSIONS)})"
+            )
+        codec = self.codec or _DEFAULT_CODEC.get(ext, "libx264")
+        if codec not in CODECS:
+            raise UsageError(f"unknown codec '{codec}' (choose from {', '.join(CODECS)})")
+        if not codec_pix_fmts(codec):
+            raise UsageError(f"codec '{codec}' is not available in this FFmpeg build")
+        if codec not in _CONTAINER_CODECS[ext]:
+            hint = " (use .mkv)" if codec == "ffv1" else ""
+            raise UsageError(f"{output}: codec {codec} cannot be written to a {ext} file{hint}")
+
+        lossless = self.lossless or codec == "ffv1"
+        crf = self.crf
+        if codec == "ffv1":
+            if crf is not None:
+                raise UsageError("ffv1 is always lossless; --crf does not apply")
+        elif self.lossless:
+            if codec == "libsvtav1":
+                raise UsageError("libsvtav1 has no lossless mode; use libx264, libx265 or ffv1")
+            if crf is not None:
+                raise UsageError("--lossless and --crf cannot be combined")
+        else:
+            default, lo, hi = _CRF[codec]
+            if crf is None:
+                crf = default
+            elif not (lo <= int(crf) <= hi):
+                raise UsageError(f"--crf {crf} is out of range for {codec} ({lo}..{hi})")
+            crf = int(crf)
+
+        preset = self.preset
+        if codec == "ffv1":
+            if preset is not None:
+                raise UsageError("ffv1 has no presets; --preset does not apply")
+        elif preset is None:
+            preset = _DEFAULT_PRESET[codec]
+        elif codec in ("libx264", "libx265") and preset not in _X26X_PRESETS:
+            raise UsageError(f"unknown preset '{preset}' for {codec} ({', '.join(_X26X_PRESETS)})")
+        elif codec == "libvpx-vp9" and preset not in _VP9_DEADLINES:
+            raise UsageError(f"unknown preset '{preset}' for libvpx-vp9 ({', '.join(_VP9_DEADLINES)})")
+        elif codec == "libsvtav1" and not (str(preset).isdigit() and 0 <= int(preset) <= 13):
+            raise UsageError(f"unknown preset '{preset}' for libsvtav1 (0..13)")
+
+        allowed = codec_pix_fmts(codec)
+        pix_fmt = self.pix_fmt
+        if pix_fmt is not None:
+            if pix_fmt not in allowed:
+                raise UsageError(
+                    f"pixel format '{pix_fmt}' is not supported by {codec} "
+                    f"({', '.join(f for f in allowed if f.startswith('yuv'))})"
+                )
+        else:
+            deep = source is not None and source.bit_depth > 8
+            base = "yuv444p" if lossless else "yuv420p"
+            pix_fmt = base
+            if deep:
+                if base + "10le" in allowed:
+                    pix_fmt = base + "10le"
+                else:
+                    warnings.warn(
+                        f"{codec} in this FFmpeg build has no 10-bit {base}; "
+                        f"writing 8-bit {base} from a {source.bit_depth}-bit source",
+                        stacklevel=2,
+                    )
+            if pix_fmt not in allowed:  # e.g. libsvtav1 has no yuv444p
+                pix_fmt = "yuv420p10le" if deep and "yuv420p10le" in allowed else "yuv420p"
+        return EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, lossless=lossless)
+
+    def encoder_options(self) -> dict[str, str]:
+        """AVOptions for the encoder of a resolved setting."""
+        c = self.codec
+        if c == "libx264":
+            opts = {"preset": self.preset}
+            opts.update({"qp": "0"} if self.lossless else {"crf": str(self.crf)})
+            return opts
+        if c == "libx265":
+            params = "log-level=error" + (":lossless=1" if self.lossless else "")
+            opts = {"preset": self.preset, "x265-params": params}
+            if not self.lossless:
+                opts["crf"] = str(self.crf)
+            return opts
+        if c == "libvpx-vp9":
+            opts = {"deadline": self.preset, "row-mt": "1", "b": "0"}
+            opts.update({"lossless": "1"} if self.lossless else {"crf": str(self.crf)})
+            return opts
+        if c == "libsvtav1":
+            return {"preset": str(self.preset), "crf": str(self.crf), "svtav1-params": "verbosity=0"}
+        if c == "ffv1":
+            return {"level": "3", "slicecrc": "1"}
+        raise ValueError(f"unresolved EncodeSettings: {self}")
+
+
+def output_colour(source: VideoInfo | None, height: int) -> tuple[int, int, int, int]:
+    """(colorspace, range, primaries, trc) to convert with and to tag on an output of ``height``.
+
+    The source's own matrix/range when it is a tagged YUV video; otherwise BT.709 (height >= 720)
+    or BT.601 (SMPTE 170M), limited range. Primaries and transfer are copied as they were.
+    """
+    spc = rng = None
+    pri, trc = C.PRI_UNSPECIFIED, C.TRC_UNSPECIFIED
+    if source is not None and source.kind == "video":
+        if source.colorspace is not None and source.colorspace in C._SPC_TO_SWS:
+            spc = source.colorspace
+        if source.color_range in (C.RANGE_LIMITED, C.RANGE_FULL):
+            rng = source.color_range
+        elif source.pix_fmt.startswith("yuvj"):
+            rng = C.RANGE_FULL
+        if source.color_primaries is not None:
+            pri = source.color_primaries
+        if source.color_trc is not None:
+            trc = source.color_trc
+    if spc is None:
+        spc = C.guess_matrix(height)
+    if rng is None:
+        rng = C.RANGE_LIMITED
+    return spc, rng, pri, trc
+
+
+def container_options(path: Path, time_base: Fraction | None) -> dict[str, str]:
+    """Muxer options that keep timestamps exact.
+
+    MP4/MOV write the start offset of a stream (first pts > 0, or B-frame delay) into an edit
+    list counted in the *movie* timescale, 1/1000 by default, which moves the first frame by up
+    to 0.5 ms; using the stream's own timescale keeps every pts exact.
+    """
+    if Path(path).suffix.lower() in (".mp4", ".mov", ".m4v") and time_base is not None:
+        den = Fraction(time_base).denominator
+        if Fraction(time_base).numerator == 1 and 1000 <= den < 2**31:
+            return {"movie_timescale": str(den)}
+    return {}
+
+
+class SegmentWriter:
+    """Encode RGB frames into a video-only file with resolved :class:`EncodeSettings`.
+
+    Time base and frame rate come from ``source``; pts passed to :meth:`write` are in the
+    source time base (``None`` -> constant frame rate from the frame index, counted from
+    ``first_index`` so later segments continue the numbering). RGB is converted
+    with the source's matrix and range and the output is tagged with them (see
+    :func:`output_colour`). Frames whose width/height are odd while the pixel format subsamples
+    chroma are padded by replicating the last column/row; :attr:`width`/:attr:`height` give the
+    encoded (padded) size. On an exception inside ``with`` the partial file is removed.
+    """
+
+    def __init__(
+        self,
+        path,
+        settings: EncodeSettings,
+        width: int,
+        height: int,
+        source: VideoInfo | None,
+        *,
+        first_index: int = 0,
+    ):
+        if settings.codec is None or settings.pix_fmt is None:
+            settings = settings.resolve(Path(path), source)
+        self.path = Path(path)
+        self.settings = settings
+        self.source_width, self.source_height = int(width), int(height)
+        even_w, even_h = C.needs_even(settings.pix_fmt)
+        self.width = width + (width % 2 if even_w else 0)
+        self.height = height + (height % 2 if even_h else 0)
+        self.time_base = Fraction(source.time_base) if source is not None else Fraction(1, 25)
+        self.fps = Fraction(source.fps) if source is not None else Fraction(25)
+        self.frames_written = 0
+        self.first_index = int(first_index)
+        self._last_pts: int | None = None
+        self._warned_pts = False
+        spc, rng, pri, trc = output_colour(source, self.height)
+        self.colorspace, self.color_range, self.color_primaries, self.color_trc = spc, rng, pri, trc
+        self._sws = C.sws_matrix(spc)
+        self._container = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._container = av.open(
+                str(self.path), "w", container_options=container_options(self.path, self.time_base)
+            )
+            stream = self._container.add_stream(settings.codec, rate=self.fps)
+            stream.width, stream.height = self.width, self.height
+            stream.pix_fmt = settings.pix_fmt
+            stream.time_base = self.time_base
+            cc = stream.codec_context
+            # The encoder must work in the source time base too: PyAV otherwise uses 1/fps and
+            # rounds every VFR timestamp onto that grid.
+            cc.time_base = self.time_base
+            cc.colorspace, cc.color_range = spc, rng
+            cc.color_primaries, cc.color_trc = pri, trc
+            cc.thread_count = 0
+            stream.options = settings.encoder_options()
+            self._stream = stream
+        except (av.FFmpegError, ValueError) as e:
+            self._abort()
+            raise OutputError(f"{self.path}: cannot create video file ({_short(e)})") from None
+        except OSError as e:
+            self._abort()
+            raise OutputError(f"{self.path}: cannot create video file ({e.strerror or e})") from None
+
+    def write(self, image: np.ndarray, pts: int | None = None) -> None:
+        """Encode one (H, W, 3) RGB frame (uint8, or uint16 over 0..65535)."""
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"expected an (H, W, 3) RGB array, got shape {image.shape}")
+        h, w = image.shape[:2]
+        if (w, h) != (self.source_width, self.source_height):
+            raise ValueError(f"frame is {w}x{h}, writer expects {self.source_width}x{self.source_height}")
+        if (w, h) != (self.width, self.height):
+            image = np.pad(image, ((0, self.height - h), (0, self.width - w), (0, 0)), mode="edge")
+        if image.dtype == np.uint8:
+            fmt = "rgb24"
+        elif image.dtype == np.uint16:
+            fmt = "rgb48le"
+            image = image.astype("<u2", copy=False)
+        else:
+            raise ValueError(f"expected uint8 or uint16 image, got {image.dtype}")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=fmt)
+        out = frame.reformat(
+            format=self.settings.pix_fmt,
+            dst_colorspace=self._sws,
+            dst_color_range=self.color_range,
+            interpolation=C.INTERPOLATION,
+        )
+        # Tag the frame exactly like the stream (reformat writes SMPTE170M for every 601 variant).
+        out.colorspace, out.color_range = self.colorspace, self.color_range
+        out.color_primaries, out.color_trc = self.color_primaries, self.color_trc
+        if pts is None:
+            pts = round((self.first_index + self.frames_written) / self.fps / self.time_base)
+        pts = int(pts)
+        if self._last_pts is not None and pts <= self._last_pts:
+            # Broken sources repeat timestamps; encoders refuse them. Nudge by one tick (not
+            # visible) rather than failing a long job, and say so once.
+            if not self._warned_pts:
+                warnings.warn(
+                    f"{self.path}: frame {self.frames_written} has pts {pts} <= previous {self._last_pts}; "
+                    "shifted by one tick to keep timestamps increasing",
+                    stacklevel=2,
+                )
+                self._warned_pts = True
+            pts = self._last_pts + 1
+        self._last_pts = pts
+        out.pts = pts
+        out.time_base = self.time_base
+        self._mux(self._stream.encode(out))
+        self.frames_written += 1
+
+    def _mux(self, packets) -> None:
+        try:
+            self._container.mux(packets)
+        except (av.FFmpegError, OSError) as e:
+            raise OutputError(f"{self.path}: writing failed ({_short(e)})") from None
+
+    def close(self) -> None:
+        """Flush the encoder and finish the file."""
+        if self._container is None:
+            return
+        try:
+            self._mux(self._stream.encode(None))
+            self._container.close()
+        except (av.FFmpegError, OSError) as e:
+            self._abort()
+            raise OutputError(f"{self.path}: finishing the video failed ({_short(e)})") from None
+        self._container = None
+
+    def _abort(self) -> None:
+        if self._container is not None:
+            try:
+                self._container.close()
+            except Exception:
+                pass
+            self._container = None
+        try:
+            os.remove(self.path)
+        except OSError:  # never created (or its folder is unusable)
+            pass
+
+    def abort(self) -> None:
+        """Stop without finishing and delete the partial file."""
+        self._abort()
+
+    def __enter__(self) -> "SegmentWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self._abort()
+        else:
+            self.close()
+
+
+def _short(e: BaseException) -> str:
+    """First line of an error without the errno/path decoration FFmpeg errors carry."""
+    text = getattr(e, "strerror", None) or str(e)
+    lines = str(text).strip().splitlines()
+    return lines[0] if lines else type(e).__name__

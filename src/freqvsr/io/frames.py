@@ -1,0 +1,137 @@
+"""Output to a folder of PNG frames, and the video-vs-folder decision for an output path.
+
+Overwrite policy (so a typo never destroys a user's photos): the destination folder may be
+missing, empty, or a previous freqvsr frame output (recognised by the marker file
+``.freqvsr-frames`` that :meth:`FrameFolderWriter.finish` writes into it). Any other non-empty
+folder is refused with an :class:`~freqvsr.errors.OutputError`. Frames are written into a hidden
+temporary folder beside the destination and moved into place by :meth:`finish`; a previous
+freqvsr output is replaced only then, so an aborted run leaves it intact.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from freqvsr.errors import OutputError
+from freqvsr.io.encode import VIDEO_EXTENSIONS
+
+MARKER = ".freqvsr-frames"
+FRAME_NAME = "{index:08d}.png"
+
+
+def is_video_output(path) -> bool:
+    """True when ``path`` names a video file (by extension), False for a frame folder."""
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def check_frame_folder(folder: Path) -> None:
+    """Raise OutputError unless ``folder`` may receive freqvsr frames (see module docstring)."""
+    if folder.exists():
+        if not folder.is_dir():
+            raise OutputError(f"{folder}: exists and is not a folder")
+        if any(folder.iterdir()) and not (folder / MARKER).is_file():
+            raise OutputError(
+                f"{folder}: folder is not empty and is not a previous freqvsr output; "
+                "choose a new or empty folder"
+            )
+
+
+class FrameFolderWriter:
+    """Write frames as ``00000000.png``, ``00000001.png``, ... (8-bit RGB for uint8 input,
+    16-bit RGB for uint16 input) into ``folder``, atomically at :meth:`finish`."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        check_frame_folder(self.folder)
+        parent = self.folder.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"{self.folder}: cannot create parent folder ({e.strerror or e})") from None
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise OutputError(f"{self.folder}: folder {parent} is not writable")
+        self.tmp = parent / f".{self.folder.name}.freqvsr-partial-{os.getpid()}"
+        try:
+            if self.tmp.exists():
+                shutil.rmtree(self.tmp)
+            self.tmp.mkdir()
+        except OSError as e:
+            raise OutputError(f"{self.folder}: cannot create temporary folder ({e.strerror or e})") from None
+        self.frames_written = 0
+        self._codecs: dict[tuple, av.CodecContext] = {}
+        self._done = False
+
+    def _encoder(self, width: int, height: int, pix_fmt: str) -> av.CodecContext:
+        key = (width, height, pix_fmt)
+        if key not in self._codecs:
+            ctx = av.CodecContext.create("png", "w")
+            ctx.width, ctx.height, ctx.pix_fmt = width, height, pix_fmt
+            ctx.time_base = Fraction(1, 25)  # required by the API, meaningless for PNG
+            self._codecs = {key: ctx}  # one size per job; drop any other
+        return self._codecs[key]
+
+    def write(self, image: np.ndarray, index: int) -> None:
+        if self._done:
+            raise RuntimeError("FrameFolderWriter is finished")
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"expected an (H, W, 3) RGB array, got shape {image.shape}")
+        if image.dtype == np.uint8:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            pix_fmt = "rgb24"
+        elif image.dtype == np.uint16:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image.astype("<u2", copy=False)), format="rgb48le")
+            frame = frame.reformat(format="rgb48be")  # PNG stores big-endian samples
+            pix_fmt = "rgb48be"
+        else:
+            raise ValueError(f"expected uint8 or uint16 image, got {image.dtype}")
+        h, w = image.shape[:2]
+        # A fresh encoder per frame would be cheap too; PNG is intra-only, so reuse is safe.
+        ctx = self._encoder(w, h, pix_fmt)
+        data = b"".join(bytes(p) for p in ctx.encode(frame))
+        path = self.tmp / FRAME_NAME.format(index=int(index))
+        try:
+            path.write_bytes(data)
+        except OSError as e:
+            raise OutputError(f"{path}: cannot write frame ({e.strerror or e})") from None
+        self.frames_written += 1
+
+    def finish(self) -> None:
+        """Move the frames into ``folder`` (replacing a previous freqvsr output there)."""
+        if self._done:
+            return
+        (self.tmp / MARKER).write_text("frames written by freqvsr\n")
+        check_frame_folder(self.folder)  # it may have changed while we were working
+        old = None
+        try:
+            if self.folder.exists():
+                old = self.folder.with_name(f".{self.folder.name}.freqvsr-old-{os.getpid()}")
+                os.replace(self.folder, old)
+            os.replace(self.tmp, self.folder)
+        except OSError as e:
+            if old is not None and old.exists() and not self.folder.exists():
+                os.replace(old, self.folder)
+            self.abort()
+            raise OutputError(f"{self.folder}: cannot move frames into place ({e.strerror or e})") from None
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        self._done = True
+
+    def abort(self) -> None:
+        """Delete the temporary folder; ``folder`` is left as it was."""
+        self._done = True
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> "FrameFolderWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+        else:
+            self.finish()

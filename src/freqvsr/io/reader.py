@@ -1,0 +1,393 @@
+"""Streaming input: video files (anything FFmpeg opens, through PyAV) and folders of images.
+
+Frames come out as RGB numpy arrays in display order, one at a time, so memory does not depend on
+the video length and nothing is extracted to disk. YUV is converted with the stream's own matrix
+and range (see :mod:`freqvsr.io._colour`); sources deeper than 8 bits come out as ``uint16``
+scaled to the full 0..65535 range, so 10-bit detail survives.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from freqvsr.errors import InputError
+from freqvsr.io import _colour as C
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+DEFAULT_IMAGE_FPS = Fraction(25)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What we know about an input before decoding all of it.
+
+    ``width``/``height`` are the coded size of decoded frames, before any display rotation.
+    Colour fields are FFmpeg's raw enum integers (``AVColorSpace``, ``AVColorRange``,
+    ``AVColorPrimaries``, ``AVColorTransferCharacteristic``; 2 / 0 mean unspecified) so a writer
+    can tag its output exactly like the source. ``rotation`` is counter-clockwise degrees in
+    0..359, the convention of ``VideoStream.set_display_rotation``.
+    """
+
+    path: Path
+    kind: str  # "video" | "images"
+    width: int
+    height: int
+    num_frames: int | None
+    fps: Fraction
+    time_base: Fraction
+    duration: float | None
+    pix_fmt: str
+    bit_depth: int
+    grayscale: bool
+    colorspace: int | None = None
+    color_range: int | None = None
+    color_primaries: int | None = None
+    color_trc: int | None = None
+    rotation: int = 0
+    audio_streams: int = 0
+    subtitle_streams: int = 0
+    codec: str | None = None
+
+    @property
+    def matrix(self) -> int:
+        """AVColorSpace used to convert this source to RGB (tagged, else guessed from height)."""
+        if self.kind == "images":
+            return C.SPC_BT470BG
+        return C.effective_matrix(self.colorspace, self.height)
+
+    @property
+    def range(self) -> int:
+        """AVColorRange used to convert this source to RGB (tagged, else limited; yuvj -> full)."""
+        if self.kind == "images":
+            return C.RANGE_FULL
+        return C.effective_range(self.color_range, self.pix_fmt)
+
+
+@dataclass
+class Frame:
+    """One decoded frame.
+
+    ``image``: (H, W, 3) RGB, ``uint8`` for 8-bit sources, else ``uint16`` over 0..65535.
+    ``pts``: presentation timestamp in ``VideoInfo.time_base`` units (None when the container
+    has none). ``time``: seconds (from pts, or index / fps when pts is unknown).
+    """
+
+    index: int
+    image: np.ndarray
+    pts: int | None
+    time: float
+
+
+def _natural_key(name: str):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name.lower())]
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly inside ``folder`` in natural order (frame2 < frame10); hidden files skipped."""
+    files = [
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+    ]
+    return sorted(files, key=lambda p: _natural_key(p.name))
+
+
+def frame_to_rgb(
+    frame: av.VideoFrame, out_bits: int, matrix: int, color_range: int
+) -> np.ndarray:
+    """Convert a decoded frame to (H, W, 3) RGB: uint8 when out_bits == 8, else uint16 (rgb48)."""
+    target = "rgb24" if out_bits <= 8 else "rgb48le"
+    name = frame.format.name
+    if C.is_rgb_format(name) or C.is_gray_format(name):
+        # No matrix involved. Gray is luma only: swscale expands it to equal channels.
+        if C.is_gray_format(name):
+            return frame.to_ndarray(
+                format=target,
+                src_color_range=color_range,
+                dst_color_range=C.RANGE_FULL,
+                interpolation=C.INTERPOLATION,
+            )
+        return frame.to_ndarray(format=target, interpolation=C.INTERPOLATION)
+    sws = C.sws_matrix(matrix)
+    return frame.to_ndarray(
+        format=target,
+        src_colorspace=sws,
+        dst_colorspace=sws,
+        src_color_range=color_range,
+        dst_color_range=C.RANGE_FULL,
+        interpolation=C.INTERPOLATION,
+    )
+
+
+class FrameSource:
+    """An open input. Use as a context manager; iterate once for :class:`Frame` objects.
+
+    The first frame is decoded at construction so that empty, non-video or broken inputs fail
+    at open time with an :class:`~freqvsr.errors.InputError`.
+    """
+
+    info: VideoInfo
+
+    def __init__(self, path, *, fps: Fraction | float | None = None):
+        self.path = Path(path)
+        self._container = None
+        self._iterated = False
+        if not self.path.exists():
+            raise InputError(f"{self.path}: no such file or folder")
+        if self.path.is_dir():
+            self._open_images(fps)
+        else:
+            try:
+                self._open_video()
+            except BaseException:
+                self.close()
+                raise
+
+    # ------------------------------------------------------------------ image folders
+    def _open_images(self, fps):
+        self._images = list_images(self.path)
+        if not self._images:
+            raise InputError(
+                f"{self.path}: folder contains no images ({', '.join(sorted(IMAGE_EXTENSIONS))})"
+            )
+        first = self._read_image_frame(self._images[0])
+        pix_fmt = first.format.name
+        depth = 16 if C.bit_depth(pix_fmt) > 8 else 8
+        rate = Fraction(fps).limit_denominator(1_000_000) if fps else DEFAULT_IMAGE_FPS
+        n = len(self._images)
+        self._depth = depth
+        self.info = VideoInfo(
+            path=self.path,
+            kind="images",
+            width=first.width,
+            height=first.height,
+            num_frames=n,
+            fps=rate,
+            time_base=1 / rate,
+            duration=float(n / rate),
+            pix_fmt=pix_fmt,
+            bit_depth=depth,
+            grayscale=C.is_gray_format(pix_fmt),
+            colorspace=None,
+            color_range=None,
+            color_primaries=None,
+            color_trc=None,
+            rotation=0,
+            audio_streams=0,
+            subtitle_streams=0,
+            codec=None,
+        )
+        self._first_image = self._image_array(first, self._images[0])
+
+    def _read_image_frame(self, file: Path) -> av.VideoFrame:
+        try:
+            with av.open(str(file)) as c:
+                for frame in c.decode(video=0):
+                    return frame
+        except (av.FFmpegError, IndexError, OSError) as e:
+            raise InputError(f"{file}: not a readable image ({_short(e)})") from None
+        raise InputError(f"{file}: not a readable image (no picture decoded)")
+
+    def _image_array(self, frame: av.VideoFrame, file: Path) -> np.ndarray:
+        if (frame.width, frame.height) != (self.info.width, self.info.height):
+            raise InputError(
+                f"{file}: size {frame.width}x{frame.height} differs from the folder's first "
+                f"image ({self.info.width}x{self.info.height})"
+            )
+        # Still images (JPEG/JFIF included) use BT.601 full range when they are YUV at all.
+        return frame_to_rgb(frame, self._depth, self.info.matrix, self.info.range)
+
+    def _iter_images(self) -> Iterator[Frame]:
+        for i, file in enumerate(self._images):
+            img = self._first_image if i == 0 else self._image_array(self._read_image_frame(file), file)
+            self._first_image = None
+            yield Frame(index=i, image=img, pts=i, time=float(i / self.info.fps))
+
+    # ------------------------------------------------------------------ video files
+    def _open_video(self):
+        path = self.path
+        try:
+            self._container = av.open(str(path))
+        except (av.FFmpegError, OSError) as e:
+            raise InputError(f"{path}: not a readable video file ({_short(e)})") from None
+        c = self._container
+        if not c.streams.video:
+            raise InputError(f"{path}: contains no video stream")
+        stream = c.streams.video[0]
+        _check_not_truncated(path, c)
+        # Frame threading speeds up decoding; display order is unaffected.
+        stream.thread_type = "AUTO"
+        self._stream = stream
+        self._decoder = self._decode_frames()
+        try:
+            first = next(self._decoder)
+        except StopIteration:
+            raise InputError(f"{path}: video stream has no frames") from None
+        self._first = first
+
+        cc = stream.codec_context
+        pix_fmt = first.format.name
+        depth = C.bit_depth(pix_fmt)
+        tb = Fraction(stream.time_base) if stream.time_base else None
+        fps = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = Fraction(fps) if fps else DEFAULT_IMAGE_FPS
+        if tb is None:
+            tb = 1 / fps
+        duration = None
+        if stream.duration:
+            duration = float(stream.duration * tb)
+        else:
+            # Matroska has no per-stream duration field; FFmpeg's muxer writes a DURATION tag.
+            duration = _parse_duration_tag(stream.metadata.get("DURATION") or stream.metadata.get("duration"))
+        if duration is None and c.duration:
+            duration = c.duration / av.time_base
+        num = stream.frames or None
+        if num is None and duration:
+            num = max(1, round(duration * fps))
+        rotation = first.rotation
+        if not rotation:
+            tag = stream.metadata.get("rotate")
+            if tag and tag.lstrip("-").isdigit():
+                rotation = -int(tag)  # the legacy tag is clockwise
+        # Prefer the decoded frame's tags (codec-level VUI), fall back to the container's.
+        def pick(frame_val, ctx_val, unspecified):
+            if frame_val is not None and int(frame_val) != unspecified:
+                return int(frame_val)
+            return int(ctx_val) if ctx_val is not None else None
+
+        self._out_bits = 8 if depth <= 8 else 16
+        self.info = VideoInfo(
+            path=path,
+            kind="video",
+            width=first.width,
+            height=first.height,
+            num_frames=num,
+            fps=fps,
+            time_base=tb,
+            duration=duration,
+            pix_fmt=pix_fmt,
+            bit_depth=depth,
+            grayscale=C.is_gray_format(pix_fmt),
+            colorspace=pick(first.colorspace, cc.colorspace, C.SPC_UNSPECIFIED),
+            color_range=pick(first.color_range, cc.color_range, C.RANGE_UNSPECIFIED),
+            color_primaries=pick(first.color_primaries, cc.color_primaries, C.PRI_UNSPECIFIED),
+            color_trc=pick(first.color_trc, cc.color_trc, C.TRC_UNSPECIFIED),
+            rotation=int(rotation) % 360,
+            audio_streams=len(c.streams.audio),
+            subtitle_streams=len(c.streams.subtitles),
+            codec=cc.codec.canonical_name,  # 'av1', not the decoder's name 'libdav1d'
+        )
+
+    def _decode_frames(self) -> Iterator[av.VideoFrame]:
+        n = 0
+        try:
+            for frame in self._container.decode(self._stream):
+                n += 1
+                yield frame
+        except av.FFmpegError as e:
+            raise InputError(
+                f"{self.path}: corrupt or truncated video stream after {n} frames ({_short(e)})"
+            ) from None
+
+    def _iter_video(self) -> Iterator[Frame]:
+        info = self.info
+        tb = info.time_base
+        matrix, rng = info.matrix, info.range
+        index = 0
+        frame = self._first
+        self._first = None
+        while frame is not None:
+            image = frame_to_rgb(frame, self._out_bits, matrix, rng)
+            pts = frame.pts
+            time = float(pts * tb) if pts is not None else float(index / info.fps)
+            yield Frame(index=index, image=image, pts=pts, time=time)
+            index += 1
+            frame = next(self._decoder, None)
+        if info.num_frames and self._stream.frames and index < info.num_frames:
+            warnings.warn(
+                f"{self.path}: decoded {index} of {info.num_frames} frames the container declares",
+                stacklevel=2,
+            )
+
+    # ------------------------------------------------------------------ protocol
+    def __iter__(self) -> Iterator[Frame]:
+        if self._iterated:
+            raise RuntimeError("a FrameSource can be iterated only once; open the input again")
+        self._iterated = True
+        if self.info.kind == "images":
+            return self._iter_images()
+        return self._iter_video()
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def __enter__(self) -> "FrameSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _check_not_truncated(path: Path, container) -> None:
+    """Catch a cut-off file whose index (MP4 sample table, ...) points past its end.
+
+    Decoding such a file would just stop early; we prefer a clear error before any work is done.
+    """
+    try:
+        size = path.stat().st_size
+        end = 0
+        for stream in container.streams:
+            if stream.type not in ("video", "audio"):
+                continue
+            for entry in stream.index_entries:
+                if entry.pos >= 0 and entry.size > 0:
+                    end = max(end, entry.pos + entry.size)
+    except Exception:  # index not available for this container: nothing to check
+        return
+    if end > size:
+        raise InputError(
+            f"{path}: file is truncated (its index needs {end} bytes, the file has {size})"
+        )
+
+
+def _parse_duration_tag(text: str | None) -> float | None:
+    """'HH:MM:SS.fraction' -> seconds, None when absent or malformed."""
+    if not text:
+        return None
+    m = re.fullmatch(r"(\d+):(\d{2}):(\d{2}(?:\.\d+)?)", text.strip())
+    if not m:
+        return None
+    return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+
+
+def _short(e: BaseException) -> str:
+    """First line of an error without the errno/path decoration FFmpeg errors carry."""
+    text = getattr(e, "strerror", None) or str(e)
+    lines = str(text).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
+def open_input(path, *, fps: Fraction | float | None = None) -> FrameSource:
+    """Open a video file or a folder of images for streaming decode.
+
+    ``fps`` sets the frame rate of an image folder (default 25); it is ignored for videos.
+    Raises :class:`~freqvsr.errors.InputError` for a missing path, a file that is not a video,
+    a truncated/corrupt file, or one without frames.
+    """
+    return FrameSource(path, fps=fps)
+
+
+def probe(path, *, fps: Fraction | float | None = None) -> VideoInfo:
+    """Describe an input (decodes its first frame to validate it)."""
+    with open_input(path, fps=fps) as src:
+        return src.info

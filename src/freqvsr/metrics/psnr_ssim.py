@@ -1,0 +1,69 @@
+"""PSNR and SSIM as BasicSR and the VSR papers compute them.
+
+Protocol: float64 on the 0-255 scale; either RGB (all channels, REDS convention) or BT.601 Y
+(``16 + 65.481 R + 128.553 G + 24.966 B`` on [0, 1] input, Vid4 convention); optional
+``crop_border`` pixels removed on every side; SSIM with an 11×11 Gaussian window (σ = 1.5),
+'valid' filtering, C1 = (0.01·255)², C2 = (0.03·255)², averaged over channels. Per frame, then
+per clip (mean over frames), then mean over clips.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from freqvsr.functional.color import rgb_to_y601
+
+
+def _prepare(x: torch.Tensor, y_channel: bool, crop_border: int) -> torch.Tensor:
+    """(…, C, H, W) in [0, 1] -> float64 on the 0-255 scale, Y or RGB, border cropped."""
+    x = x.to(torch.float64)
+    if y_channel and x.shape[-3] == 3:
+        x = rgb_to_y601(x)
+    else:
+        x = x * 255.0
+    if crop_border:
+        x = x[..., crop_border:-crop_border, crop_border:-crop_border]
+    return x
+
+
+def psnr(pred: torch.Tensor, gt: torch.Tensor, *, y_channel: bool = False, crop_border: int = 0) -> torch.Tensor:
+    """PSNR in dB per frame: (…, C, H, W) in [0, 1] -> (…) float64. Identical frames give +inf."""
+    if pred.shape != gt.shape:
+        raise ValueError(f"shape mismatch: {tuple(pred.shape)} vs {tuple(gt.shape)}")
+    a, b = _prepare(pred, y_channel, crop_border), _prepare(gt, y_channel, crop_border)
+    mse = ((a - b) ** 2).mean(dim=(-3, -2, -1))
+    return 10.0 * torch.log10(255.0**2 / mse)
+
+
+def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-(coords**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return torch.outer(g, g)
+
+
+def ssim(pred: torch.Tensor, gt: torch.Tensor, *, y_channel: bool = False, crop_border: int = 0) -> torch.Tensor:
+    """SSIM per frame: (…, C, H, W) in [0, 1] -> (…) float64 (mean over channels)."""
+    if pred.shape != gt.shape:
+        raise ValueError(f"shape mismatch: {tuple(pred.shape)} vs {tuple(gt.shape)}")
+    a, b = _prepare(pred, y_channel, crop_border), _prepare(gt, y_channel, crop_border)
+    lead, (c, h, w) = a.shape[:-3], a.shape[-3:]
+    a = a.reshape(-1, 1, h, w)
+    b = b.reshape(-1, 1, h, w)
+    win = _gaussian_window().to(a.device)[None, None]
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mu_a, mu_b = F.conv2d(a, win), F.conv2d(b, win)
+    s_aa = F.conv2d(a * a, win) - mu_a**2
+    s_bb = F.conv2d(b * b, win) - mu_b**2
+    s_ab = F.conv2d(a * b, win) - mu_a * mu_b
+    m = ((2 * mu_a * mu_b + c1) * (2 * s_ab + c2)) / ((mu_a**2 + mu_b**2 + c1) * (s_aa + s_bb + c2))
+    return m.mean(dim=(-2, -1)).reshape(*lead, c).mean(-1)
+
+
+def mean_db(values: list[float]) -> float:
+    """Mean of per-frame PSNRs, ignoring +inf frames (identical frames) unless all are +inf."""
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else math.inf

@@ -1,0 +1,213 @@
+"""Self-describing checkpoints: a safetensors file whose metadata says how to rebuild the model.
+
+The safetensors metadata (a str -> str map) holds one JSON document under the key ``"freqvsr"``::
+
+    {"format": 1,
+     "arch": "basicvsr.small",            # registry name
+     "args": {"mid_channels": 32, ...},   # full constructor arguments (defaults included)
+     "scale": 4,
+     "freqvsr_version": "0.1.0",
+     "storage_dtype": "float16" | null,   # set when tensors were stored in reduced precision
+     "training": {"data": ..., "degradation": ..., "iterations": ..., "wall_time": ..., "hardware": ...},
+     "metrics": [{"name": "psnr_y", "value": 27.1, "protocol": "...", "dataset": "Vid4"}],
+     "notes": "..."}
+
+safetensors rather than a pickle: loading never runs code, the header is readable without reading
+the tensors (``read_checkpoint_header``), and files are memory-mapped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from freqvsr.errors import ModelError
+from freqvsr.models._base import VSRModel
+
+HEADER_KEY = "freqvsr"
+FORMAT_VERSION = 1
+# Wrappers that prefix every key: DistributedDataParallel / DataParallel and torch.compile.
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+
+
+def strip_prefixes(state_dict: dict[str, torch.Tensor], prefixes: tuple[str, ...] = _WRAPPER_PREFIXES) -> dict[str, torch.Tensor]:
+    """Remove leading wrapper prefixes (repeatedly: ``module._orig_mod.x`` -> ``x``) from every key."""
+    out = {}
+    for key, value in state_dict.items():
+        changed = True
+        while changed:
+            changed = False
+            for p in prefixes:
+                if key.startswith(p):
+                    key, changed = key[len(p):], True
+        out[key] = value
+    return out
+
+
+def _unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
+    # DDP/DataParallel keep the network in .module, torch.compile in ._orig_mod.
+    while True:
+        inner = getattr(model, "module", None)
+        if not isinstance(inner, torch.nn.Module):
+            inner = getattr(model, "_orig_mod", None)
+        if not isinstance(inner, torch.nn.Module):
+            return model
+        model = inner
+
+
+def _jsonable(value: Any, what: str) -> Any:
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"checkpoint {what} is not JSON-serialisable: {exc}") from None
+
+
+def save_checkpoint(
+    model: torch.nn.Module,
+    path: str | os.PathLike,
+    *,
+    training: dict[str, Any] | None = None,
+    metrics: list[dict[str, Any]] | None = None,
+    notes: str | None = None,
+    dtype: torch.dtype | None = None,
+) -> Path:
+    """Write ``model``'s weights and description to ``path`` (``.safetensors``); returns the path.
+
+    The model must know its registry name and constructor arguments (``arch_name``/``arch_args``,
+    set by ``create_model`` and ``load_checkpoint``). ``dtype=torch.float16`` stores floating
+    tensors in half precision to keep shipped files small; they load back into float32 models.
+    Non-persistent buffers (e.g. a DCT basis) are not part of ``state_dict`` and are not saved.
+    The file is written to a temporary name and renamed, so a crash never leaves half a file.
+    """
+    from safetensors.torch import save_file
+
+    import freqvsr  # the package root, for its version (models may not import other packages)
+
+    path = Path(path)
+    net = _unwrap_model(model)
+    arch, args = getattr(net, "arch_name", None), getattr(net, "arch_args", None)
+    if arch is None or args is None:
+        raise ModelError(
+            f"cannot save {path}: {type(net).__name__} has no arch_name/arch_args; "
+            "build it with freqvsr.create_model() so the checkpoint can describe it"
+        )
+    if metrics is not None:
+        for m in metrics:
+            missing = {"name", "value"} - set(m)
+            if missing:
+                raise ModelError(f"cannot save {path}: metric {m!r} lacks {sorted(missing)}")
+    header = {
+        "format": FORMAT_VERSION,
+        "arch": arch,
+        "args": _jsonable(args, "args"),
+        "scale": int(getattr(net, "scale", 0)),
+        "freqvsr_version": freqvsr.__version__,
+        "storage_dtype": str(dtype).replace("torch.", "") if dtype is not None else None,
+        "training": _jsonable(training or {}, "training info"),
+        "metrics": _jsonable(metrics or [], "metrics"),
+        "notes": notes or "",
+    }
+    tensors = {}
+    for key, value in strip_prefixes(net.state_dict()).items():
+        t = value.detach().to("cpu")
+        if dtype is not None and t.is_floating_point():
+            t = t.to(dtype)
+        # clone: safetensors refuses tensors sharing storage (tied weights, views of one buffer).
+        tensors[key] = t.contiguous().clone()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata={HEADER_KEY: json.dumps(header)})
+    os.replace(tmp, path)
+    return path
+
+
+def read_checkpoint_header(path: str | os.PathLike) -> dict[str, Any]:
+    """The JSON header of a freqvsr checkpoint, without reading its tensors."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"checkpoint {path} does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+    except Exception as exc:  # safetensors raises its own error types for malformed files
+        raise ModelError(f"checkpoint {path} is not a safetensors file ({type(exc).__name__})") from None
+    if HEADER_KEY not in metadata:
+        raise ModelError(f"checkpoint {path} has no freqvsr header (a safetensors file from another tool?)")
+    try:
+        header = json.loads(metadata[HEADER_KEY])
+    except json.JSONDecodeError:
+        raise ModelError(f"checkpoint {path} has a corrupt freqvsr header (invalid JSON)") from None
+    if not isinstance(header, dict) or "arch" not in header or "args" not in header:
+        raise ModelError(f"checkpoint {path} has an incomplete freqvsr header (needs 'arch' and 'args')")
+    if int(header.get("format", 0)) > FORMAT_VERSION:
+        raise ModelError(
+            f"checkpoint {path} has header format {header['format']}; this freqvsr reads up to {FORMAT_VERSION}"
+        )
+    return header
+
+
+def read_checkpoint_tensors(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, as stored (no dtype conversion)."""
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device=str(map_location))
+    except Exception as exc:
+        raise ModelError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+def load_state_dict_strict(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
+    """``model.load_state_dict(strict=True)`` with a one-line ModelError naming ``source``."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    mismatched = [
+        f"{k} {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}"
+        for k in own if k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape)
+    ]
+    problems = []
+    for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched)):
+        if keys:
+            more = f" (+{len(keys) - 3} more)" if len(keys) > 3 else ""
+            problems.append(f"{label} {len(keys)}: {', '.join(keys[:3])}{more}")
+    if problems:
+        raise ModelError(f"weights in {source} do not fit {type(model).__name__}: " + "; ".join(problems))
+    # copy_ converts dtypes, so float16-stored weights land in a float32 model as float32.
+    model.load_state_dict(state_dict, strict=True)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu", **overrides: Any) -> VSRModel:
+    """Rebuild the model described by a freqvsr checkpoint and load its weights (strictly).
+
+    ``overrides`` replace constructor arguments of the header; the weights must still fit exactly
+    (so an override that changes the architecture is refused). The header is kept on the model as
+    ``model.checkpoint_header``.
+    """
+    from freqvsr.models._registry import get_spec
+
+    header = read_checkpoint_header(path)
+    try:
+        spec = get_spec(header["arch"])
+    except ModelError:
+        from freqvsr.models._registry import list_models
+
+        raise ModelError(
+            f"checkpoint {path} is for unknown architecture {header['arch']!r}; known: {', '.join(list_models())}"
+        ) from None
+    from freqvsr.models._factory import build_model
+
+    args = dict(header["args"])
+    args.update(overrides)
+    model = build_model(spec, args, source=f"checkpoint {path}")
+    if "scale" in header and int(header["scale"]) != model.scale and "scale" not in overrides:
+        raise ModelError(f"checkpoint {path} says scale {header['scale']} but its arguments build a x{model.scale} model")
+    state = read_checkpoint_tensors(path)
+    load_state_dict_strict(model, state, f"checkpoint {path}")
+    model.checkpoint_header = header
+    return model.to(map_location)

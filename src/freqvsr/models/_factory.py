@@ -1,0 +1,211 @@
+"""``create_model``: the one way to get a network, by registry name or from a checkpoint file.
+
+Constructors build, factories load: model ``__init__`` never reads files. Everything that touches
+the disk (shipped weights, freqvsr checkpoints, official ``.pth`` files) happens here or in
+``_checkpoint``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from freqvsr.errors import ModelError
+from freqvsr.models._base import VSRModel
+from freqvsr.models._checkpoint import (
+    load_checkpoint,
+    load_state_dict_strict,
+    read_checkpoint_header,
+    read_checkpoint_tensors,
+    strip_prefixes,
+)
+from freqvsr.models._registry import _REGISTRY, ModelSpec, get_spec
+
+# Shipped weights live in the package: src/freqvsr/weights/<ModelSpec.weights>.
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+# Official checkpoints keep the network under one of these keys (BasicSR: params_ema is the
+# exponential moving average and the better model, so it wins over params; mmediting: state_dict).
+_NESTED_KEYS = ("params_ema", "params", "state_dict", "model")
+_FOREIGN_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
+_CHECKPOINT_SUFFIXES = (".safetensors", *_FOREIGN_SUFFIXES)
+
+
+def _constructor_params(builder: Any) -> tuple[dict[str, inspect.Parameter], bool]:
+    sig = inspect.signature(builder)
+    params = {n: p for n, p in sig.parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    return params, takes_kwargs
+
+
+def build_model(spec: ModelSpec, args: dict[str, Any], *, source: str) -> VSRModel:
+    """Instantiate ``spec.builder(**args)`` after checking every argument name.
+
+    Records ``arch_name`` and the full constructor arguments (defaults filled in) on the model, so
+    that ``save_checkpoint`` can describe it.
+    """
+    params, takes_kwargs = _constructor_params(spec.builder)
+    unknown = sorted(k for k in args if k not in params)
+    if unknown and not takes_kwargs:
+        raise ModelError(
+            f"{source}: unknown argument(s) {', '.join(unknown)} for {spec.name!r}; "
+            f"valid: {', '.join(params) or '(none)'}"
+        )
+    full = {n: p.default for n, p in params.items() if p.default is not inspect.Parameter.empty}
+    full.update(args)
+    try:
+        model = spec.builder(**args)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{source}: cannot build {spec.name!r} with {args}: {exc}") from None
+    if not isinstance(model, VSRModel):
+        raise ModelError(f"{source}: builder of {spec.name!r} returned {type(model).__name__}, not a VSRModel")
+    model.arch_name = spec.name
+    model.arch_args = full
+    return model
+
+
+def _unwrap_foreign(obj: Any, path: Path) -> dict[str, torch.Tensor]:
+    for _ in range(3):  # e.g. {"state_dict": {...}} or {"params_ema": {...}, "params": {...}}
+        if isinstance(obj, dict) and not any(isinstance(v, torch.Tensor) for v in obj.values()):
+            nested = next((obj[k] for k in _NESTED_KEYS if isinstance(obj.get(k), dict)), None)
+            if nested is None:
+                break
+            obj = nested
+    if not isinstance(obj, dict) or not any(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ModelError(f"weights file {path} holds no state dict (looked for {', '.join(_NESTED_KEYS)})")
+    state = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    # mmediting restorers save the network as generator.* next to discriminator.* and a
+    # step_counter buffer: keep only the generator.
+    if any(k.startswith("generator.") for k in state):
+        state = {k[len("generator."):]: v for k, v in state.items() if k.startswith("generator.")}
+    return strip_prefixes(state)
+
+
+def _convert_hook(model: VSRModel, spec: ModelSpec | None):
+    for owner in (spec.builder if spec is not None else None, type(model)):
+        hook = getattr(owner, "convert_state_dict", None)
+        if callable(hook):
+            return hook
+    return None
+
+
+def load_weights(model: VSRModel, weights: str | os.PathLike, *, spec: ModelSpec | None = None) -> VSRModel:
+    """Load a freqvsr checkpoint or an official ``.pth``/``.pt``/``.safetensors`` into ``model``.
+
+    Foreign files are unwrapped (``params_ema``/``params``/``state_dict``), stripped of
+    ``generator.``/``module.``/``_orig_mod.`` and passed through the architecture's
+    ``convert_state_dict`` hook; then loaded strictly.
+    """
+    path = Path(weights)
+    if not path.is_file():
+        raise ModelError(f"weights file {path} does not exist")
+    header = None
+    if path.suffix == ".safetensors":
+        try:
+            header = read_checkpoint_header(path)
+        except ModelError as exc:
+            if "no freqvsr header" not in str(exc):
+                raise
+    if header is not None:
+        arch = header["arch"]
+        own = model.arch_name
+        if own is not None and arch in _REGISTRY and _REGISTRY[arch].builder is not _REGISTRY[own].builder:
+            raise ModelError(f"checkpoint {path} holds a {arch!r} model, not {own!r}")
+        if "scale" in header and int(header["scale"]) != model.scale:
+            raise ModelError(f"checkpoint {path} is a \u00d7{header['scale']} model, asked for \u00d7{model.scale}")
+        state = read_checkpoint_tensors(path)
+    else:
+        if path.suffix == ".safetensors":
+            state = read_checkpoint_tensors(path)
+        else:
+            try:
+                state = torch.load(str(path), map_location="cpu", weights_only=True)
+            except Exception as exc:
+                # weights_only refuses pickled objects other than tensors/containers (e.g. a config
+                # object in the checkpoint's "meta"); never fall back to an unsafe unpickle.
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                raise ModelError(
+                    f"weights file {path} cannot be read safely ({type(exc).__name__}: {first}); if it holds "
+                    "non-tensor objects, re-save only its state dict with torch.save"
+                ) from None
+        state = _unwrap_foreign(state, path)
+        hook = _convert_hook(model, spec)
+        if hook is not None:
+            state = hook(state)
+    load_state_dict_strict(model, state, str(path))
+    return model
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.lower().endswith(_CHECKPOINT_SUFFIXES) or os.sep in name or "/" in name or Path(name).is_file()
+
+
+def create_model(
+    name_or_path: str | os.PathLike,
+    *,
+    weights: str | os.PathLike | bool | None = None,
+    scale: int | None = None,
+    **overrides: Any,
+) -> VSRModel:
+    """Build a model by registry name (``"basicvsr.small"``) or from a freqvsr checkpoint path.
+
+    By name: the variant's arguments, updated by ``overrides`` (each must be a constructor parameter,
+    else ModelError listing the valid ones). ``weights``: ``None`` loads the entry's shipped weights
+    if it has any (random init otherwise), ``False`` forces random init, ``True`` requires shipped
+    weights, a path loads that file (a freqvsr checkpoint, or an official ``.pth``/``.pt``).
+    When the builder takes ``scale`` (e.g. bicubic), ``scale=`` is passed to it.
+
+    By path (``.safetensors``): the model is rebuilt from the checkpoint header. ``overrides`` may
+    only change arguments that leave the weights fitting exactly (same keys and shapes) — anything
+    else is refused; it is up to the caller that such an argument is meant for inference-time
+    tuning. ``weights=`` cannot be combined with a checkpoint path.
+
+    ``scale``: when given and the model's factor differs, ModelError ("... is a x2 model, asked for x4").
+    """
+    name = os.fspath(name_or_path)
+    if name in _REGISTRY:
+        spec = get_spec(name)
+        args = {**spec.args, **overrides}
+        params, _ = _constructor_params(spec.builder)
+        if scale is not None and "scale" in params and "scale" not in overrides:
+            args["scale"] = int(scale)
+        model = build_model(spec, args, source=f"model {name!r}")
+        _check_scale(model, scale, f"model {name!r}")
+        if weights is None or weights is True:
+            if spec.weights is not None:
+                shipped = WEIGHTS_DIR / spec.weights
+                if not shipped.is_file():
+                    raise ModelError(f"shipped weights {shipped} of model {name!r} are missing from the installation")
+                try:
+                    load_weights(model, shipped, spec=spec)
+                except ModelError as exc:
+                    hint = " (pass weights=False for random initialisation)" if overrides else ""
+                    raise ModelError(f"{exc}{hint}") from None
+            elif weights is True:
+                raise ModelError(f"model {name!r} has no shipped weights; pass weights=PATH or weights=False")
+        elif weights is not False:
+            load_weights(model, weights, spec=spec)
+    elif _looks_like_path(name):
+        path = Path(name)
+        if weights is not None and weights is not False:
+            raise ModelError(f"checkpoint {path} already holds weights; weights= only applies to a model name")
+        if path.suffix.lower() in _FOREIGN_SUFFIXES and path.is_file():
+            raise ModelError(
+                f"checkpoint {path} is not a freqvsr checkpoint; load official weights into a named "
+                f"architecture instead: create_model('<name>', weights='{path}')"
+            )
+        model = load_checkpoint(path, **overrides)
+        _check_scale(model, scale, f"checkpoint {path}")
+    else:
+        get_spec(name)  # raises ModelError naming the known models
+        raise AssertionError("unreachable")
+    return model
+
+
+def _check_scale(model: VSRModel, scale: int | None, what: str) -> None:
+    if scale is not None and model.scale != int(scale):
+        raise ModelError(f"{what} is a \u00d7{model.scale} model, asked for \u00d7{int(scale)}")

@@ -1,0 +1,162 @@
+"""BasicVSR: bidirectional recurrent propagation with flow alignment.
+
+Paper: K. C. K. Chan, X. Wang, K. Yu, C. Dong, C. C. Loy, "BasicVSR: The Search for Essential
+Components in Video Super-Resolution and Beyond", CVPR 2021.
+
+Per clip: SPyNet estimates flow between neighbouring low-resolution frames in both directions. A
+backward pass (t = T-1 .. 0) and then a forward pass (t = 0 .. T-1) each carry a feature map: it
+is warped onto the current frame with the flow, concatenated with the frame, and refined by a
+residual trunk. The two features of each frame are fused (1x1 conv) and up-sampled by two
+pixel-shuffle x2 stages; the network predicts a residual over bilinear x4 up-sampling.
+
+Same as the official code (mmediting ``BasicVSRNet``, BasicSR ``BasicVSR``), deliberately:
+
+* Features are warped with ``padding_mode="zeros"`` (the official default of ``flow_warp``; only
+  SPyNet's internal warping of images uses ``"border"``). Pixels flowing in from outside the frame
+  therefore start from zero features, as during the official training.
+* The second up-sampler always outputs 64 channels and ``conv_hr``/``conv_last`` are 64 wide,
+  whatever ``mid_channels`` is: this keeps the official layout (and checkpoints) for every width.
+* The skip is ``F.interpolate(bilinear, align_corners=False)``, not bicubic.
+
+Different from the official code:
+
+* No ``h >= 64 and w >= 64`` assertion: SPyNet resizes its inputs to a multiple of 32 (at least 32),
+  so any size works (quality drops on tiny frames, as it would there without the assertion).
+* No "mirror-extended" shortcut (mmediting skips the forward flows when the clip is a palindrome);
+  it only saves time for a test-time trick this project does not use.
+* ``T = 1`` is allowed: no flow is computed and both passes see zero propagated features.
+
+State-dict keys equal mmediting's ``BasicVSRNet`` (after stripping ``generator.``), so official
+mmediting checkpoints load as they are; BasicSR's layout is mapped by :meth:`convert_state_dict`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from freqvsr.functional.flow import flow_warp
+from freqvsr.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
+from freqvsr.layers.spynet import SPyNet
+from freqvsr.models._base import VSRModel
+from freqvsr.models._registry import register_model
+
+_PAPER = "Chan et al., BasicVSR: The Search for Essential Components in Video Super-Resolution and Beyond, CVPR 2021"
+
+
+class BasicVSR(VSRModel):
+    temporal = "sequence"
+
+    def __init__(self, mid_channels: int = 64, num_blocks: int = 30) -> None:
+        super().__init__(scale=4, in_channels=3)
+        self.mid_channels = mid_channels
+        self.spynet = SPyNet()
+        self.backward_resblocks = ResidualBlocksWithInputConv(mid_channels + 3, mid_channels, num_blocks)
+        self.forward_resblocks = ResidualBlocksWithInputConv(mid_channels + 3, mid_channels, num_blocks)
+        self.fusion = nn.Conv2d(mid_channels * 2, mid_channels, 1, 1, 0, bias=True)
+        self.upsample1 = PixelShufflePack(mid_channels, mid_channels, 2, kernel_size=3)
+        self.upsample2 = PixelShufflePack(mid_channels, 64, 2, kernel_size=3)
+        self.conv_hr = nn.Conv2d(64, 64, 3, 1, 1)
+        self.conv_last = nn.Conv2d(64, 3, 3, 1, 1)
+        self.lrelu = nn.LeakyReLU(negative_slope=0.1, inplace=True)
+
+    def lr_multipliers(self) -> dict[str, float]:
+        # The official recipe trains SPyNet with 1/8 of the base learning rate.
+        return {"spynet": 0.125}
+
+    def compute_flow(self, lqs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Flows ``(B, T-1, 2, H, W)`` between neighbours.
+
+        ``backward[:, i]`` warps frame i+1 onto frame i; ``forward[:, i]`` warps frame i onto i+1.
+        """
+        b, t, c, h, w = lqs.shape
+        earlier = lqs[:, :-1].reshape(-1, c, h, w)
+        later = lqs[:, 1:].reshape(-1, c, h, w)
+        flows_backward = self.spynet(earlier, later).view(b, t - 1, 2, h, w)
+        flows_forward = self.spynet(later, earlier).view(b, t - 1, 2, h, w)
+        return flows_forward, flows_backward
+
+    def upsample(self, lq: torch.Tensor, feat_backward: torch.Tensor, feat_forward: torch.Tensor) -> torch.Tensor:
+        """Reconstruct one frame ``(B, 3, 4H, 4W)`` from its two propagated features."""
+        out = self.lrelu(self.fusion(torch.cat([feat_backward, feat_forward], dim=1)))
+        out = self.lrelu(self.upsample1(out))
+        out = self.lrelu(self.upsample2(out))
+        out = self.lrelu(self.conv_hr(out))
+        out = self.conv_last(out)
+        return out + F.interpolate(lq, scale_factor=4, mode="bilinear", align_corners=False)
+
+    def forward(self, lq: torch.Tensor) -> torch.Tensor:
+        """``(B, T, 3, H, W)`` RGB in [0, 1] -> ``(B, T, 3, 4H, 4W)`` (not clamped)."""
+        b, t, _, h, w = lq.shape
+        if t > 1:
+            flows_forward, flows_backward = self.compute_flow(lq)
+
+        # Backward-time propagation: frame t receives information from frames t+1 .. T-1.
+        backward_feats: list[torch.Tensor] = [lq.new_empty(0)] * t
+        feat = lq.new_zeros(b, self.mid_channels, h, w)
+        for i in range(t - 1, -1, -1):
+            if i < t - 1:
+                feat = flow_warp(feat, flows_backward[:, i].permute(0, 2, 3, 1))
+            feat = self.backward_resblocks(torch.cat([lq[:, i], feat], dim=1))
+            backward_feats[i] = feat
+
+        # Forward-time propagation, reconstructing each frame as soon as both features exist.
+        outputs = []
+        feat = torch.zeros_like(feat)
+        for i in range(t):
+            if i > 0:
+                feat = flow_warp(feat, flows_forward[:, i - 1].permute(0, 2, 3, 1))
+            feat = self.forward_resblocks(torch.cat([lq[:, i], feat], dim=1))
+            outputs.append(self.upsample(lq[:, i], backward_feats[i], feat))
+        return torch.stack(outputs, dim=1)
+
+    # -- official checkpoints -------------------------------------------------------------------
+
+    # BasicSR (basicsr/archs/basicvsr_arch.py) names the same modules differently; its SpyNet
+    # stores bare convs at even Sequential indices (conv, ReLU, conv, ...) instead of ConvModules.
+    _BASICSR_RENAMES = (
+        (re.compile(r"^backward_trunk\."), "backward_resblocks."),
+        (re.compile(r"^forward_trunk\."), "forward_resblocks."),
+        (re.compile(r"^upconv1\."), "upsample1.upsample_conv."),
+        (re.compile(r"^upconv2\."), "upsample2.upsample_conv."),
+    )
+    _BASICSR_SPYNET = re.compile(r"^spynet\.basic_module\.(\d+)\.basic_module\.(\d+)\.(weight|bias)$")
+
+    @classmethod
+    def convert_state_dict(cls, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Map an official state dict (mmediting or BasicSR layout, prefixes stripped) to ours."""
+        out: dict[str, torch.Tensor] = {}
+        for key, value in state_dict.items():
+            m = cls._BASICSR_SPYNET.match(key)
+            if m:
+                level, index, kind = m.groups()
+                key = f"spynet.basic_module.{level}.basic_module.{int(index) // 2}.conv.{kind}"
+            for pattern, repl in cls._BASICSR_RENAMES:
+                key = pattern.sub(repl, key)
+            out[key] = value
+        # Some exported checkpoints drop SPyNet's constant normalisation buffers; they are fixed
+        # ImageNet statistics, so restore them rather than failing a strict load.
+        if any(k.startswith("spynet.") for k in out):
+            ref = SPyNet()
+            out.setdefault("spynet.mean", ref.mean)
+            out.setdefault("spynet.std", ref.std)
+        return out
+
+
+# -- variants ------------------------------------------------------------------------------------
+
+register_model(
+    "basicvsr", BasicVSR, {"mid_channels": 64, "num_blocks": 30},
+    description="BasicVSR as in the paper (64 channels, 30 blocks per direction)", paper=_PAPER,
+)
+register_model(
+    "basicvsr.small", BasicVSR, {"mid_channels": 32, "num_blocks": 10},
+    description="BasicVSR, 32 channels, 10 blocks per direction", paper=_PAPER,
+)
+register_model(
+    "basicvsr.tiny", BasicVSR, {"mid_channels": 8, "num_blocks": 1},
+    description="BasicVSR, 8 channels, 1 block (for tests)", paper=_PAPER,
+)

@@ -1,0 +1,132 @@
+"""The streaming engine: chunk schedule, cross-fade, tiles, window edges, online state."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from freqvsr.inference import SegmentEnd, SRFrame, Upscaler
+from freqvsr.inference.tiling import run_tiled, tile_starts
+from freqvsr.models import create_model
+from toy_models import MeanWindow, NearestSequence, RunningMeanOnline
+
+
+def _events(up: Upscaler, clip: torch.Tensor, **kw):
+    return list(up.stream(iter(clip), **kw))
+
+
+@pytest.mark.parametrize("n,chunk,overlap", [(1, 4, 1), (7, 4, 0), (20, 8, 3), (13, 10, 2), (9, 3, 2), (33, 8, 7)])
+def test_sequence_schedule_emits_every_frame_once_in_order(n, chunk, overlap):
+    torch.manual_seed(0)
+    clip = torch.rand(n, 3, 6, 5)
+    up = Upscaler(NearestSequence(), chunk=chunk, overlap=overlap, device="cpu", tile=0)
+    events = _events(up, clip)
+    frames = [e for e in events if isinstance(e, SRFrame)]
+    assert [f.index for f in frames] == list(range(n))
+    # Frames do not interact, so the cross-fade of identical values must give them back exactly.
+    whole = NearestSequence()(clip[None])[0]
+    torch.testing.assert_close(torch.stack([f.image for f in frames]), whole, atol=1e-6, rtol=0)
+    segs = [e for e in events if isinstance(e, SegmentEnd)]
+    assert segs[0].start == 0 and segs[-1].end == n
+    assert all(a.end == b.start for a, b in zip(segs, segs[1:]))
+    # The last chunk is moved back, never shorter than `chunk` when the video is long enough.
+    assert up.model.calls == len(segs)
+
+
+def test_recurrent_chunked_matches_whole_sequence():
+    """BasicVSR (tiny, random weights): chunked + cross-faded vs one pass over the whole clip.
+
+    Tolerance stated here: max abs error <= 0.02 on [0, 1] outputs with overlap 6 of 12, and the
+    error at chunk borders is no larger than 3x the median error (no seam).
+    """
+    torch.manual_seed(0)
+    model = create_model("basicvsr.tiny").eval()
+    clip = torch.rand(1, 30, 3, 16, 20) * 0.5 + torch.linspace(0, 0.5, 30).view(1, 30, 1, 1, 1)
+    with torch.no_grad():
+        whole = model(clip)[0].clamp(0, 1)
+    up = Upscaler(model, chunk=12, overlap=6, device="cpu", tile=0)
+    chunked = up.upscale_clip(clip[0])
+    err = (chunked - whole).abs().amax(dim=(1, 2, 3))
+    assert err.max() <= 0.02, err
+    # temporal seam: the frame-to-frame change must match the whole-sequence one at chunk starts
+    d_chunked, d_whole = chunked[1:] - chunked[:-1], whole[1:] - whole[:-1]
+    seam = (d_chunked - d_whole).abs().amax(dim=(1, 2, 3))
+    assert seam.max() <= 0.02, seam
+
+
+def test_tiled_matches_untiled_bicubic_and_has_no_seam():
+    torch.manual_seed(0)
+    model = create_model("bicubic")
+    clip = torch.rand(2, 3, 45, 61)
+    full = Upscaler(model, tile=0, device="cpu").upscale_clip(clip)
+    tiled = Upscaler(model, tile=16, tile_overlap=6, device="cpu").upscale_clip(clip)
+    assert tiled.shape == full.shape == (2, 3, 180, 244)
+    diff = (tiled - full).abs()
+    assert diff.max() <= 2e-3, diff.max()
+    # no seam: error on tile-border columns is not a spike against the rest
+    borders = [s * 4 for s in tile_starts(61, 16, 6)[1:]]
+    assert diff[..., borders].max() <= 2e-3
+
+
+def test_tiled_matches_untiled_recurrent():
+    torch.manual_seed(0)
+    model = create_model("basicvsr.tiny").eval()
+    clip = torch.rand(4, 3, 40, 40)
+    full = Upscaler(model, tile=0, device="cpu", chunk=4).upscale_clip(clip)
+    tiled = Upscaler(model, tile=24, tile_overlap=12, device="cpu", chunk=4).upscale_clip(clip)
+    assert (tiled - full).abs().max() <= 0.03
+
+
+def test_run_tiled_weights_are_a_partition_of_unity():
+    x = torch.ones(1, 1, 50, 70)
+    out = run_tiled(lambda i, t: t.repeat_interleave(2, -1).repeat_interleave(2, -2), x, 2, 20, 5)
+    torch.testing.assert_close(out, torch.ones(1, 1, 100, 140))
+
+
+def test_odd_size_and_single_frame():
+    model = create_model("basicvsr.tiny").eval()
+    up = Upscaler(model, device="cpu")
+    assert up.upscale_clip(torch.rand(3, 3, 61, 97)).shape == (3, 3, 244, 388)
+    assert up.upscale_clip(torch.rand(1, 3, 61, 97)).shape == (1, 3, 244, 388)
+
+
+def test_window_model_edges_are_replicated():
+    clip = torch.rand(6, 3, 4, 4)
+    out = Upscaler(MeanWindow(), chunk=4, device="cpu").upscale_clip(clip)
+    idx = lambda t: [min(max(t + d, 0), 5) for d in range(-2, 3)]  # noqa: E731
+    for t in range(6):
+        expect = torch.nn.functional.interpolate(clip[idx(t)].mean(0)[None], scale_factor=4, mode="nearest")[0]
+        torch.testing.assert_close(out[t], expect)
+
+
+def test_online_streaming_state_is_explicit_and_reset_per_video():
+    clip = torch.rand(7, 3, 5, 5)
+    up = Upscaler(RunningMeanOnline(), chunk=3, device="cpu")
+    first = up.upscale_clip(clip)
+    second = up.upscale_clip(clip)  # a new video: state starts from zero again
+    torch.testing.assert_close(first, second)
+    state = torch.zeros(1, 3, 5, 5)
+    for t in range(7):
+        state = 0.5 * state + 0.5 * clip[t : t + 1]
+        torch.testing.assert_close(first[t], torch.nn.functional.interpolate(state, scale_factor=4)[0])
+    # resuming from a saved segment state continues exactly
+    events = list(up.stream(iter(clip)))
+    seg = [e for e in events if isinstance(e, SegmentEnd)][0]
+    resumed = [e for e in up.stream(iter(clip), resume_from=1, resume_frame=seg.end, resume_state=seg.state) if isinstance(e, SRFrame)]
+    assert [f.index for f in resumed] == list(range(3, 7))
+    torch.testing.assert_close(torch.stack([f.image for f in resumed]), first[3:])
+
+
+@pytest.mark.parametrize("resume_seg", [1, 2, 3])
+def test_sequence_resume_recomputes_only_what_it_needs(resume_seg):
+    torch.manual_seed(0)
+    model = create_model("basicvsr.tiny").eval()
+    clip = torch.rand(23, 3, 8, 8)
+    up = Upscaler(model, chunk=8, overlap=3, device="cpu")
+    events = list(up.stream(iter(clip)))
+    segs = [e for e in events if isinstance(e, SegmentEnd)]
+    full = torch.stack([e.image for e in events if isinstance(e, SRFrame)])
+    start = segs[resume_seg].start
+    resumed = [e for e in up.stream(iter(clip), resume_from=resume_seg, resume_frame=start) if isinstance(e, SRFrame)]
+    assert [f.index for f in resumed] == list(range(start, 23))
+    assert torch.equal(torch.stack([f.image for f in resumed]), full[start:])
