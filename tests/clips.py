@@ -68,18 +68,22 @@ def make_video(
     audio: bool = False,
     yuv: tuple[int, int, int] | None = None,
     planes_fn=None,
+    container_options: dict | None = None,
 ) -> Path:
     """Encode a small clip.
 
     ``pts`` (in ``time_base``) makes a VFR clip. ``yuv`` writes a flat frame with those exact
     plane values; ``planes_fn(i) -> list of 2-D arrays`` writes arbitrary planes; otherwise RGB
-    :func:`pattern` frames are converted (BT.601 limited). ``audio`` adds a stereo AAC track.
+    :func:`pattern` frames are converted (BT.601 limited). ``audio`` adds a stereo AAC track;
+    ``frames=0`` with ``audio`` makes an audio-only file.
     """
     path = Path(path)
     w, h = size
     fps = Fraction(fps)
     tb = Fraction(time_base) if time_base is not None else 1 / fps
-    out = av.open(str(path), "w")
+    out = av.open(str(path), "w", container_options=container_options or {})
+    if frames == 0:
+        return _audio_only(out, path)
     vs = out.add_stream(codec, rate=fps)
     vs.width, vs.height, vs.pix_fmt = w, h, pix_fmt
     vs.time_base = tb
@@ -121,21 +125,31 @@ def make_video(
         out.mux(vs.encode(frame))
     out.mux(vs.encode(None))
     if audio:
-        duration = float((pts[-1] if pts else frames) * tb) + 0.2
-        n = int(duration * 48000)
-        t = np.arange(n) / 48000.0
-        pcm = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-        step = 1024
-        for k, start in enumerate(range(0, n, step)):
-            chunk = pcm[start : start + step]
-            af = av.AudioFrame.from_ndarray(np.stack([chunk, chunk]), format="fltp", layout="stereo")
-            af.sample_rate = 48000
-            af.pts = start
-            af.time_base = Fraction(1, 48000)
-            out.mux(aus.encode(af))
-        out.mux(aus.encode(None))
+        _encode_tone(out, aus, float((pts[-1] if pts else frames) * tb) + 0.2)
     out.close()
     return path
+
+
+def _audio_only(out, path: Path) -> Path:
+    aus = out.add_stream("aac", rate=48000)
+    aus.layout = "stereo"
+    _encode_tone(out, aus, 0.2)
+    out.close()
+    return path
+
+
+def _encode_tone(out, aus, duration: float) -> None:
+    """A 440 Hz stereo tone of ``duration`` seconds, 1024-sample AAC frames."""
+    n = int(duration * 48000)
+    pcm = (0.2 * np.sin(2 * np.pi * 440 * np.arange(n) / 48000.0)).astype(np.float32)
+    for start in range(0, n, 1024):
+        chunk = pcm[start : start + 1024]
+        af = av.AudioFrame.from_ndarray(np.stack([chunk, chunk]), format="fltp", layout="stereo")
+        af.sample_rate = 48000
+        af.pts = start
+        af.time_base = Fraction(1, 48000)
+        out.mux(aus.encode(af))
+    out.mux(aus.encode(None))
 
 
 SRT_TEXT = """1

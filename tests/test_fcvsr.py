@@ -30,16 +30,19 @@ def test_separable_conv_matches_brute_force():
     x = torch.randn(b, c, h, w)
     kv = torch.randn(b, c * k, h, w)
     kh = torch.randn(b, c * k, h, w)
+    def clamp(i: int, n: int) -> int:  # replicated borders
+        return min(max(i, 0), n - 1)
+
     v = torch.zeros_like(x)
-    for ch in range(c):
-        for y in range(h):
-            for xx in range(w):
-                v[0, ch, y, xx] = sum(x[0, ch, min(max(y + t - 1, 0), h - 1), xx] * kv[0, ch * k + t, y, xx] for t in range(k))
     ref = torch.zeros_like(x)
     for ch in range(c):
         for y in range(h):
             for xx in range(w):
-                ref[0, ch, y, xx] = sum(v[0, ch, y, min(max(xx + t - 1, 0), w - 1)] * kh[0, ch * k + t, y, xx] for t in range(k))
+                v[0, ch, y, xx] = sum(x[0, ch, clamp(y + t - 1, h), xx] * kv[0, ch * k + t, y, xx] for t in range(k))
+    for ch in range(c):
+        for y in range(h):
+            for xx in range(w):
+                ref[0, ch, y, xx] = sum(v[0, ch, y, clamp(xx + t - 1, w)] * kh[0, ch * k + t, y, xx] for t in range(k))
     torch.testing.assert_close(separable_adaptive_conv(x, kv, kh), ref, atol=1e-5, rtol=0)
 
 
@@ -122,6 +125,8 @@ def test_rejects_bad_shapes():
         model(torch.rand(1, 5, 3, 16, 16))
     with pytest.raises(ModelError):
         FCVSR(scale=2)
+    with pytest.raises(ValueError):
+        FCVSR(**{**TINY, "mask_mode": "paper"})
 
 
 def test_batch_independence_and_train_eval_equal():
@@ -160,7 +165,8 @@ def test_gradients_official_layout():
     model = _tiny(horizontal_kernel=False, enhancer_conv=False)
     _backward(model)
     c, k, n = model.num_features, model.alignment.kernel_size, model.alignment.num_convs
-    dead = {f"refinement.enhancers.{q}.conv.{p}" for q in range(len(model.refinement.enhancers)) for p in ("weight", "bias")}
+    n_bands = len(model.refinement.enhancers)
+    dead = {f"refinement.enhancers.{q}.conv.{p}" for q in range(n_bands) for p in ("weight", "bias")}
     for name, p in model.named_parameters():
         if name in dead:
             assert p.grad is None or not p.grad.any(), name

@@ -161,6 +161,8 @@ def test_outputs_and_intermediates_match(variant):
     for case in res["cases"]:
         assert case["n_mgaa_calls"] == 3  # one shared MGAA, called hierarchically
         errs = case["errors"]
+        # Shown with `pytest -s`: the max-abs errors the report quotes.
+        print(f"\n{folder} {case['file']}: " + ", ".join(f"{k}={v:.2e}" for k, v in errs.items()))
         assert errs["output"] <= tol["output_atol"], (folder, case["file"], errs)
         for name, atol in tol["intermediate_atol"].items():
             if name in errs:
@@ -201,9 +203,19 @@ def test_golden_detects_porting_mistakes(stage, flag, value):
     assert err > 3 * atol, (flag, err)
 
 
-def test_report_errors(variant, capsys):
-    """Not an assertion of its own: prints max-abs errors per case (run with -s to see them)."""
-    folder, res = variant
-    with capsys.disabled():
-        for case in res["cases"]:
-            print(f"\n{folder} {case['file']}: " + ", ".join(f"{k}={v:.2e}" for k, v in case["errors"].items()))
+def test_official_checkpoint_loads_through_create_model(tmp_path):
+    """An mmedit-style official checkpoint ({"state_dict": {"generator.<key>": ...}}, RCB aliases
+    included) loads strictly via ``create_model(name, weights=PATH)``."""
+    from freqvsr.models._factory import create_model
+
+    folder = "fcvsr_s"
+    if not (GOLDEN / folder / "meta.json").is_file():
+        pytest.skip(f"golden folder {GOLDEN / folder} is missing")
+    res = _run_variant(folder)
+    path = tmp_path / "fcvsr_s_official.pth"
+    torch.save({"meta": {"iter": 1}, "state_dict": {"generator." + k: v for k, v in res["official"].items()}}, path)
+    model = create_model("fcvsr-s", weights=path)
+    ours = res["model"].state_dict()
+    loaded = model.state_dict()
+    assert loaded.keys() == ours.keys()
+    assert all(torch.equal(loaded[k], ours[k]) for k in ours)

@@ -92,3 +92,17 @@ def test_split_is_linear_band_pass():
     checker = (torch.arange(16)[:, None] + torch.arange(16)[None, :]) % 2 * 2.0 - 1.0
     bands8 = split_frequency_bands(checker[None, None].float(), gaussian_band_masks(8, 16, 16))
     assert bands8[0].abs().max() < 1e-6 and bands8[-1].abs().max() > 0.05
+
+
+def test_half_precision_inputs_are_transformed_in_float32():
+    torch.manual_seed(0)
+    x = torch.randn(1, 2, 6, 10)
+    for dtype in (torch.float16, torch.bfloat16):
+        xl = x.to(dtype)
+        ch = real_spectrum_channels(xl)
+        assert ch.dtype == dtype
+        torch.testing.assert_close(ch.float(), real_spectrum_channels(xl.float()).to(dtype).float())
+        back = spectrum_channels_to_image(ch, (6, 10))
+        assert back.dtype == dtype and back.shape == (1, 2, 6, 10)
+        bands = split_frequency_bands(xl, gaussian_band_masks(2, 6, 10))
+        assert bands.dtype == dtype and bands.shape == (2, 1, 2, 6, 10)

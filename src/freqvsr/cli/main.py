@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from freqvsr.cli import demo, models, upscale
+    from freqvsr.cli import degrade, demo, models, upscale
 
     parser = _Parser(prog="freqvsr", description="Super-resolution of low-quality video (×4), CPU or GPU.")
     parser.add_argument("--version", action="version", version=f"freqvsr {__version__}")
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     upscale.add_parser(sub, common)
+    degrade.add_parser(sub, common)
     models.add_parser(sub, common)
     demo.add_parser(sub, common)
     return parser

@@ -275,19 +275,19 @@ def add_encoder_stream(container, p: CodecParams, width: int, height: int, rate:
     return stream
 
 
-# RGB <-> YUV conversion: BT.601 matrix (swscale SWS_CS_ITU601 = 5), limited range, bicubic chroma
-# resampling with accurate rounding -- the same conversion freqvsr.io uses when it writes and reads
-# SD video, so an LQ clip degraded on the fly equals the same clip written by `degrade_video` and
-# read back through freqvsr.io (tested).
+# RGB <-> YUV conversion: BT.601 matrix (swscale SWS_CS_ITU601 = 5), limited range, and freqvsr.io's
+# swscale flags -- the conversion freqvsr.io uses when it reads SD video, so an LQ clip degraded on
+# the fly equals the same clip written by `degrade_video` and read back through freqvsr.io (tested).
 _SWS_BT601 = 5
 _RANGE_LIMITED, _RANGE_FULL = 1, 2
 _SPC_SMPTE170M = 6
 
 
 def _interpolation():
-    from av.video.reformatter import Interpolation
+    # Taken from freqvsr.io rather than copied, so the two can never drift apart.
+    from freqvsr.io import COLOUR_INTERPOLATION
 
-    return Interpolation.BICUBIC | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
+    return COLOUR_INTERPOLATION
 
 
 def rgb_to_video_frame(frame: np.ndarray, pix_fmt: str):

@@ -21,6 +21,10 @@ __all__ = [
     "filter2d",
     "bi_downsample",
     "bd_downsample",
+    "bd_matrices",
+    "conv_matrix",
+    "separable_downsample",
+    "separate_kernel",
     "add_gaussian_noise",
     "add_poisson_noise",
     "quantize",
@@ -104,8 +108,72 @@ def filter2d(x: torch.Tensor, kernel: torch.Tensor, padding: str = "reflect") ->
     # Even-sized kernels put the extra tap on the top/left, as scipy/MATLAB do.
     pads = (kw // 2, (kw - 1) // 2, kh // 2, (kh - 1) // 2)
     flat = _pad(flat, pads, padding)
-    out = F.conv2d(flat, kernel.to(device=x.device, dtype=x.dtype)[None, None])
+    k = kernel.to(device=x.device, dtype=x.dtype)
+    factors = separate_kernel(kernel)
+    if factors is not None:
+        # Gaussian (axis-aligned), box and BD kernels are rank one: two 1-D passes cost kh + kw
+        # instead of kh * kw multiplies per pixel (21x21 blur on 256x256 crops: ~10x faster).
+        col, row = (f.to(device=x.device, dtype=x.dtype) for f in factors)
+        out = F.conv2d(F.conv2d(flat, row[None, None, None, :]), col[None, None, :, None])
+    else:
+        out = F.conv2d(flat, k[None, None])
     return out.reshape(*lead, h, w)
+
+
+def separate_kernel(kernel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(col, row)`` with ``outer(col, row) == kernel`` (to the kernel's rounding), or None."""
+    k = kernel.detach().to("cpu", torch.float64)
+    r, c = divmod(int(k.abs().argmax()), k.shape[1])
+    pivot = k[r, c]
+    if pivot == 0:
+        return None
+    col, row = k[:, c], k[r, :] / pivot
+    tol = 8 * torch.finfo(kernel.dtype).eps * float(k.abs().max())
+    if not torch.allclose(torch.outer(col, row), k, rtol=0.0, atol=tol):
+        return None
+    return col, row
+
+
+def conv_matrix(n: int, taps: torch.Tensor, padding: str = "reflect") -> torch.Tensor:
+    """The ``(n, n)`` float64 matrix of 1-D correlation with ``taps`` under ``padding``.
+
+    ``conv_matrix(H, col) @ img @ conv_matrix(W, row).T`` equals ``filter2d(img, outer(col, row))``;
+    in matrix form a blur can be fused with the down-sampling that follows it, so the blurred
+    high-resolution frame is never computed (see :func:`separable_downsample`).
+    """
+    if padding not in _PADDINGS:
+        raise UsageError(f"unknown padding {padding!r}; valid: {', '.join(_PADDINGS)}")
+    t = taps.detach().to("cpu", torch.float64)
+    k = t.numel()
+    before = k // 2
+    if padding == "reflect" and max(before, k - 1 - before) >= n:
+        raise UsageError(f"reflect padding of {before} pixels needs more than {n} pixels; use padding='replicate'")
+    idx = torch.arange(n)[:, None] + torch.arange(k)[None, :] - before  # (n, k) source positions
+    if padding == "reflect":
+        idx = idx.abs()
+        idx = torch.where(idx >= n, 2 * (n - 1) - idx, idx)
+        keep = torch.ones_like(idx, dtype=torch.bool)
+    elif padding == "replicate":
+        idx = idx.clamp(0, n - 1)
+        keep = torch.ones_like(idx, dtype=torch.bool)
+    elif padding == "circular":
+        idx = idx % n
+        keep = torch.ones_like(idx, dtype=torch.bool)
+    else:  # zeros
+        keep = (idx >= 0) & (idx < n)
+        idx = idx.clamp(0, n - 1)
+    mat = torch.zeros(n, n, dtype=torch.float64)
+    rows = torch.arange(n)[:, None].expand(n, k)
+    mat.index_put_((rows[keep], idx[keep]), t.expand(n, k)[keep], accumulate=True)
+    return mat
+
+
+def separable_downsample(x: torch.Tensor, mat_h: torch.Tensor, mat_w: torch.Tensor) -> torch.Tensor:
+    """``mat_h @ x @ mat_w.T`` over the last two axes of ``x`` (..., H, W), in ``x``'s precision."""
+    work = x if x.dtype in (torch.float32, torch.float64) else x.float()
+    mh = mat_h.to(device=x.device, dtype=work.dtype)
+    mw = mat_w.to(device=x.device, dtype=work.dtype)
+    return torch.matmul(torch.matmul(mh, work), mw.t()).to(x.dtype)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -144,12 +212,25 @@ def bd_downsample(
     learn that shift. ``offset=1`` or ``2`` gives a grid closer to BI's. Output size:
     ``ceil((H - offset) / scale)``.
     """
+    mh, mw = bd_matrices(x.shape[-2], x.shape[-1], scale, sigma, size, offset, padding)
+    return separable_downsample(x, mh, mw)
+
+
+def bd_matrices(
+    height: int, width: int, scale: int = 4, sigma: float | None = None, size: int = 13,
+    offset: int = 0, padding: str = "reflect",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row/column matrices of :func:`bd_downsample` (the Gaussian is separable: blur and subsample
+    in one small matrix product per axis, never forming the blurred full-size frame)."""
     if sigma is None:
         sigma = 0.4 * scale
     if not 0 <= offset < scale:
         raise UsageError(f"BD offset must be in [0, {scale}), got {offset}")
-    blurred = filter2d(x, gaussian_kernel(size, sigma, dtype=x.dtype), padding=padding)
-    return blurred[..., offset::scale, offset::scale]
+    k = gaussian_kernel(size, sigma, dtype=torch.float64)
+    col, row = separate_kernel(k)
+    mh = conv_matrix(height, col, padding)[offset::scale]
+    mw = conv_matrix(width, row, padding)[offset::scale]
+    return mh, mw
 
 
 # ---------------------------------------------------------------------------------------------------

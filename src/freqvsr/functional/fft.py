@@ -9,7 +9,9 @@ Two groups of functions, both used by FCVSR (``models/fcvsr.py``):
   builds Q radial masks (index 0 = lowest band) and ``split_frequency_bands`` cuts a feature map
   into the Q band-pass components with a centred full FFT.
 
-Shapes: feature maps are ``(B, C, H, W)`` real float; masks are ``(Q, H, W)``.
+Shapes: feature maps are ``(B, C, H, W)`` real float; masks are ``(Q, H, W)``. Half-precision
+inputs are transformed in float32 (cuFFT's half path only takes power-of-two sizes) and the results
+are cast back to the input dtype.
 """
 
 from __future__ import annotations
@@ -25,15 +27,22 @@ import torch.nn.functional as F
 OFFICIAL_MASK_BASE = 1024
 
 
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def _fft_dtype(x: torch.Tensor) -> torch.Tensor:
+    return x.float() if x.dtype in _LOW_PRECISION else x
+
+
 def real_spectrum_channels(x: torch.Tensor, imag_first: bool = True) -> torch.Tensor:
     """``(B, C, H, W)`` -> ``(B, 2C, H, W//2+1)``: the parts of ``rfft2(x)`` stacked on channels.
 
     FCVSR's released code puts the imaginary part first (``imag_first=True``); that order is a
     channel permutation the trained 1x1 convs depend on. Norm is torch's default "backward".
     """
-    spec = torch.fft.rfft2(x)
+    spec = torch.fft.rfft2(_fft_dtype(x))
     parts = (spec.imag, spec.real) if imag_first else (spec.real, spec.imag)
-    return torch.cat(parts, dim=1)
+    return torch.cat(parts, dim=1).to(x.dtype)
 
 
 def spectrum_channels_to_image(g: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -43,7 +52,8 @@ def spectrum_channels_to_image(g: torch.Tensor, size: tuple[int, int]) -> torch.
     both orders are what FCVSR's code does). Default "backward" norm, i.e. divides by H*W.
     """
     k = g.shape[1] // 2
-    return torch.fft.irfft2(torch.complex(g[:, :k], g[:, k:]), s=size)
+    g32 = _fft_dtype(g)
+    return torch.fft.irfft2(torch.complex(g32[:, :k], g32[:, k:]), s=size).to(g.dtype)
 
 
 def _gaussian_stack(num_bands: int, size: int) -> torch.Tensor:
@@ -113,9 +123,9 @@ def split_frequency_bands(x: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     A full complex FFT over (H, W) with the default "backward" norm; ``masks`` is ``(Q, H, W)``
     on the same device as ``x``.
     """
-    spec = torch.fft.fftshift(torch.fft.fft2(x), dim=(-2, -1))
+    spec = torch.fft.fftshift(torch.fft.fft2(_fft_dtype(x)), dim=(-2, -1))
     bands = []
     for mask in masks:  # one band at a time keeps the complex temporaries at one (B, C, H, W) copy
         masked = torch.fft.ifftshift(spec * mask.to(spec.real.dtype), dim=(-2, -1))
-        bands.append(torch.fft.ifft2(masked).real)
+        bands.append(torch.fft.ifft2(masked).real.to(x.dtype))
     return torch.stack(bands)

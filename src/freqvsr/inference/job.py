@@ -33,7 +33,7 @@ import torch
 from freqvsr.errors import FreqVSRError, InputError, ModelError, OutputError, UsageError
 from freqvsr.inference.device import peak_host_memory
 from freqvsr.inference.engine import SegmentEnd, SRFrame, Upscaler, to_array, to_tensor
-from freqvsr.io import EncodeSettings, FrameFolderWriter, SegmentWriter, assemble_video, is_video_output, open_input
+from freqvsr.io import SEGMENT_SUFFIX, EncodeSettings, FrameFolderWriter, SegmentWriter, assemble_video, is_video_output, open_input
 
 DEFAULT_MODEL = "bicubic"  # until trained weights ship; `freqvsr demo` says so
 _JOB_VERSION = 1
@@ -337,7 +337,7 @@ class _Job:
 
 
 def _segment_name(index: int, to_video: bool) -> str:
-    return f"seg_{index:05d}.mkv" if to_video else f"seg_{index:05d}"
+    return f"seg_{index:05d}{SEGMENT_SUFFIX}" if to_video else f"seg_{index:05d}"
 
 
 def _fingerprint(src: Path, model: str, weights: str | None, engine: Upscaler, settings: Any, to_video: bool) -> dict:

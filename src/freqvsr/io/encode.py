@@ -177,7 +177,7 @@ class EncodeSettings:
             opts.update({"lossless": "1"} if self.lossless else {"crf": str(self.crf)})
             return opts
         if c == "libsvtav1":
-            return {"preset": str(self.preset), "crf": str(self.crf), "svtav1-params": "verbosity=0"}
+            return {"preset": str(self.preset), "crf": str(self.crf)}
         if c == "ffv1":
             return {"level": "3", "slicecrc": "1"}
         raise ValueError(f"unresolved EncodeSettings: {self}")
@@ -263,6 +263,11 @@ class SegmentWriter:
         self.colorspace, self.color_range, self.color_primaries, self.color_trc = spc, rng, pri, trc
         self._sws = C.sws_matrix(spc)
         self._container = None
+        if settings.codec == "libsvtav1":
+            # SVT-AV1 prints a banner and config table to stderr for every encoder it opens (one
+            # per segment); it reads this variable at that moment. 1 = errors only. A user's own
+            # setting wins.
+            os.environ.setdefault("SVT_LOG", "1")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._container = av.open(

@@ -197,6 +197,7 @@ def _video_packets(segments: list[Path], first, opened: list, out_tb: Fraction, 
     - decode timestamps are forced to increase across boundaries (a B-frame encoder's first dts
       is its first pts minus its reorder delay, which can fall before the previous segment's last
       dts when frame intervals change). Presentation timestamps are never altered by this.
+    Segments in containers without dts (Matroska, NUT) get theirs rebuilt from the pts.
     Only a few packets per segment are held (to find its earliest pts): memory stays bounded.
     """
     seq = 0
@@ -212,6 +213,12 @@ def _video_packets(segments: list[Path], first, opened: list, out_tb: Fraction, 
         packets = (p for p in c.demux(c.streams.video[0]) if p.size and (p.pts is not None or p.dts is not None))
         head = list(itertools.islice(packets, _REORDER_LOOKAHEAD))
         starts = [_rescale(p.pts, p.time_base, out_tb) for p in head if p.pts is not None]
+        # Matroska/NUT store no dts; FFmpeg's guesses for B-frame streams lag (and the first ones
+        # are missing). Rebuild them from the pts, which those containers do store exactly.
+        rebuild = any(p.dts is None for p in head) and all(p.pts is not None for p in head)
+        if rebuild:
+            delay, first_pts, step = _reorder_delay(head, out_tb)
+            pending: list[int] = []
         shift = 0
         if starts and prev_max is not None and min(starts) <= prev_max:
             # Only overlap counts: VFR segments may legitimately follow closer than a nominal
@@ -222,15 +229,17 @@ def _video_packets(segments: list[Path], first, opened: list, out_tb: Fraction, 
                 "its timestamps are shifted to follow it",
                 stacklevel=4,
             )
-        for packet in itertools.chain(head, packets):
+        for k, packet in enumerate(itertools.chain(head, packets)):
             pts = _rescale(packet.pts, packet.time_base, out_tb)
             dts = _rescale(packet.dts, packet.time_base, out_tb)
+            if rebuild and pts is not None:
+                dts = _rebuilt_dts(pending, pts, k, delay, first_pts, step)
             duration = _rescale(packet.duration, packet.time_base, out_tb) or 0
             if pts is not None:
                 pts += shift
             if dts is not None:
                 dts += shift
-            else:  # Matroska/NUT store no dts for the first B-frame packets
+            else:  # no dts and nothing to rebuild it from
                 dts = pts if last_dts is None else last_dts + 1
             if last_dts is not None and dts <= last_dts:
                 dts = last_dts + 1
@@ -248,6 +257,29 @@ def _video_packets(segments: list[Path], first, opened: list, out_tb: Fraction, 
             # (time, flow, order, packet, output stream): ties go to video, then file order.
             yield (float(dts * out_tb), 0, seq, packet, ov)
         c.close()
+
+
+def _reorder_delay(head: list, out_tb: Fraction) -> tuple[int, int, int]:
+    """(reorder delay in packets, smallest pts, nominal frame step) of a segment's first packets.
+
+    The delay D is how many packets a frame can be decoded after its display rank; then
+    dts_k = (k - D)-th smallest pts is a valid, increasing decode timestamp with dts_k <= pts_k.
+    """
+    pts = [_rescale(p.pts, p.time_base, out_tb) for p in head]
+    rank = {v: r for r, v in enumerate(sorted(pts))}
+    delay = max(0, max(k - rank[v] for k, v in enumerate(pts)))
+    step = max(1, _rescale(head[0].duration, head[0].time_base, out_tb) or 1)
+    return delay, min(pts), step
+
+
+def _rebuilt_dts(pending: list[int], pts: int, k: int, delay: int, first_pts: int, step: int) -> int:
+    """Streaming dts_k = (k - delay)-th smallest pts (a heap of at most delay + 1 values)."""
+    heapq.heappush(pending, pts)
+    if k >= delay:
+        dts = heapq.heappop(pending)
+    else:  # before the first frame: step back from it by whole frames
+        dts = first_pts - (delay - k) * step
+    return min(dts, pts)
 
 
 def _source_packets(src, copies: dict) -> Iterator[tuple]:

@@ -62,6 +62,8 @@ class MultiFrequencyRefinement(nn.Module):
         enhancer_conv: bool = False,
     ) -> None:
         super().__init__()
+        if mask_mode not in ("official", "direct"):
+            raise ValueError(f"mask_mode must be 'official' or 'direct', got {mask_mode!r}")
         self.num_bands, self.high_to_low, self.mask_mode = num_bands, high_to_low, mask_mode
         self.enhancers = nn.ModuleList(BandEnhancer(channels, enhancer_conv) for _ in range(num_bands))
         self.aggregator = ChannelAttention(channels, reduction=16)

@@ -116,7 +116,9 @@ class MotionGuidedAlignment(nn.Module):
         self.ref_modulator = nn.Sequential(nn.Conv2d(d, c, 1, bias=False), nn.ReLU(), nn.Conv2d(c, 4, 1, bias=False))
         # Kernel predictor (official conv_KP, F.0, F.1): 2 taps-sets (K1, K2) per step.
         self.kernel_predictor = nn.Sequential(
-            nn.Conv2d(c, c, 3, padding=1), nn.Conv2d(c, c, 3, padding=1), nn.Conv2d(c, 2 * num_convs * c * kernel_size, 1),
+            nn.Conv2d(c, c, 3, padding=1),
+            nn.Conv2d(c, c, 3, padding=1),
+            nn.Conv2d(c, 2 * num_convs * c * kernel_size, 1),
         )
         self.fusion = nn.Conv2d(2 * c, c, 3, padding=1, bias=False)
 

@@ -22,6 +22,11 @@ reproduced by default, with a constructor flag for the paper's intended behaviou
   code does not; each checkpoint family needs its own value (set by the registered variants).
 * ``head_kernel_size``: 1 in the CVCP FCVSR-S (``GShiftNet_S``) head, 3 elsewhere.
 
+Registered variants: ``fcvsr`` / ``fcvsr-s`` (RGB, the official mmedit models for REDS and
+Vimeo-90K), ``fcvsr.y`` / ``fcvsr-s.y`` (luma, the official CVCP models; the paper's tables), the
+``*.paper`` forms (paper sizes and flags, for training from scratch) and ``fcvsr.tiny`` (tests).
+Official ``.pth`` files load with ``create_model("fcvsr-s", weights=PATH)`` via ``convert_state_dict``.
+
 The official code registers every RCB twice (as ``RCB`` and as ``body.3``), so its state_dicts
 hold each of those tensors under two keys. That has no numerical effect and safetensors refuses
 shared tensors, so this module registers each once; ``convert_state_dict`` accepts both keys.
@@ -100,6 +105,9 @@ class FCVSR(VSRModel):
         super().__init__(scale=scale, in_channels=in_channels)
         if self.scale != 4:
             raise ModelError(f"FCVSR is a x4 network (two pixel-shuffle x2 stages); got scale={scale}")
+        if num_features % 16:
+            # The head pixel-shuffles 64 -> 16 -> 4 channels and concatenates them with full-width maps.
+            raise ModelError(f"FCVSR needs num_features divisible by 16, got {num_features}")
         c, hk = num_features, head_kernel_size
         self.num_features = c
         # One conv over all 7 frames stacked on channels (not a per-frame shared conv as in Eq. 1).

@@ -61,6 +61,7 @@ from freqvsr.functional.flow import flow_warp
 from freqvsr.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
 from freqvsr.layers.frequency_attention import FrequencyTokenAttention
 from freqvsr.layers.spynet import SPyNet
+from freqvsr.layers.winograd import winograd_conv3x3, winograd_weight
 from freqvsr.models._base import VSRModel
 from freqvsr.models._registry import register_model
 
@@ -71,17 +72,52 @@ def _lrelu(x: torch.Tensor) -> torch.Tensor:
     return F.leaky_relu(x, 0.1)
 
 
+# Feature maps are kept channels-last: oneDNN's CPU convolutions are up to ~1.6x faster in NHWC
+# (64-channel trunk) and never slower; grid_sample / cat / reshapes return NCHW, hence _cl().
+# Module-level switch only so benchmarks/bench_ftvsr.py can measure the NCHW baseline.
+CHANNELS_LAST = True
+# Winograd F(2,3) for wide 3x3 convs on CPU (frequency stage); switch for benchmarks/tests only.
+WINOGRAD = True
+WINOGRAD_MIN_CHANNELS = 256
+
+
 def _cl(x: torch.Tensor) -> torch.Tensor:
-    # Feature maps are kept channels-last: oneDNN's CPU convolutions are up to ~1.6x faster in
-    # NHWC (64-channel trunk) and never slower; grid_sample / cat / reshapes return NCHW.
-    return x.contiguous(memory_format=torch.channels_last)
+    return x.contiguous(memory_format=torch.channels_last) if CHANNELS_LAST else x.contiguous()
 
 
-def _run_blocks(blocks: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+class _Conv3x3:
+    """Runs 3×3 / stride 1 / padding 1 convolutions of one forward pass.
+
+    On CPU, wide layers (>= ``WINOGRAD_MIN_CHANNELS`` in and out) go through Winograd F(2,3)
+    (see ``layers/winograd.py``; ~1.6× faster for FTT's 512-channel convs, a few ulps apart);
+    the transformed weights are computed once per forward and reused for every frame and step.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.winograd = WINOGRAD and device.type == "cpu"
+        self._prepared: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def __call__(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if not (self.winograd and min(weight.shape[0], weight.shape[1]) >= WINOGRAD_MIN_CHANNELS):
+            return F.conv2d(x, weight, bias, padding=1)
+        entry = self._prepared.get(id(weight))
+        if entry is None:
+            entry = self._prepared[id(weight)] = (weight, winograd_weight(weight))  # keep weight alive: id stays unique
+        return winograd_conv3x3(x, entry[1], bias)
+
+    def module(self, x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+        return self(x, conv.weight, conv.bias)
+
+
+def _plain_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    return conv(x)
+
+
+def _run_blocks(blocks: nn.Sequential, x: torch.Tensor, conv=_plain_conv) -> torch.Tensor:
     # ResidualBlockNoBN chain without the extra ``* res_scale`` pass when res_scale == 1
     for blk in blocks:
-        y = blk.conv1(x)
-        y = blk.conv2(y.relu_())
+        y = conv(x, blk.conv1)
+        y = conv(y.relu_(), blk.conv2)
         if blk.res_scale != 1.0:
             y = y * blk.res_scale
         x = y.add_(x)
@@ -130,9 +166,14 @@ def _split_input_conv(trunk: ResidualBlocksWithInputConv, first: int) -> tuple[t
     return conv.weight[:, :first], conv.weight[:, first:], conv.bias
 
 
-def _run_trunk(trunk: ResidualBlocksWithInputConv, pre: torch.Tensor, w_h: torch.Tensor, h: torch.Tensor | None) -> torch.Tensor:
-    x = pre if h is None else pre + F.conv2d(_cl(h), w_h, padding=1)
-    return _run_blocks(trunk.main[2], _lrelu(x))
+def _run_trunk(
+    trunk: ResidualBlocksWithInputConv, pre: torch.Tensor, w_h: torch.Tensor, h: torch.Tensor | None, conv: _Conv3x3 | None = None
+) -> torch.Tensor:
+    if conv is None:
+        x = pre if h is None else pre + F.conv2d(_cl(h), w_h, padding=1)
+        return _run_blocks(trunk.main[2], _lrelu(x))
+    x = pre if h is None else pre + conv(_cl(h), w_h, None)
+    return _run_blocks(trunk.main[2], _lrelu(x), conv.module)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -476,15 +517,18 @@ class FTVSR(VSRModel):
         back = self._propagate_stage1(feats, pre, flows_b, backward=True)
         fwd = self._propagate_stage1(feats, pre, flows_f, backward=False)
         sr, bic = [], []
-        for i in range(t):
-            x = _lrelu(self.fusion(_cl(torch.cat([back[i], feats[:, i], fwd[i]], dim=1))))
+        step = self._chunk(16 * h * w)
+        for i0 in range(0, t, step):
+            i1 = min(t, i0 + step)
+            x = torch.cat([torch.stack(back[i0:i1], 1), feats[:, i0:i1], torch.stack(fwd[i0:i1], 1)], dim=2)
+            x = _lrelu(self.fusion(_cl(x.flatten(0, 1))))
             x = _cl(_lrelu(F.pixel_shuffle(self.upsample1.upsample_conv(x), 2)))
             x = _cl(_lrelu(F.pixel_shuffle(self.upsample2.upsample_conv(x), 2)))
             x = self.conv_last(_lrelu(self.conv_hr(x)))
-            base = F.interpolate(lrs[:, i], scale_factor=4, mode="bilinear", align_corners=False)
-            sr.append(x + base)
-            bic.append(base)
-        return torch.stack(sr, dim=1), torch.stack(bic, dim=1)
+            base = F.interpolate(lrs[:, i0:i1].flatten(0, 1), scale_factor=4, mode="bilinear", align_corners=False)
+            sr.append((x + base).view(n, i1 - i0, c, 4 * h, 4 * w))
+            bic.append(base.view(n, i1 - i0, c, 4 * h, 4 * w))
+        return torch.cat(sr, dim=1), torch.cat(bic, dim=1)
 
     # -- stage 2 --------------------------------------------------------------------------------
     def _normalise(self, coeffs: torch.Tensor) -> torch.Tensor:
@@ -516,15 +560,16 @@ class FTVSR(VSRModel):
             flows = flows.view(2, n, t - 1, 2, hb, wb)
             flows_b, flows_f = flows[0], flows[1]
 
+        conv = _Conv3x3(sr1.device)
         d_bic = ftt.forward_dct(_cl(bic_p.reshape(n * t, c, hp, wp)))
         d_sr = ftt.forward_dct(_cl(sr_p.reshape(n * t, c, hp, wp)))
         fe = ftt.feat_extractor.main
         emb = ftt.conv_layer1(_cl(torch.cat([self._normalise(d_bic), self._normalise(d_sr)])))
-        emb = _run_blocks(fe[2], _lrelu(fe[0](emb)))
+        emb = _run_blocks(fe[2], _lrelu(conv.module(emb, fe[0])), conv.module)
         dm = emb.shape[1]
         e_bic, e_sr = emb[: n * t], emb[n * t:]
         w_x, w_h, bias = _split_input_conv(ftt.resblocks, dm)
-        pre = F.conv2d(e_sr, w_x, bias, padding=1).view(n, t, dm, hb, wb)
+        pre = conv(e_sr, w_x, bias).view(n, t, dm, hb, wb)
 
         space = None
         if t > 1:
@@ -535,35 +580,49 @@ class FTVSR(VSRModel):
                 capture["ftta_call0_kv"] = e_sr.view(n, t, dm, hb, wb)[:, t - 2]
                 capture["ftta_call0_out"] = space[:, t - 2]
 
-        hidden: dict[bool, list[torch.Tensor]] = {}
-        for backward in (True, False):
-            order = range(t - 1, -1, -1) if backward else range(t)
-            flows = flows_b if backward else flows_f
-            outs: list[torch.Tensor] = [e_sr.new_empty(0)] * t
-            state = None
-            for step, i in enumerate(order):
-                if step > 0:
-                    flow = flows[:, i] if backward else flows[:, i - 1]
-                    state = flow_warp(state, flow.permute(0, 2, 3, 1), padding_mode="border")
-                    state = ftt.ftta(space[:, i], state)  # time-frequency attention
-                state = _run_trunk(ftt.resblocks, pre[:, i], w_h, state)
-                outs[i] = state
-            hidden[backward] = outs
+        # The backward and forward recurrences are independent until the output head, so they
+        # run side by side as one batch of 2n: step k handles frame t-1-k (backward, rows :n)
+        # and frame k (forward, rows n:).
+        hid_b: list[torch.Tensor] = [e_sr.new_empty(0)] * t
+        hid_f: list[torch.Tensor] = [e_sr.new_empty(0)] * t
+        state = None
+        for k in range(t):
+            ib, jf = t - 1 - k, k
+            if k > 0:
+                flow = torch.cat([flows_b[:, ib], flows_f[:, jf - 1]])
+                state = flow_warp(state, flow.permute(0, 2, 3, 1), padding_mode="border")
+                # time-frequency attention: query = this frame's space-frequency result
+                state = ftt.ftta(torch.cat([space[:, ib], space[:, jf]]), state)
+            state = _run_trunk(ftt.resblocks, torch.cat([pre[:, ib], pre[:, jf]]), w_h, state, conv)
+            hid_b[ib], hid_f[jf] = state[:n], state[n:]
 
         e_sr = e_sr.view(n, t, dm, hb, wb)
         d_sr = d_sr.view(n, t, -1, hb, wb)
         out = []
-        for i in range(t):
-            res = ftt.conv_layer2(ftt.fusion(_cl(torch.cat([hidden[True][i], e_sr[:, i], hidden[False][i]], dim=1))))
-            if capture is not None and i in (0, t - 1):
-                capture.setdefault("_residuals", []).append(res)
-            img = ftt.inverse_dct(res + d_sr[:, i])
+        for i0 in range(0, t, self._chunk(hp * wp)):
+            i1 = min(t, i0 + self._chunk(hp * wp))
+            fused = torch.cat(
+                [torch.stack(hid_b[i0:i1], 1), e_sr[:, i0:i1], torch.stack(hid_f[i0:i1], 1)], dim=2
+            ).flatten(0, 1)
+            res = ftt.conv_layer2(ftt.fusion(_cl(fused)))  # (n*(i1-i0), 192, hb, wb)
+            res = res.reshape(n, i1 - i0, -1, hb, wb)
+            if capture is not None:
+                for i in range(i0, i1):
+                    if i in (0, t - 1):
+                        capture.setdefault("_residuals", []).append(res[:, i - i0])
+            img = ftt.inverse_dct((res + d_sr[:, i0:i1]).flatten(0, 1)).view(n, i1 - i0, c, hp, wp)
             if self.quirk_double_residual:
-                img = img + sr_p[:, i]
+                img = img + sr_p[:, i0:i1]
             out.append(img[..., :h, :w])
         if capture is not None and "_residuals" in capture:
             capture["stage2_dct_residual"] = torch.stack(capture.pop("_residuals"), dim=1)
-        return torch.stack(out, dim=1)
+        return torch.cat(out, dim=1)
+
+    @staticmethod
+    def _chunk(pixels: int) -> int:
+        # frames per batch in the per-frame heads: bounded memory (~1 GB of HR features) and
+        # large enough convolution batches on small inputs
+        return max(1, (1 << 18) // max(pixels // 16, 1))
 
     # -- forward --------------------------------------------------------------------------------
     def _check_input(self, lrs: torch.Tensor) -> None:
