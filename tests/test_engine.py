@@ -130,3 +130,39 @@ def test_sequence_resume_recomputes_only_what_it_needs(resume_seg):
     resumed = [e for e in up.stream(iter(clip), resume_from=resume_seg, resume_frame=start) if isinstance(e, SRFrame)]
     assert [f.index for f in resumed] == list(range(start, 23))
     assert torch.equal(torch.stack([f.image for f in resumed]), full[start:])
+
+
+def test_out_of_memory_retries_with_smaller_tiles():
+    from toy_models import PickyNearest
+
+    clip = torch.rand(3, 3, 100, 90)
+    up = Upscaler(PickyNearest(limit=48 * 48), device="cpu", tile=0)
+    out = up.upscale_clip(clip)
+    assert up.tile is not None and up.tile <= 48
+    torch.testing.assert_close(out, NearestSequence()(clip[None])[0])
+
+
+def test_out_of_memory_gives_one_clear_error_when_tiles_cannot_shrink():
+    from freqvsr.errors import FreqVSRError
+    from toy_models import PickyNearest
+
+    with pytest.raises(FreqVSRError, match="out of CPU memory.*--tile"):
+        Upscaler(PickyNearest(limit=10), device="cpu").upscale_clip(torch.rand(2, 3, 40, 40))
+
+
+def test_precision_and_device_choices():
+    from freqvsr.errors import UsageError
+
+    clip = torch.rand(2, 3, 12, 10)
+    model = create_model("bicubic")
+    fp32 = Upscaler(model, device="cpu", precision="auto")
+    assert fp32.precision == "fp32"
+    bf16 = Upscaler(model, device="cpu", precision="bf16").upscale_clip(clip)
+    assert (bf16 - fp32.upscale_clip(clip)).abs().max() < 0.02
+    with pytest.raises(UsageError, match="fp16"):
+        Upscaler(model, device="cpu", precision="fp16")
+    with pytest.raises(UsageError):
+        Upscaler(model, device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match="no CUDA"):
+            Upscaler(model, device="cuda:0")

@@ -45,3 +45,16 @@ class RunningMeanOnline(VSRModel):
     def step(self, lq_frame: torch.Tensor, state: torch.Tensor):
         state = 0.5 * state + 0.5 * lq_frame
         return F.interpolate(state, scale_factor=self.scale, mode="nearest"), state
+
+
+class PickyNearest(NearestSequence):
+    """Raises an out-of-memory error on inputs larger than ``limit`` pixels, like a small GPU."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def forward(self, lq: torch.Tensor) -> torch.Tensor:
+        if lq.shape[-1] * lq.shape[-2] > self.limit:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+        return super().forward(lq)

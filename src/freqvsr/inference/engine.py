@@ -135,21 +135,24 @@ class Upscaler:
         return max(32, side)
 
     # --------------------------------------------------------------- compute
-    def _forward(self, x: torch.Tensor, tile_fn_state: dict | None = None) -> torch.Tensor:
-        """Run the model over (B, T, C, H, W) (or one online frame) with tiling and OOM retry."""
+    def _forward(self, x: torch.Tensor, states: dict | None = None) -> torch.Tensor:
+        """Run the model over (B, T, C, H, W) (or one online frame) with tiling; on out-of-memory,
+        halve the tile and retry (online models keep one state per tile, so their tiling is fixed)."""
         while True:
             try:
-                return self._forward_tiled(x, tile_fn_state)
+                return self._forward_tiled(x, states)
             except (RuntimeError, torch.OutOfMemoryError) as exc:
-                if not (is_oom(exc) and self.device.type == "cuda"):
+                if not is_oom(exc):
                     raise
-                torch.cuda.empty_cache()
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
                 h, w = x.shape[-2:]
                 current = self.tile or max(h, w)
-                if current <= 32 or tile_fn_state is not None:
+                if current <= 32 or states is not None:
+                    where = "GPU" if self.device.type == "cuda" else "CPU"
                     raise FreqVSRError(
-                        f"out of GPU memory even with {current}px tiles; try --tile 32, --chunk {max(1, self.chunk // 2)} "
-                        "or --device cpu"
+                        f"out of {where} memory with {current}px tiles; try --tile 32, --chunk {max(1, self.chunk // 2)}"
+                        + (" or --device cpu" if self.device.type == "cuda" else "")
                     ) from exc
                 self.tile = max(32, current // 2 // 8 * 8)
 
