@@ -166,3 +166,22 @@ def test_precision_and_device_choices():
     if not torch.cuda.is_available():
         with pytest.raises(UsageError, match="no CUDA"):
             Upscaler(model, device="cuda:0")
+
+
+def test_fcvsr_window_model_and_luma_model_through_engine():
+    torch.manual_seed(0)
+    clip = torch.rand(3, 3, 16, 20)
+    rgb = Upscaler(create_model("fcvsr.tiny"), device="cpu").upscale_clip(clip)
+    assert rgb.shape == (3, 3, 64, 80)
+    luma = create_model("fcvsr.tiny", in_channels=1)
+    out = Upscaler(luma, device="cpu").upscale_clip(clip)
+    assert out.shape == (3, 3, 64, 80) and torch.isfinite(out).all()
+
+
+def test_ycbcr_round_trip():
+    from freqvsr.functional.color import rgb_to_ycbcr601, rgb_to_y601, ycbcr601_to_rgb
+
+    x = torch.rand(2, 3, 5, 4, dtype=torch.float64)
+    ycc = rgb_to_ycbcr601(x)
+    torch.testing.assert_close(ycbcr601_to_rgb(ycc), x)
+    torch.testing.assert_close(ycc[:, :1] * 255, rgb_to_y601(x))

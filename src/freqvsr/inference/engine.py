@@ -29,6 +29,8 @@ import numpy as np
 import torch
 
 from freqvsr.errors import FreqVSRError, UsageError
+from freqvsr.functional.color import rgb_to_ycbcr601, ycbcr601_to_rgb
+from freqvsr.functional.resize import bicubic_upsample
 from freqvsr.inference.device import autocast, available_memory, is_oom, resolve_device, resolve_precision
 from freqvsr.inference.tiling import run_tiled
 from freqvsr.models import VSRModel, create_model
@@ -160,7 +162,9 @@ class Upscaler:
         model = self.model
         x = x.to(self.device, non_blocking=True)
 
-        def fn(index: int, xt: torch.Tensor) -> torch.Tensor:
+        luma_only = model.in_channels == 1 and x.shape[-3] == 3
+
+        def run(index: int, xt: torch.Tensor) -> torch.Tensor:
             with torch.no_grad(), autocast(self.device, self.precision):
                 if states is None:
                     return model(xt).float()
@@ -168,6 +172,20 @@ class Upscaler:
                     states[index] = model.init_state(xt)
                 y, states[index] = model.step(xt, states[index])
                 return y.float()
+
+        def fn(index: int, xt: torch.Tensor) -> torch.Tensor:
+            if not luma_only:
+                return run(index, xt)
+            # Luma models (e.g. FCVSR trained on CVCP's Y): the network upscales Y, chroma is
+            # upscaled with bicubic, as the papers evaluate them.
+            ycc = rgb_to_ycbcr601(xt.float())
+            y = run(index, ycc[..., :1, :, :])
+            chroma = ycc[..., 1:, :, :]
+            if model.temporal == "window":
+                chroma = chroma[:, model.window // 2]
+            lead = chroma.shape[:-3]
+            up = bicubic_upsample(chroma.reshape(-1, *chroma.shape[-3:]), self.scale)
+            return ycbcr601_to_rgb(torch.cat([y, up.reshape(*lead, *up.shape[-3:])], dim=-3))
 
         y = run_tiled(fn, x, self.scale, self.tile, self.tile_overlap, getattr(model, "size_multiple", 1))
         return y.clamp_(0.0, 1.0).cpu()

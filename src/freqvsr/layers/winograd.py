@@ -48,6 +48,9 @@ def _input_transform(xh: torch.Tensor, th: int, tw: int) -> torch.Tensor:
         [d[1][j] - d[3][j] for j in range(4)],
     ]
     n, c = xh.shape[0], xh.shape[-1]
+    if torch.is_grad_enabled() and xh.requires_grad:  # out= is not differentiable
+        v = torch.stack([torch.stack(_bt(r)) for r in rows])
+        return v.reshape(16, n * th * tw, c)
     v = xh.new_empty(4, 4, n, th, tw, c)
     for a in range(4):
         r = rows[a]
@@ -56,6 +59,10 @@ def _input_transform(xh: torch.Tensor, th: int, tw: int) -> torch.Tensor:
         torch.sub(r[2], r[1], out=v[a, 2])
         torch.sub(r[1], r[3], out=v[a, 3])
     return v.view(16, n * th * tw, c)
+
+
+def _bt(r: list[torch.Tensor]) -> list[torch.Tensor]:
+    return [r[0] - r[2], r[1] + r[2], r[2] - r[1], r[1] - r[3]]
 
 
 def winograd_conv3x3(x: torch.Tensor, prepared: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -70,10 +77,14 @@ def winograd_conv3x3(x: torch.Tensor, prepared: torch.Tensor, bias: torch.Tensor
     # Aᵀ = [[1,1,1,0],[0,1,-1,-1]]: rows then columns
     s0 = m[0] + m[1] + m[2]
     s1 = m[1] - m[2] - m[3]
-    out = x.new_empty(n, th, 2, tw, 2, cout)
-    for a, s in enumerate((s0, s1)):
-        torch.add(s[0] + s[1], s[2], out=out[:, :, a, :, 0])
-        torch.sub(s[1] - s[2], s[3], out=out[:, :, a, :, 1])
+    if torch.is_grad_enabled() and (m.requires_grad or (bias is not None and bias.requires_grad)):
+        ys = [torch.stack([s[0] + s[1] + s[2], s[1] - s[2] - s[3]], dim=-2) for s in (s0, s1)]
+        out = torch.stack(ys, dim=2)  # (n, th, 2, tw, 2, cout)
+    else:
+        out = x.new_empty(n, th, 2, tw, 2, cout)
+        for a, s in enumerate((s0, s1)):
+            torch.add(s[0] + s[1], s[2], out=out[:, :, a, :, 0])
+            torch.sub(s[1] - s[2], s[3], out=out[:, :, a, :, 1])
     out = out.view(n, 2 * th, 2 * tw, cout)[:, :h, :w]
     if bias is not None:
         out = out + bias

@@ -45,8 +45,9 @@ Official quirks, reproduced by default, each switchable for our own trained vari
   256×256 training crops), making it size independent and identical at the training size.
 * ``quirk_double_residual``: output = 2·SR1 + IDCT(residual); ``False`` gives SR1 + IDCT(residual)
   (the paper's Eq. 13).
-* ``quirk_backward_keyframes``: the backward keyframe list ``range(t-1, 0, -s)`` never contains
-  frame 0; ``False`` uses ``range(t-1, -1, -s)``.
+
+Not a switch: the backward keyframe list ``range(t-1, 0, -s)`` never contains frame 0, but frame 0
+is the last backward step, so its tokens could never be used anyway (reproduced, harmless).
 """
 
 from __future__ import annotations
@@ -152,10 +153,10 @@ def _pad_replicate(x: torch.Tensor, multiple: int = 8) -> tuple[torch.Tensor, tu
     return out.reshape(*lead, h + ph, w + pw), (ph, pw)
 
 
-def keyframe_schedule(t: int, stride: int, backward: bool, include_first_backward: bool = False) -> list[int]:
+def keyframe_schedule(t: int, stride: int, backward: bool) -> list[int]:
     """Keyframes whose tokens enter the LTAM memory (official: backward excludes frame 0)."""
     if backward:
-        return list(range(t - 1, -1 if include_first_backward else 0, -stride))
+        return list(range(t - 1, 0, -stride))
     return list(range(0, t, stride))
 
 
@@ -384,7 +385,6 @@ class FTVSR(VSRModel):
         quirk_unattended_border: bool = True,
         quirk_size_dependent_norm: bool = True,
         quirk_double_residual: bool = True,
-        quirk_backward_keyframes: bool = True,
         norm_reference_blocks: int = 1024,
         scale: int = 4,
         in_channels: int = 3,
@@ -400,7 +400,6 @@ class FTVSR(VSRModel):
         self.quirk_pad_fill = quirk_pad_fill
         self.quirk_size_dependent_norm = quirk_size_dependent_norm
         self.quirk_double_residual = quirk_double_residual
-        self.quirk_backward_keyframes = quirk_backward_keyframes
         self.norm_reference_blocks = norm_reference_blocks
 
         # stage 1 (TTVSR)
@@ -463,7 +462,7 @@ class FTVSR(VSRModel):
         s = self.LTAM.stride
         h4, w4 = h // s, w // s
         length = h4 * w4
-        keyframes = keyframe_schedule(t, self.keyframe_stride, backward, not self.quirk_backward_keyframes)
+        keyframes = keyframe_schedule(t, self.keyframe_stride, backward)
         is_key = set(keyframes)
         _, w_h, _ = _split_input_conv(self.resblocks, c)
         d = c * s * s
@@ -495,8 +494,16 @@ class FTVSR(VSRModel):
             feat_prop = _run_trunk(self.resblocks, pre[:, i], w_h, feat_prop)
             outs[i] = feat_prop
             if i in is_key and length:
-                keys[:, k_num] = self.LTAM.to_tokens(feats[:, i])
-                memory[:, k_num] = self.LTAM.keyframe_tokens(feat_prop)
+                new_keys = self.LTAM.to_tokens(feats[:, i])
+                new_memory = self.LTAM.keyframe_tokens(feat_prop)
+                if torch.is_grad_enabled():
+                    # autograd keeps earlier memory alive for backward: grow by concatenation
+                    keys = torch.cat([keys[:, :k_num], new_keys.unsqueeze(1)], dim=1)
+                    memory = torch.cat([memory[:, :k_num], new_memory.unsqueeze(1)], dim=1)
+                else:
+                    # inference: one preallocated memory, filled in place (no re-stacking per step)
+                    keys[:, k_num] = new_keys
+                    memory[:, k_num] = new_memory
                 k_num += 1
         return outs
 
