@@ -100,6 +100,12 @@ class CodecParams:
             libvpx ``cpu-used``); ``None`` = the encoder's own default.
         low_delay: no frame reordering (no B-frame look-ahead), one intra frame, 4 past references;
             ``None`` = on for libx265 (the FCVSR HEVC Low-Delay stand-in), off otherwise.
+        mbtree: x264's macroblock-tree rate control (on in x264/FFmpeg defaults). Off by default
+            here: with mbtree and B-frames, the libx264 bundled with PyAV reads uninitialised
+            memory, so the same clip and settings give different bitstreams from run to run
+            (shown by varying glibc's ``MALLOC_PERTURB_``: every size we tried from 32 px up, and
+            1 in ~10 runs of our preset tests). With ``mbtree=False`` output is reproducible;
+            ``True`` gives FFmpeg's default encode, not bit-reproducible. (CQP never uses mbtree.)
         fps: the frame rate rate control assumes (matters for ``bitrate``: bits per frame).
         pix_fmt: encoded pixel format; ``yuv420p`` as the papers use.
         threads: encoder threads (see module docstring for why 1).
@@ -111,6 +117,7 @@ class CodecParams:
     bitrate: int | None = None
     preset: str | None = None
     low_delay: bool | None = None
+    mbtree: bool = False
     fps: float = 25.0
     pix_fmt: str = "yuv420p"
     threads: int = 1
@@ -207,9 +214,12 @@ def _encoder_options(p: CodecParams) -> tuple[dict[str, str], int | None]:
             opts["crf"] = f"{p.crf:g}"
         elif p.qp is not None:
             opts["qp"] = str(p.qp)
+        x264 = [] if p.mbtree else ["mbtree=0"]  # see CodecParams.mbtree
         if p.low_delay:
-            # No B-frames, no look-ahead reordering, one intra frame (as for x265 above).
-            opts["x264-params"] = "bframes=0:rc-lookahead=0:sync-lookahead=0:keyint=infinite:scenecut=0:ref=4"
+            # No B-frames, no look-ahead reordering, one intra frame (as for x265 below).
+            x264 += ["bframes=0", "rc-lookahead=0", "sync-lookahead=0", "keyint=infinite", "scenecut=0", "ref=4"]
+        if x264:
+            opts["x264-params"] = ":".join(x264)
     elif p.codec == "libx265":
         opts["preset"] = p.preset or "medium"
         if p.crf is not None:

@@ -229,24 +229,15 @@ class Upscaler:
 
     def _stream_sequence(self, source: Iterator[torch.Tensor], resume_from: int, resume_frame: int) -> Iterator[SRFrame | SegmentEnd]:
         chunk, step = self.chunk, self.chunk - self.overlap
-        buffer: dict[int, torch.Tensor] = {}
-        n_read, eof = 0, False
-
-        def fill(upto: int) -> None:
-            nonlocal n_read, eof
-            while not eof and n_read < upto:
-                frame = next(source, None)
-                if frame is None:
-                    eof = True
-                else:
-                    buffer[n_read] = frame
-                    n_read += 1
+        ahead = _Lookahead(source)
+        buffer = ahead.frames
 
         # pending[i] = (weighted sum, weight sum) of SR frame i over the chunks that covered it
         pending: dict[int, tuple[torch.Tensor, float]] = {}
         start, prev_end, seg = 0, 0, 0
         while True:
-            fill(start + chunk + step)  # look-ahead decides where the next chunk starts
+            ahead.fill(start + chunk + step)  # look-ahead decides where the next chunk starts
+            n_read = ahead.n_read
             end = min(start + chunk, n_read)
             if n_read >= start + step + chunk:
                 next_start: int | None = start + step
@@ -276,8 +267,7 @@ class Upscaler:
                 acc, wsum = pending.pop(i, (None, 0.0))
                 if seg >= resume_from:
                     yield SRFrame(i, acc / wsum)
-            for i in [k for k in buffer if k < emit_end]:
-                del buffer[i]
+            ahead.drop_before(emit_end)
             if seg >= resume_from:
                 yield SegmentEnd(seg, start, emit_end)
             if next_start is None:
@@ -287,22 +277,13 @@ class Upscaler:
     def _stream_batches(self, source: Iterator[torch.Tensor], resume_from: int) -> Iterator[SRFrame | SegmentEnd]:
         window = self.model.window if self.model.temporal == "window" else 1
         radius = window // 2
-        buffer: dict[int, torch.Tensor] = {}
-        n_read, eof = 0, False
-
-        def fill(upto: int) -> None:
-            nonlocal n_read, eof
-            while not eof and n_read < upto:
-                frame = next(source, None)
-                if frame is None:
-                    eof = True
-                else:
-                    buffer[n_read] = frame
-                    n_read += 1
+        ahead = _Lookahead(source)
+        buffer = ahead.frames
 
         start, seg = 0, 0
         while True:
-            fill(start + self.chunk + radius)
+            ahead.fill(start + self.chunk + radius)
+            n_read, eof = ahead.n_read, ahead.eof
             end = min(start + self.chunk, n_read)
             if end <= start:
                 return
@@ -319,8 +300,7 @@ class Upscaler:
                 for j, i in enumerate(range(start, end)):
                     yield SRFrame(i, sr[j])
                 yield SegmentEnd(seg, start, end)
-            for i in [k for k in buffer if k < end - radius]:
-                del buffer[i]
+            ahead.drop_before(end - radius)
             if eof and end >= n_read:
                 return
             start, seg = end, seg + 1
@@ -358,6 +338,29 @@ class Upscaler:
         for ev in self.stream(tensors()):
             if isinstance(ev, SRFrame):
                 yield to_array(ev.image, dtype_box[0])
+
+
+class _Lookahead:
+    """Decoded LR frames by index, read from ``source`` only as far as the schedule asks."""
+
+    def __init__(self, source: Iterator[torch.Tensor]) -> None:
+        self.source = source
+        self.frames: dict[int, torch.Tensor] = {}
+        self.n_read = 0
+        self.eof = False
+
+    def fill(self, upto: int) -> None:
+        while not self.eof and self.n_read < upto:
+            frame = next(self.source, None)
+            if frame is None:
+                self.eof = True
+            else:
+                self.frames[self.n_read] = frame
+                self.n_read += 1
+
+    def drop_before(self, index: int) -> None:
+        for i in [k for k in self.frames if k < index]:
+            del self.frames[i]
 
 
 def _detach_state(states: dict) -> dict:
