@@ -190,6 +190,36 @@ def test_hevc_qp_order_and_determinism():
     assert torch.equal(lo, codec_roundtrip(x, CodecParams("libx265", qp=22)))
 
 
+_REPRO_SCRIPT = """
+import hashlib, torch
+from freqvsr.degrade import CodecParams, codec_roundtrip
+import sys
+sys.path.insert(0, {tests!r})
+from test_degrade import _smooth_clip
+x = _smooth_clip(7, 64, 64, seed=3)
+for p in (CodecParams("libx264", crf=25), CodecParams("libx264", bitrate=1500000), CodecParams("libx265", qp=27)):
+    print(hashlib.md5(codec_roundtrip(x, p).numpy().tobytes()).hexdigest())
+"""
+
+
+def test_codec_output_does_not_depend_on_uninitialised_memory():
+    # glibc's MALLOC_PERTURB_ fills fresh heap memory with a byte pattern: an encoder that reads
+    # memory it never wrote gives different output for different patterns (default libx264 with
+    # mbtree did, and x265 on one-CTU-wide frames did: see CodecParams.mbtree, codec._MIN_SIZE).
+    import os
+    import subprocess
+    import sys
+
+    outs = []
+    for pattern in ("1", "165"):
+        env = {**os.environ, "MALLOC_PERTURB_": pattern}
+        script = _REPRO_SCRIPT.format(tests=str(Path(__file__).parent))
+        res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stderr[-2000:]
+        outs.append(res.stdout.split())
+    assert len(outs[0]) == 3 and outs[0] == outs[1]
+
+
 def test_codec_params_validation():
     assert CodecParams("h264", crf=20).codec == "libx264"
     assert CodecParams("hevc", qp=30).low_delay is True

@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from freqvsr.cli import degrade, demo, models, upscale
+    from freqvsr.cli import bench, degrade, demo, models, upscale
 
     parser = _Parser(prog="freqvsr", description="Super-resolution of low-quality video (×4), CPU or GPU.")
     parser.add_argument("--version", action="version", version=f"freqvsr {__version__}")
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     degrade.add_parser(sub, common)
     models.add_parser(sub, common)
     demo.add_parser(sub, common)
+    bench.add_parser(sub, common)
     return parser
 
 

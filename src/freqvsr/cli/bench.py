@@ -1,0 +1,41 @@
+"""`freqvsr bench`: params, FLOPs per output frame, frames/s and peak memory per model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from freqvsr.errors import UsageError
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("bench", parents=[common], help="params, FLOPs, speed and memory of models",
+                       description="Each model runs in its own process; FLOPs (not MACs) per output frame via "
+                       "torch.utils.flop_counter at the stated LR size; speed is the median of --repeat forwards.")
+    p.add_argument("--model", action="append", default=None, help="model name, repeat for several (default: bicubic and basicvsr.small)")
+    p.add_argument("--size", default="64x64", help="LR size HxW (e.g. 180x320 for REDS-sized frames)")
+    p.add_argument("--frames", type=int, default=5, help="frames per forward")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--no-flops", action="store_true", help="skip FLOP counting (it runs one extra forward on CPU)")
+    p.add_argument("--json", default=None, metavar="FILE")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from freqvsr.bench import markdown, run_isolated
+
+    try:
+        h, w = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--size {args.size!r}: expected HxW, e.g. 180x320") from None
+    names = args.model or ["bicubic", "basicvsr.small"]
+    rows = [run_isolated(n, height=h, width=w, frames=args.frames, device=args.device, precision=args.precision,
+                         warmup=args.warmup, repeat=args.repeat, flops=not args.no_flops) for n in names]
+    print(markdown(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
