@@ -119,6 +119,22 @@ def test_bd_equals_explicit_duf_convolution():
     assert torch.allclose(ops.bd_downsample(x, 4), ref, atol=1e-12)
 
 
+def test_fused_blur_downsample_equals_two_steps():
+    from freqvsr.degrade import BlurParams, apply_frames
+    from freqvsr.functional.resize import imresize
+
+    x = _smooth_clip(2, 48, 40).double()
+    for blur in (BlurParams("gaussian", 21, 1.7), BlurParams("box", 5), BlurParams("gaussian", 9, 2.0, 0.6, angle=30.0)):
+        two_step = ops.filter2d(x, blur.kernel(torch.float64), padding="reflect")
+        p = DegradeParams(blur=blur, quantize=False)
+        assert torch.allclose(apply_frames(x, p), imresize(two_step, scale=0.25), atol=1e-12)
+        p = DegradeParams(blur=blur, downsample="bd", quantize=False)
+        assert torch.allclose(apply_frames(x, p), ops.bd_downsample(two_step, 4), atol=1e-12)
+    # The plain BI preset is exactly functional.imresize, then 8-bit rounding.
+    x32 = _smooth_clip(2, 48, 40)
+    assert torch.equal(apply(x32, get_preset("bi").sample(0)), ops.quantize(imresize(x32, scale=0.25)))
+
+
 # -------------------------------------------------------------------------------------------- noise
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "get_preset",
     "list_presets",
     "blur_kernel_size",
+    "draw_seed",
 ]
 
 DOWNSAMPLERS = ("bicubic", "bd")
@@ -238,7 +239,8 @@ def _randint(g: torch.Generator, lo: int, hi: int) -> int:
     return int(torch.randint(lo, hi + 1, (), generator=g))
 
 
-def _seed(g: torch.Generator) -> int:
+def draw_seed(g: torch.Generator) -> int:
+    """A fresh 62-bit seed from ``g`` (for noise generators)."""
     return int(torch.randint(0, 2**62, (), generator=g))
 
 
@@ -274,7 +276,7 @@ def _fixed(**kw) -> Callable[[torch.Generator, int], DegradeParams]:
 
 
 def _noise_sampler(sigma: float):
-    return lambda g, scale: DegradeParams(scale=scale, noise=NoiseParams("gaussian", sigma=sigma, seed=_seed(g)))
+    return lambda g, scale: DegradeParams(scale=scale, noise=NoiseParams("gaussian", sigma=sigma, seed=draw_seed(g)))
 
 
 def _real_sampler(g: torch.Generator, scale: int) -> DegradeParams:
@@ -287,7 +289,7 @@ def _real_sampler(g: torch.Generator, scale: int) -> DegradeParams:
     return DegradeParams(
         scale=scale,
         blur=BlurParams("gaussian", size=21, sigma=sigma),
-        noise=NoiseParams("gaussian", sigma=noise_sigma, seed=_seed(g)),
+        noise=NoiseParams("gaussian", sigma=noise_sigma, seed=draw_seed(g)),
         codec=CodecParams("libx264", crf=crf),
     )
 

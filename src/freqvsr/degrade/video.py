@@ -32,9 +32,10 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -53,7 +54,7 @@ from freqvsr.degrade.pipeline import (
     BlurParams,
     DegradeParams,
     NoiseParams,
-    _seed,
+    draw_seed,
     apply_frames,
     blur_kernel_size,
     get_preset,
@@ -105,7 +106,7 @@ def resolve_params(
         if noise == 0:
             params = params.replace(noise=None)
         else:
-            noise_seed = params.noise.seed if params.noise is not None else _seed(g)
+            noise_seed = params.noise.seed if params.noise is not None else draw_seed(g)
             params = params.replace(noise=NoiseParams("gaussian", sigma=float(noise), seed=noise_seed))
     rates = {k: v for k, v in (("crf", crf), ("qp", qp), ("bitrate", bitrate)) if v is not None}
     if len(rates) > 1:
@@ -237,6 +238,7 @@ def degrade_video(
     max_frames: int | None = None,
     fps: float | None = None,
     chunk: int = 8,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Degrade the video file or frame folder ``src`` into ``dst`` (video file by extension, else a
     PNG frame folder). See the module docstring for what is written.
@@ -245,6 +247,7 @@ def degrade_video(
     ``--noise SIGMA``, ``--codec``, ``--crf``/``--qp``/``--bitrate``, ``--seed``, ``--save-params``
     (see :func:`resolve_params` for how overrides combine with the preset). ``max_frames``: degrade
     only the first N frames. ``fps``: frame rate of a frame-folder input (default 25).
+    ``progress``: called with the number of LR frames made so far, after each frame.
 
     Returns a summary: ``input``, ``output``, ``frames``, ``fps``, ``hr_size``/``lr_size``
     (width, height), ``params`` (the drawn :class:`DegradeParams` as a dict), ``seed``,
@@ -286,8 +289,12 @@ def degrade_video(
         def counted(frames):
             nonlocal n_frames, lr_size
             for f in frames:
+                if lr_size is None and video_out and params.codec is not None:
+                    _warn_if_not_reproducible(params.codec, f.shape[1], f.shape[0], dst)
                 lr_size = (f.shape[1], f.shape[0])
                 n_frames += 1
+                if progress is not None:
+                    progress(n_frames)
                 yield f
 
         if video_out:
@@ -328,6 +335,18 @@ def degrade_video(
     if save_params is not None:
         _write_json(Path(save_params), summary)
     return summary
+
+
+def _warn_if_not_reproducible(codec: CodecParams, width: int, height: int, dst: Path) -> None:
+    # In memory and for frame folders such frames are padded (codec._MIN_SIZE); a video file must
+    # keep the LR size, so here the encoder gets them as they are.
+    pw, ph = padded_size(codec.codec, width, height)
+    if (pw, ph) != (width + width % 2, height + height % 2):
+        warnings.warn(
+            f"{dst}: {codec.codec} output for {width}x{height} frames is not bit-reproducible "
+            "(encoder bug on pictures one CTU wide or high); a frame-folder output is",
+            stacklevel=3,
+        )
 
 
 def _decode_into(stream_file: Path, writer, n_expected: int, size) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from freqvsr.errors import FreqVSRError, InputError, ModelError, OutputError, UsageError
+from freqvsr.errors import InputError, ModelError, OutputError, UsageError
 from freqvsr.inference.device import peak_host_memory
 from freqvsr.inference.engine import SegmentEnd, SRFrame, Upscaler, to_array, to_tensor
 from freqvsr.io import SEGMENT_SUFFIX, EncodeSettings, FrameFolderWriter, SegmentWriter, assemble_video, is_video_output, open_input
@@ -145,8 +145,6 @@ def upscale_video(
             assemble_video(dst, segments, info, audio=audio, subtitles=subtitles)
         else:
             _assemble_folder(dst, [work / s["file"] for s in job.manifest["segments"]], overwrite)
-    except FreqVSRError:
-        raise
     except OSError as exc:
         raise OutputError(f"{dst}: cannot write output ({exc.strerror or exc})") from exc
     shutil.rmtree(work, ignore_errors=True)
@@ -208,8 +206,6 @@ class _Job:
         events = self.engine.stream(
             self._frames(), resume_from=len(segs), resume_frame=self.frames_done, resume_state=resume_state
         )
-        if self.manifest.get("tile", "unset") == "unset":
-            pass  # recorded after the engine planned it, below
         out_q: queue.Queue = queue.Queue(maxsize=_QUEUE_FRAMES)
         writer_thread = threading.Thread(target=self._write_loop, args=(out_q,), name="freqvsr-encode", daemon=True)
         writer_thread.start()
@@ -297,17 +293,12 @@ class _Job:
         return w
 
     def _close_segment(self, writer) -> None:
-        if self.to_video:
-            writer.close()
-        else:
-            writer.finish()
+        writer.close() if self.to_video else writer.finish()
 
-    def _abort_segment(self, writer) -> None:
+    @staticmethod
+    def _abort_segment(writer) -> None:
         try:
-            if self.to_video:
-                writer.__exit__(RuntimeError, RuntimeError("aborted"), None)
-            else:
-                writer.abort()
+            writer.abort()
         except Exception:  # cleanup must not hide the original error
             pass
 

@@ -8,7 +8,6 @@ outer quarter of an overlap, where a network sees the least context (replicate-p
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch

@@ -1,0 +1,200 @@
+"""FastRealVSR: a unidirectional recurrent network with Hidden State Attention (HSA).
+
+Paper: "Mitigating Artifacts in Real-World Video Super-resolution Models", AAAI 2023. No official
+code or weights were released, so this is written from the paper (spec
+``design/specs/fastrealvsr.md``); nothing here can be checked against reference outputs.
+
+Per frame ``X_t`` (LR RGB in [0, 1]) with hidden state ``h_{t-1}`` (C channels, LR size):
+
+1. ``f_s = RB_1(X_t)``: 3×3 conv to C + LeakyReLU(0.1) + residual blocks (no BN).
+2. ``flow = SPyNet(X_t, X_{t-1})`` (the flow that warps the previous frame onto the current one);
+   ``h_{t-1} <- warp(h_{t-1}, flow)``.
+3. HSA (``layers.hidden_state``): a pool of fixed blurred / unsharp-masked versions of ``h_{t-1}``,
+   one chosen per pixel by selective cross attention with ``f_s`` as the query.
+4. ``h_t = RB_2(concat(ĥ_{t-1}, f_s))``: 3×3 conv 2C → C + LeakyReLU + residual blocks.
+5. ``Y_t = UP(h_t) + bilinear×4(X_t)``; UP = two ×2 pixel-shuffle stages (each followed by
+   LeakyReLU(0.1)) and a 3×3 conv to RGB.
+
+The model is ``temporal = "online"``: ``init_state`` / ``step`` stream frame in, frame out with an
+explicit state ``{"prev_lq": X_{t-1}, "hidden": h_{t-1}}`` (a dict of tensors only, so the engine
+can move it between devices and save it with ``torch.save(weights_only=True)``; its size does not
+depend on the number of frames). ``forward`` over a clip gives the same result as stepping; it only
+batches the state-independent work (RB_1, flows, UP) over time for training speed.
+
+Our choices (the paper and its unavailable appendix are silent on these):
+
+* Sizes: C = 64, RB_1 = 5 and RB_2 = 20 residual blocks, which with SPyNet (1.44 M) gives the
+  paper's 3.8 M parameters (3,770,223 counted by ``benchmarks/bench_fastrealvsr.py``).
+* Pool filters (spec): box 3×3, box 5×5, Gaussian 5×5 σ=1.0 (blurry); ``h + (h − h ⊗ g)`` with
+  Gaussian 3×3 σ=0.5 and 5×5 σ=1.0 (sharp); N = 5. The unfiltered ``h`` is not in the pool unless
+  ``pool_includes_identity=True``. Filters use replicate padding so constants pass unchanged.
+* First frame: no flow is computed and the hidden state is zero (as BasicVSR's recurrences start).
+  Warping a zero state gives zero whatever the flow, so skipping SPyNet there changes nothing but
+  the cost; HSA still runs on the zero state, so every frame goes through the same layers and a
+  one-frame clip trains every weight except SPyNet. The "no previous frame" case is marked by an
+  empty ``prev_lq`` tensor, which keeps the state tensors-only and needs no device sync to test.
+* Warping uses bilinear sampling with zero padding (BasicVSR's convention for features): hidden
+  state flowing in from outside the frame starts from zero.
+* UP keeps C channels in both pixel-shuffle stages (no extra HR conv), exactly the spec's
+  "two ×2 pixel-shuffle stages + 3×3 conv to RGB"; the skip is bilinear (``align_corners=False``).
+* Activations: LeakyReLU(0.1) after input convs and pixel shuffles (BasicVSR's); HSA has none.
+* ``lr_multipliers()`` gives SPyNet 1/8 of the base learning rate (BasicVSR's recipe), which is
+  what stage 1 needs since no pretrained SPyNet can be downloaded here. The paper's stage 2
+  freezes the flow network: a trainer does that by setting the ``spynet`` multiplier to 0 (or
+  ``requires_grad_(False)`` on ``model.spynet``); it is a training decision, not a model flag.
+* Output is not clamped (the engine clamps), as for every model in this package.
+
+Variants (constructor flags, each registered): ``hsa=False`` is the URN baseline (ĥ = warped h);
+``pool="blurry"`` / ``"sharp"`` are the pool ablations; ``sca=False`` replaces the attention by a
+conv over the concatenated pool ("w/o SCA").
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from freqvsr.functional.flow import flow_warp
+from freqvsr.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
+from freqvsr.layers.hidden_state import HiddenStateAttention
+from freqvsr.layers.spynet import SPyNet
+from freqvsr.models._base import VSRModel
+from freqvsr.models._registry import register_model
+
+_PAPER = "Xie et al., Mitigating Artifacts in Real-World Video Super-resolution Models, AAAI 2023"
+
+State = dict[str, torch.Tensor]
+
+
+class FastRealVSR(VSRModel):
+    """FastRealVSR / URN. See the module docstring.
+
+    Args:
+        mid_channels: C, the feature and hidden-state width.
+        num_feat_blocks: residual blocks of RB_1 (current-frame features).
+        num_fuse_blocks: residual blocks of RB_2 (fusion of hidden state and current features).
+        hsa: use Hidden State Attention (False: the URN baseline).
+        pool: ``all`` | ``blurry`` | ``sharp`` — which filtered states form the pool.
+        sca: selective cross attention over the pool (False: a conv over the concatenated pool).
+        pool_includes_identity: also put the unfiltered hidden state in the pool.
+    """
+
+    temporal = "online"
+    size_multiple = 1  # SPyNet resizes internally; the rest is fully convolutional
+
+    def __init__(
+        self,
+        mid_channels: int = 64,
+        num_feat_blocks: int = 5,
+        num_fuse_blocks: int = 20,
+        hsa: bool = True,
+        pool: str = "all",
+        sca: bool = True,
+        pool_includes_identity: bool = False,
+    ) -> None:
+        super().__init__(scale=4, in_channels=3)
+        self.mid_channels = mid_channels
+        self.spynet = SPyNet()
+        self.feat_extract = ResidualBlocksWithInputConv(3, mid_channels, num_feat_blocks)
+        self.hsa = HiddenStateAttention(mid_channels, pool, pool_includes_identity, sca) if hsa else None
+        self.fusion = ResidualBlocksWithInputConv(2 * mid_channels, mid_channels, num_fuse_blocks)
+        self.upsample1 = PixelShufflePack(mid_channels, mid_channels, 2, kernel_size=3)
+        self.upsample2 = PixelShufflePack(mid_channels, mid_channels, 2, kernel_size=3)
+        self.conv_last = nn.Conv2d(mid_channels, 3, 3, 1, 1)
+        self.lrelu = nn.LeakyReLU(negative_slope=0.1, inplace=True)
+        # Peak inference memory per LR pixel (fp32), measured with benchmarks/bench_fastrealvsr.py
+        # for C = 64 and scaled with C; the engine uses it to decide when to tile.
+        self.bytes_per_lr_pixel = int(6144 * mid_channels / 64) + 1024
+
+    def lr_multipliers(self) -> dict[str, float]:
+        return {"spynet": 0.125}
+
+    # -- the recurrence ------------------------------------------------------------------------
+
+    def _propagate(self, feat: torch.Tensor, hidden: torch.Tensor, flow: torch.Tensor | None) -> torch.Tensor:
+        """One recurrent update: warp ``hidden`` by ``flow`` (None: first frame), HSA, RB_2."""
+        if flow is not None:
+            hidden = flow_warp(hidden, flow.permute(0, 2, 3, 1))
+        if self.hsa is not None:
+            hidden = self.hsa(hidden, feat)
+        return self.fusion(torch.cat([hidden, feat], dim=1))
+
+    def _reconstruct(self, hidden: torch.Tensor, lq: torch.Tensor) -> torch.Tensor:
+        out = self.lrelu(self.upsample1(hidden))
+        out = self.lrelu(self.upsample2(out))
+        out = self.conv_last(out)
+        return out + F.interpolate(lq, scale_factor=4, mode="bilinear", align_corners=False)
+
+    # -- online interface ----------------------------------------------------------------------
+
+    def init_state(self, lq_frame: torch.Tensor) -> State:
+        """Fresh state for a video whose frames look like ``lq_frame`` (B, 3, H, W)."""
+        b, _, h, w = lq_frame.shape
+        return {
+            "prev_lq": lq_frame.new_zeros(0),  # empty: there is no previous frame yet
+            "hidden": lq_frame.new_zeros(b, self.mid_channels, h, w),
+        }
+
+    def step(self, lq_frame: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """``(B, 3, H, W)`` frame + state -> ``(B, 3, 4H, 4W)`` output (not clamped) + new state."""
+        prev = state["prev_lq"]
+        flow = self.spynet(lq_frame, prev.to(lq_frame.dtype)) if prev.numel() else None
+        feat = self.feat_extract(lq_frame)
+        hidden = self._propagate(feat, state["hidden"].to(feat.dtype), flow)
+        return self._reconstruct(hidden, lq_frame), {"prev_lq": lq_frame, "hidden": hidden}
+
+    # -- whole clips (training, registry contract) ---------------------------------------------
+
+    def forward(self, lq: torch.Tensor) -> torch.Tensor:
+        """``(B, T, 3, H, W)`` in [0, 1] -> ``(B, T, 3, 4H, 4W)``; equals stepping frame by frame.
+
+        The work that does not depend on the recurrent state (RB_1 features, all T-1 flows, UP)
+        runs batched over time; only the warp + HSA + RB_2 chain is sequential.
+        """
+        b, t, c, h, w = lq.shape
+        frames = lq.reshape(b * t, c, h, w)
+        feats = self.feat_extract(frames).view(b, t, self.mid_channels, h, w)
+        if t > 1:
+            flows = self.spynet(lq[:, 1:].reshape(-1, c, h, w), lq[:, :-1].reshape(-1, c, h, w)).view(b, t - 1, 2, h, w)
+        hidden = lq.new_zeros(b, self.mid_channels, h, w)
+        hiddens = []
+        for i in range(t):
+            hidden = self._propagate(feats[:, i], hidden, flows[:, i - 1] if i > 0 else None)
+            hiddens.append(hidden)
+        out = self._reconstruct(torch.stack(hiddens, dim=1).view(b * t, self.mid_channels, h, w), frames)
+        return out.view(b, t, c, 4 * h, 4 * w)
+
+
+# -- variants ------------------------------------------------------------------------------------
+
+_PAPER_SIZE = {"mid_channels": 64, "num_feat_blocks": 5, "num_fuse_blocks": 20}
+
+register_model(
+    "fastrealvsr", FastRealVSR, dict(_PAPER_SIZE),
+    description="FastRealVSR (URN + HSA), paper size: 64 channels, 5 + 20 blocks, 3.8 M params", paper=_PAPER,
+)
+register_model(
+    "fastrealvsr.urn", FastRealVSR, {**_PAPER_SIZE, "hsa": False},
+    description="FastRealVSR's URN baseline: no hidden state attention", paper=_PAPER,
+)
+register_model(
+    "fastrealvsr.blurry", FastRealVSR, {**_PAPER_SIZE, "pool": "blurry"},
+    description="FastRealVSR ablation: pool of blurred hidden states only (N = 3)", paper=_PAPER,
+)
+register_model(
+    "fastrealvsr.sharp", FastRealVSR, {**_PAPER_SIZE, "pool": "sharp"},
+    description="FastRealVSR ablation: pool of sharpened hidden states only (N = 2)", paper=_PAPER,
+)
+register_model(
+    "fastrealvsr.nosca", FastRealVSR, {**_PAPER_SIZE, "sca": False},
+    description="FastRealVSR ablation: conv over the concatenated pool instead of SCA", paper=_PAPER,
+)
+register_model(
+    "fastrealvsr.small", FastRealVSR, {"mid_channels": 32, "num_feat_blocks": 2, "num_fuse_blocks": 6},
+    description="FastRealVSR for CPU: 32 channels, 2 + 6 blocks", paper=_PAPER,
+)
+register_model(
+    "fastrealvsr.tiny", FastRealVSR, {"mid_channels": 8, "num_feat_blocks": 1, "num_fuse_blocks": 1},
+    description="FastRealVSR, 8 channels, 1 + 1 blocks (for tests)", paper=_PAPER,
+)

@@ -1,0 +1,224 @@
+"""FastRealVSR: online stepping == forward, the engine's streaming path, causality, HSA filters."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from freqvsr.functional.filters import (
+    box_blur,
+    box_kernel2d,
+    depthwise_filter,
+    gaussian_blur,
+    gaussian_kernel2d,
+    unsharp_mask,
+)
+from freqvsr.inference import SegmentEnd, SRFrame, Upscaler
+from freqvsr.layers.hidden_state import HiddenStateAttention, HiddenStatePool, pool_member_names
+from freqvsr.models import create_model, list_models
+from freqvsr.models import fastrealvsr as _fastrealvsr  # noqa: F401  (registers the entries)
+from freqvsr.models.fastrealvsr import FastRealVSR
+
+VARIANTS = ["fastrealvsr", "fastrealvsr.urn", "fastrealvsr.blurry", "fastrealvsr.sharp", "fastrealvsr.nosca",
+            "fastrealvsr.small", "fastrealvsr.tiny"]
+
+
+def _tiny(**kw) -> FastRealVSR:
+    torch.manual_seed(0)
+    return create_model("fastrealvsr.tiny", weights=False, **kw).eval()
+
+
+def _clip(t: int = 5, h: int = 20, w: int = 24, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(1, t, 3, h, w, generator=g)
+
+
+def test_forward_equals_stepping_frame_by_frame():
+    model = _tiny()
+    lq = _clip(t=5)
+    with torch.no_grad():
+        whole = model(lq)
+        state = model.init_state(lq[:, 0])
+        outs = []
+        for t in range(lq.shape[1]):
+            y, state = model.step(lq[:, t], state)
+            outs.append(y)
+    assert whole.shape == (1, 5, 3, 80, 96)
+    torch.testing.assert_close(torch.stack(outs, 1), whole, atol=1e-5, rtol=0)
+    # the recurrence matters: a later frame differs from processing that frame alone
+    with torch.no_grad():
+        alone = model(lq[:, 4:5])
+    assert (alone[0, 0] - whole[0, 4]).abs().max() > 1e-4
+
+
+def test_state_is_tensors_only_constant_size_and_saveable(tmp_path):
+    model = _tiny()
+    lq = _clip(t=6)
+    state = model.init_state(lq[:, 0])
+    assert state["prev_lq"].numel() == 0 and torch.count_nonzero(state["hidden"]) == 0
+    sizes = []
+    with torch.no_grad():
+        for t in range(6):
+            _, state = model.step(lq[:, t], state)
+            sizes.append({k: tuple(v.shape) for k, v in state.items()})
+    assert all(s == sizes[1] for s in sizes[1:]), sizes  # memory does not grow with T
+    assert sizes[-1] == {"prev_lq": (1, 3, 20, 24), "hidden": (1, 8, 20, 24)}
+    torch.save(state, tmp_path / "s.pt")
+    loaded = torch.load(tmp_path / "s.pt", weights_only=True)
+    assert all(torch.equal(loaded[k], state[k]) for k in state)
+
+
+def test_engine_online_path_equals_forward_and_resumes():
+    model = _tiny()
+    lq = _clip(t=7, h=18, w=22)
+    with torch.no_grad():
+        expect = model(lq)[0].clamp(0, 1)
+    up = Upscaler(model, device="cpu", chunk=3, tile=0)
+    out = up.upscale_clip(lq[0])
+    torch.testing.assert_close(out, expect, atol=1e-5, rtol=0)
+    # streaming: frames come out in order, one per input, with the state at every segment end
+    events = list(up.stream(iter(lq[0])))
+    frames = [e for e in events if isinstance(e, SRFrame)]
+    segs = [e for e in events if isinstance(e, SegmentEnd)]
+    assert [f.index for f in frames] == list(range(7))
+    assert [(s.start, s.end) for s in segs] == [(0, 3), (3, 6), (6, 7)]
+    # the saved per-tile state does not grow from segment to segment (constant memory)
+    shapes = [{k: tuple(v.shape) for k, v in s.state[0].items()} for s in segs]
+    assert shapes[0] == shapes[1] == shapes[2]
+    # a new video starts from a fresh state (a second run gives the same frames)
+    torch.testing.assert_close(up.upscale_clip(lq[0]), out, atol=0, rtol=0)
+    # resuming from the state saved after segment 0 continues exactly
+    resumed = [e for e in up.stream(iter(lq[0]), resume_from=1, resume_frame=3, resume_state=segs[0].state)
+               if isinstance(e, SRFrame)]
+    assert [f.index for f in resumed] == list(range(3, 7))
+    torch.testing.assert_close(torch.stack([f.image for f in resumed]), out[3:], atol=1e-6, rtol=0)
+
+
+def test_output_is_causal_unidirectional():
+    model = _tiny()
+    lq = _clip(t=4)
+    changed = lq.clone()
+    changed[:, 2] = torch.rand_like(changed[:, 2])
+    with torch.no_grad():
+        a, b = model(lq), model(changed)
+    assert torch.equal(a[:, :2], b[:, :2])  # frames before the change are untouched
+    assert (a[:, 2] - b[:, 2]).abs().max() > 1e-3
+    assert (a[:, 3] - b[:, 3]).abs().max() > 1e-5  # and the change propagates forward
+
+
+def test_first_frame_uses_no_flow(monkeypatch):
+    model = _tiny()
+    calls = []
+    orig = model.spynet.forward
+    monkeypatch.setattr(model.spynet, "forward", lambda *a: calls.append(1) or orig(*a))
+    lq = _clip(t=1)
+    with torch.no_grad():
+        model(lq)
+        model.step(lq[:, 0], model.init_state(lq[:, 0]))
+    assert calls == []
+
+
+# --- hidden-state pool and HSA ------------------------------------------------------------------
+
+def test_filters_keep_constants_and_sum_to_one():
+    c = torch.full((2, 3, 9, 11), 0.37)
+    torch.testing.assert_close(box_blur(c, 3), c)
+    torch.testing.assert_close(box_blur(c, 5), c)
+    torch.testing.assert_close(gaussian_blur(c, 5, 1.0), c)
+    torch.testing.assert_close(unsharp_mask(c, 3, 0.5), c)
+    torch.testing.assert_close(unsharp_mask(c, 5, 1.0), c)
+    assert math.isclose(float(gaussian_kernel2d(5, 1.0).sum()), 1.0, abs_tol=1e-6)
+    g = gaussian_kernel2d(5, 1.0)
+    assert torch.equal(g, g.flip(0)) and torch.equal(g, g.t()) and g[2, 2] == g.max()
+    # a box filter is a local mean; unsharp masking is x + (x - blur(x))
+    x = torch.rand(1, 2, 7, 8)
+    torch.testing.assert_close(box_blur(x, 3)[..., 3, 4], x[..., 2:5, 3:6].mean(dim=(-1, -2)))
+    torch.testing.assert_close(unsharp_mask(x, 5, 1.0), 2 * x - gaussian_blur(x, 5, 1.0), atol=1e-6, rtol=0)
+    torch.testing.assert_close(depthwise_filter(x, box_kernel2d(1)), x)
+
+
+def test_pool_members_and_sizes():
+    assert pool_member_names() == ["box3", "box5", "gauss5_s1.0", "unsharp3_s0.5", "unsharp5_s1.0"]
+    pool = HiddenStatePool()
+    assert pool.size == 5 and pool.kernels.shape == (5, 5, 5)
+    assert HiddenStatePool("blurry").size == 3 and HiddenStatePool("sharp").size == 2
+    assert HiddenStatePool(include_identity=True).size == 6
+    h = torch.rand(2, 4, 10, 12)
+    out = pool(h)
+    assert out.shape == (2, 5, 4, 10, 12)
+    torch.testing.assert_close(out[:, 1], box_blur(h, 5))
+    torch.testing.assert_close(out[:, 2], gaussian_blur(h, 5, 1.0))
+    torch.testing.assert_close(out[:, 3], unsharp_mask(h, 3, 0.5), atol=1e-6, rtol=0)
+    torch.testing.assert_close(HiddenStatePool(include_identity=True)(h)[:, 0], h)
+    # blurring lowers the high-frequency energy, sharpening raises it
+    def hf(x):
+        return (x[..., 1:, :] - x[..., :-1, :]).abs().mean()
+    assert hf(out[:, 0]) < hf(h) < hf(out[:, 4])
+    # fixed filters are not weights: not trainable, not in the state dict
+    assert not list(pool.parameters()) and "kernels" not in pool.state_dict()
+
+
+def test_selective_cross_attention_matches_the_spec_formula():
+    torch.manual_seed(0)
+    hsa = HiddenStateAttention(6)
+    h, f = torch.rand(1, 6, 8, 9), torch.rand(1, 6, 8, 9)
+    with torch.no_grad():
+        out = hsa(h, f)
+        pool = hsa.pool(h)
+        sca = hsa.select
+        q = sca.conv_q(f)
+        ks = [sca.conv_k(pool[:, i]) for i in range(5)]
+        vs = [sca.conv_v(pool[:, i]) for i in range(5)]
+        # softmax_i(<Q, K_i> / sqrt(C)) per pixel, then sum_i w_i V_i
+        logits = torch.stack([(q * k).sum(1) / math.sqrt(6) for k in ks], 0)
+        w = torch.softmax(logits, 0)
+        expect = sum(w[i][:, None] * vs[i] for i in range(5))
+    assert out.shape == (1, 6, 8, 9)
+    torch.testing.assert_close(out, expect, atol=1e-5, rtol=0)
+    v = torch.stack(vs, 1)
+    assert (out <= v.amax(1) + 1e-5).all() and (out >= v.amin(1) - 1e-5).all()  # convex combination
+    # a zero query gives uniform weights: the mean of the values
+    with torch.no_grad():
+        sca.conv_q.weight.zero_()
+        sca.conv_q.bias.zero_()
+        torch.testing.assert_close(hsa(h, f), v.mean(1), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_variants_register_and_build(name):
+    assert name in list_models()
+    if name not in ("fastrealvsr.tiny", "fastrealvsr.small"):
+        return  # full-size variants are built (and counted) in test_variants_differ
+    model = create_model(name, weights=False)
+    assert model.temporal == "online" and model.lr_multipliers() == {"spynet": 0.125}
+
+
+def test_variants_differ_in_structure_and_output():
+    torch.manual_seed(0)
+    base = dict(mid_channels=8, num_feat_blocks=1, num_fuse_blocks=1)
+    models = {
+        "all": FastRealVSR(**base), "urn": FastRealVSR(**base, hsa=False),
+        "blurry": FastRealVSR(**base, pool="blurry"), "sharp": FastRealVSR(**base, pool="sharp"),
+        "nosca": FastRealVSR(**base, sca=False), "ident": FastRealVSR(**base, pool_includes_identity=True),
+    }
+    assert models["urn"].hsa is None
+    assert models["blurry"].hsa.pool.size == 3 and models["sharp"].hsa.pool.size == 2
+    assert models["ident"].hsa.pool.size == 6 and models["all"].hsa.pool.size == 5
+    assert models["nosca"].hsa.select.conv.in_channels == 5 * 8
+    # same weights wherever the layouts agree: the pool choice alone changes the output
+    sd = models["all"].state_dict()
+    for k in ("blurry", "sharp", "ident"):
+        models[k].load_state_dict(sd)
+    lq = _clip(t=3, h=12, w=12)
+    with torch.no_grad():
+        outs = {k: m.eval()(lq) for k, m in models.items()}
+    names = list(outs)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert (outs[a] - outs[b]).abs().max() > 1e-6, (a, b)
+    # the paper-size network has ~3.8 M parameters (SPyNet included)
+    full = FastRealVSR()
+    n = sum(p.numel() for p in full.parameters())
+    assert 3.7e6 < n < 3.9e6, n
