@@ -21,10 +21,10 @@ from freqvsr.degrade import (
     degrade_video,
     get_preset,
     list_presets,
+    ops,
     parse_bitrate,
     resolve_params,
 )
-from freqvsr.degrade import ops
 from freqvsr.errors import OutputError, UsageError
 
 
@@ -230,7 +230,9 @@ def test_codec_output_does_not_depend_on_uninitialised_memory():
     for pattern in ("1", "165"):
         env = {**os.environ, "MALLOC_PERTURB_": pattern}
         script = _REPRO_SCRIPT.format(tests=str(Path(__file__).parent))
-        res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+        res = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
         assert res.returncode == 0, res.stderr[-2000:]
         outs.append(res.stdout.split())
     assert len(outs[0]) == 3 and outs[0] == outs[1]
@@ -399,3 +401,10 @@ def test_degrade_video_errors(tmp_path):
     with pytest.raises(OutputError):
         degrade_video(frames, frames, preset="bi")
     assert len(list(frames.glob("*.png"))) == 2
+    # 44x36 frames at x4 give 11x9: a yuv420p video cannot hold that size, a frame folder can
+    # (padded for the encoder, cropped back).
+    with pytest.raises(OutputError, match="x.mp4"):
+        degrade_video(frames, tmp_path / "x.mp4", preset="crf25")
+    assert not (tmp_path / "x.mp4").exists()
+    summary = degrade_video(frames, tmp_path / "odd", preset="crf25")
+    assert summary["lr_size"] == [11, 9] and _read(tmp_path / "odd").shape == (2, 9, 11, 3)

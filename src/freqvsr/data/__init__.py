@@ -1,1 +1,53 @@
-"""data."""
+"""Training and evaluation data: clip datasets, the training corpus, the evaluation set.
+
+* :mod:`~freqvsr.data.dataset` -- :class:`ClipDataset` (paired LQ/GT samples, LQ from disk or made
+  on the fly by a :mod:`freqvsr.degrade` preset; crops, flips, transposes, reversal; deterministic
+  per ``(seed, epoch, index)``), the layout datasets (:class:`REDSDataset`, :class:`Vimeo90KDataset`,
+  :class:`Vid4Dataset`, :class:`FolderDataset`), :func:`collate_clips`, :class:`SeededSampler`.
+* :mod:`~freqvsr.data.clips` -- clip scanners for those layouts; :mod:`~freqvsr.data.frames` --
+  random access to frames of image folders and videos (seeking).
+* :mod:`~freqvsr.data.synthetic` -- camera-motion clips from photographs with exact optical flow.
+* :mod:`~freqvsr.data.corpus` -- ``freqvsr data build-corpus``; :mod:`~freqvsr.data.evalset` --
+  ``freqvsr data build-evalset`` and :class:`EvalSetDataset`.
+"""
+
+from freqvsr.data.clips import REDS4_CLIPS, Clip, folder_clips, reds_clips, vid4_clips, vimeo90k_clips
+from freqvsr.data.dataset import (
+    Augment,
+    ClipDataset,
+    FolderDataset,
+    REDSDataset,
+    SeededSampler,
+    Vid4Dataset,
+    Vimeo90KDataset,
+    collate_clips,
+)
+from freqvsr.data.frames import ImageFrames, VideoFrames, read_image
+from freqvsr.data.seeding import sample_generator, stable_seed, worker_init_fn
+from freqvsr.data.synthetic import MotionConfig, SyntheticClip, synthetic_clip
+
+__all__ = [
+    "REDS4_CLIPS",
+    "Augment",
+    "Clip",
+    "ClipDataset",
+    "FolderDataset",
+    "ImageFrames",
+    "MotionConfig",
+    "REDSDataset",
+    "SeededSampler",
+    "SyntheticClip",
+    "Vid4Dataset",
+    "VideoFrames",
+    "Vimeo90KDataset",
+    "collate_clips",
+    "folder_clips",
+    "read_image",
+    "reds_clips",
+    "sample_generator",
+    "stable_seed",
+    "synthetic_clip",
+    "vid4_clips",
+    "vimeo90k_clips",
+    "worker_init_fn",
+]

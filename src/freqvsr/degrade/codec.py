@@ -24,9 +24,10 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,14 +37,14 @@ from freqvsr.errors import MissingDependencyError, OutputError, UsageError
 __all__ = [
     "CODECS",
     "CodecParams",
+    "add_encoder_stream",
     "canonical_codec",
     "codec_roundtrip",
-    "padded_size",
-    "encode_to_bytes",
     "decode_bytes",
-    "add_encoder_stream",
     "encode_frame",
+    "encode_to_bytes",
     "flush_encoder",
+    "padded_size",
     "parse_bitrate",
     "rgb_to_video_frame",
     "video_frame_to_rgb",
@@ -59,16 +60,16 @@ _ALIASES = {
 }
 _CRF_RANGE = {"libx264": (0, 51), "libx265": (0, 51), "libvpx-vp9": (0, 63), "libsvtav1": (0, 63)}
 # yuv420p needs even sizes for every codec. libx265 (4.x, as bundled with PyAV) is additionally not
-# reproducible when the picture is a single 64-pixel CTU wide or high: we measured different
-# bitstreams from identical input and settings for e.g. 64x64, 128x64 and 32x48 frames (diverging
-# after the 4th frame), never for frames with both sides >= 66 px. Such frames are therefore padded
-# (edge replication, cropped again after decoding) to 72 px, two CTUs, before encoding.
+# reproducible when the picture is a single 64-pixel CTU wide or high: it reads uninitialised memory
+# (output changes with glibc's MALLOC_PERTURB_) for e.g. 64x64, 96x64, 128x64 and 32x48 frames,
+# never in our tests for frames with both sides >= 66 px (66..320, low-delay and default GOPs). Such
+# frames are therefore padded (edge replication, cropped again after decoding) to 72 px, two CTUs.
 _MIN_SIZE = {"libx265": 72}
 
 
 def _av():
     try:
-        import av  # noqa: PLC0415  (optional heavy dependency, imported where needed)
+        import av
     except ImportError as e:  # pragma: no cover - PyAV is a declared dependency
         raise MissingDependencyError("codec degradations need PyAV: pip install av") from e
     return av
@@ -152,11 +153,11 @@ class CodecParams:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "CodecParams":
+    def from_dict(cls, d: dict[str, Any]) -> CodecParams:
         return cls(**d)
 
 
-def parse_bitrate(rate: str | int | float) -> int:
+def parse_bitrate(rate: str | float) -> int:
     """``1500k`` / ``1.5M`` / ``1500000`` -> bits per second."""
     if isinstance(rate, (int, float)):
         return int(rate)
@@ -167,7 +168,7 @@ def parse_bitrate(rate: str | int | float) -> int:
     elif s.endswith("m"):
         mult, s = 1_000_000, s[:-1]
     try:
-        return int(round(float(s) * mult))
+        return round(float(s) * mult)
     except ValueError:
         raise UsageError(f"cannot parse bitrate {rate!r}; use e.g. 1500k, 2M or 1500000") from None
 

@@ -16,18 +16,18 @@ import torch.nn.functional as F
 from freqvsr.errors import UsageError
 
 __all__ = [
-    "gaussian_kernel",
-    "box_kernel",
-    "filter2d",
-    "bi_downsample",
-    "bd_downsample",
-    "bd_matrices",
-    "conv_matrix",
-    "separable_downsample",
-    "separate_kernel",
     "add_gaussian_noise",
     "add_poisson_noise",
+    "bd_downsample",
+    "bd_matrices",
+    "bi_downsample",
+    "box_kernel",
+    "conv_matrix",
+    "filter2d",
+    "gaussian_kernel",
     "quantize",
+    "separable_downsample",
+    "separate_kernel",
     "to_uint8",
 ]
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -27,18 +28,18 @@ from freqvsr.degrade.codec import CodecParams, codec_roundtrip
 from freqvsr.errors import UsageError
 
 __all__ = [
-    "BlurParams",
-    "NoiseParams",
-    "DegradeParams",
-    "Preset",
     "PRESETS",
+    "BlurParams",
+    "DegradeParams",
+    "NoiseParams",
+    "Preset",
     "apply",
     "apply_frames",
+    "blur_kernel_size",
     "degrade",
+    "draw_seed",
     "get_preset",
     "list_presets",
-    "blur_kernel_size",
-    "draw_seed",
 ]
 
 DOWNSAMPLERS = ("bicubic", "bd")
@@ -135,14 +136,14 @@ class DegradeParams:
         return json.dumps(self.to_dict(), **kwargs)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DegradeParams":
+    def from_dict(cls, d: dict[str, Any]) -> DegradeParams:
         d = dict(d)
         for key, typ in (("blur", BlurParams), ("noise", NoiseParams), ("codec", CodecParams)):
             if d.get(key) is not None:
                 d[key] = typ(**d[key])
         return cls(**d)
 
-    def replace(self, **changes) -> "DegradeParams":
+    def replace(self, **changes) -> DegradeParams:
         return dataclasses.replace(self, **changes)
 
 

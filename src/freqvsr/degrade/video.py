@@ -33,9 +33,10 @@ import json
 import os
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,9 +55,9 @@ from freqvsr.degrade.pipeline import (
     BlurParams,
     DegradeParams,
     NoiseParams,
-    draw_seed,
     apply_frames,
     blur_kernel_size,
+    draw_seed,
     get_preset,
 )
 from freqvsr.errors import OutputError, UsageError
@@ -163,7 +164,7 @@ def _lr_frames(source, params: DegradeParams, max_frames: int | None, chunk: int
 
 
 def _write_encoded(path: Path, frames: Iterator[np.ndarray], codec: CodecParams | None, rate: Fraction,
-                   fmt: str | None = None, pad: bool = False) -> int:
+                   fmt: str | None = None, pad: bool = False, name: Path | None = None) -> int:
     """Encode ``frames`` into a new video file at ``path``; returns the number of frames.
 
     ``pad``: pad frames as :func:`~freqvsr.degrade.codec.codec_roundtrip` does (even size, x265
@@ -172,15 +173,16 @@ def _write_encoded(path: Path, frames: Iterator[np.ndarray], codec: CodecParams 
     """
     import av
 
+    name = name or path  # the user's output name, for messages (``path`` may be a temporary file)
     first = next(frames, None)
     if first is None:
-        raise OutputError(f"{path}: no frames to write")
+        raise OutputError(f"{name}: no frames to write")
     h, w = first.shape[:2]
     if codec is not None:
         pw, ph = padded_size(codec.codec, w, h) if pad else (w, h)
         if pw % 2 or ph % 2:
             raise OutputError(
-                f"{path}: the LR frames are {w}x{h}; {codec.codec} yuv420p needs even sizes "
+                f"{name}: the LR frames are {w}x{h}; {codec.codec} yuv420p needs even sizes "
                 "(write a frame folder instead, or crop the input)"
             )
         if (pw, ph) != (w, h):
@@ -192,7 +194,7 @@ def _write_encoded(path: Path, frames: Iterator[np.ndarray], codec: CodecParams 
         with av.open(str(path), "w", format=fmt) as container:
             if codec is not None:
                 stream = add_encoder_stream(container, codec, w, h, rate=rate)
-                write = lambda img, i: encode_frame(container, stream, img, i)  # noqa: E731
+                write = lambda img, i: encode_frame(container, stream, img, i)
             else:
                 name, pix_fmt, opts = _LOSSLESS[path.suffix.lower()]
                 stream = container.add_stream(name, rate=rate, options=opts)
@@ -212,7 +214,7 @@ def _write_encoded(path: Path, frames: Iterator[np.ndarray], codec: CodecParams 
             else:
                 container.mux(stream.encode(None))
     except av.FFmpegError as e:
-        raise OutputError(f"{path}: encoding failed ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        raise OutputError(f"{name}: encoding failed ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     return n
 
 
@@ -254,7 +256,12 @@ def degrade_video(
     ``output_bytes``, ``seconds``. With ``save_params``, the same summary is written there as JSON;
     ``DegradeParams.from_dict(summary["params"])`` replays it.
     """
-    from freqvsr.io import FrameFolderWriter, check_frame_folder, is_video_output, open_input
+    from freqvsr.io import (
+        FrameFolderWriter,
+        check_frame_folder,
+        is_video_output,
+        open_input,
+    )
 
     t0 = time.perf_counter()
     src, dst = Path(src), Path(dst)
@@ -300,7 +307,7 @@ def degrade_video(
         if video_out:
             tmp = _temp_beside(dst, "partial")
             try:
-                _write_encoded(tmp, counted(lr), params.codec, info.fps)
+                _write_encoded(tmp, counted(lr), params.codec, info.fps, name=dst)
                 os.replace(tmp, dst)
             except BaseException:
                 tmp.unlink(missing_ok=True)
@@ -314,7 +321,7 @@ def degrade_video(
                 else:
                     stream_file = _temp_beside(dst, "stream", ".mkv")
                     try:
-                        _write_encoded(stream_file, counted(lr), params.codec, info.fps, fmt="matroska", pad=True)
+                        _write_encoded(stream_file, counted(lr), params.codec, info.fps, fmt="matroska", pad=True, name=dst)
                         _decode_into(stream_file, writer, n_frames, lr_size)
                     finally:
                         stream_file.unlink(missing_ok=True)

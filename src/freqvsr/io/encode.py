@@ -165,6 +165,11 @@ class EncodeSettings:
         if c == "libx264":
             opts = {"preset": self.preset}
             opts.update({"qp": "0"} if self.lossless else {"crf": str(self.crf)})
+            # The libx264 in PyAV's wheels reads uninitialised memory in macroblock-tree rate
+            # control: the same frames give different bitstreams from run to run (measured, see
+            # freqvsr.degrade.codec). Without mbtree the encode is reproducible, so a resumed job
+            # writes exactly the segments an uninterrupted one would.
+            opts["x264-params"] = "mbtree=0"
             return opts
         if c == "libx265":
             params = "log-level=error" + (":lossless=1" if self.lossless else "")

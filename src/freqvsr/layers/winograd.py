@@ -65,26 +65,44 @@ def _bt(r: list[torch.Tensor]) -> list[torch.Tensor]:
     return [r[0] - r[2], r[1] + r[2], r[2] - r[1], r[1] - r[3]]
 
 
-def winograd_conv3x3(x: torch.Tensor, prepared: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """3×3 convolution, stride 1, zero padding 1: (N, Cin, H, W) → (N, Cout, H, W) channels-last."""
+def winograd_conv3x3(
+    x: torch.Tensor, prepared: torch.Tensor, bias: torch.Tensor | None = None, tiles_per_chunk: int = 256
+) -> torch.Tensor:
+    """3×3 convolution, stride 1, zero padding 1: (N, Cin, H, W) → (N, Cout, H, W) channels-last.
+
+    Work is split into chunks of about ``tiles_per_chunk`` 2×2 output tiles (whole tile rows of
+    one image): the transformed tiles then stay in cache between the transforms and the GEMM,
+    which is what makes this faster than oneDNN's direct convolution (measured: a 10-image batch
+    in one piece is no faster than direct, image by image it is 1.6× faster).
+    """
     n, c, h, w = x.shape
     cout = prepared.shape[-1]
     th, tw = (h + 1) // 2, (w + 1) // 2
     # NHWC view of the input, padded by 1 on top/left and up to whole tiles on bottom/right
-    xh = x.permute(0, 2, 3, 1)
-    xh = F.pad(xh, (0, 0, 1, 2 * tw + 1 - w, 1, 2 * th + 1 - h))
-    m = torch.bmm(_input_transform(xh, th, tw), prepared).view(4, 4, n, th, tw, cout)
-    # Aᵀ = [[1,1,1,0],[0,1,-1,-1]]: rows then columns
-    s0 = m[0] + m[1] + m[2]
-    s1 = m[1] - m[2] - m[3]
-    if torch.is_grad_enabled() and (m.requires_grad or (bias is not None and bias.requires_grad)):
-        ys = [torch.stack([s[0] + s[1] + s[2], s[1] - s[2] - s[3]], dim=-2) for s in (s0, s1)]
-        out = torch.stack(ys, dim=2)  # (n, th, 2, tw, 2, cout)
-    else:
-        out = x.new_empty(n, th, 2, tw, 2, cout)
-        for a, s in enumerate((s0, s1)):
-            torch.add(s[0] + s[1], s[2], out=out[:, :, a, :, 0])
-            torch.sub(s[1] - s[2], s[3], out=out[:, :, a, :, 1])
+    xh = F.pad(x.permute(0, 2, 3, 1), (0, 0, 1, 2 * tw + 1 - w, 1, 2 * th + 1 - h))
+    grad = torch.is_grad_enabled() and (xh.requires_grad or prepared.requires_grad or (bias is not None and bias.requires_grad))
+    rows = max(1, tiles_per_chunk // tw)
+    pieces = []
+    out = None if grad else x.new_empty(n, th, 2, tw, 2, cout)
+    for i in range(n):
+        for r0 in range(0, th, rows):
+            r1 = min(th, r0 + rows)
+            chunk = xh[i: i + 1, 2 * r0: 2 * r1 + 2]
+            m = torch.bmm(_input_transform(chunk, r1 - r0, tw), prepared).view(4, 4, 1, r1 - r0, tw, cout)
+            # Aᵀ = [[1,1,1,0],[0,1,-1,-1]]: rows then columns
+            s0 = m[0] + m[1] + m[2]
+            s1 = m[1] - m[2] - m[3]
+            if grad:
+                ys = [torch.stack([s[0] + s[1] + s[2], s[1] - s[2] - s[3]], dim=-2) for s in (s0, s1)]
+                pieces.append(torch.stack(ys, dim=2))  # (1, rows, 2, tw, 2, cout)
+            else:
+                for a, s in enumerate((s0, s1)):
+                    torch.add(s[0] + s[1], s[2], out=out[i: i + 1, r0:r1, a, :, 0])
+                    torch.sub(s[1] - s[2], s[3], out=out[i: i + 1, r0:r1, a, :, 1])
+    if grad:
+        out = torch.cat(pieces, dim=1).view(n, th, 2, tw, 2, cout) if n == 1 else torch.cat(
+            [torch.cat(pieces[k * len(pieces) // n:(k + 1) * len(pieces) // n], dim=1) for k in range(n)]
+        )
     out = out.view(n, 2 * th, 2 * tw, cout)[:, :h, :w]
     if bias is not None:
         out = out + bias

