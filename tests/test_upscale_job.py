@@ -223,3 +223,18 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path, tiny_ckpt):
     subprocess.run([*cmd, "-o", str(out), *args, "--resume"], check=True, timeout=300)
     assert np.array_equal(_frames(tmp_path / "whole.mkv"), _frames(out))
     assert not work_dir_for(out).exists()
+
+
+def test_subtitles_rotation_and_colour_tags_survive_upscale(tmp_path):
+    from clips import add_subtitles
+
+    base = make_video(tmp_path / "base.mkv", frames=4, size=(32, 24), rotation=90, colorspace=1, color_range=2,
+                      color_primaries=1, color_trc=1)
+    src = add_subtitles(base, tmp_path / "subs.mkv", "srt")
+    out = tmp_path / "out.mkv"
+    upscale_video(src, out, model="bicubic", quiet=True)
+    a, b = probe(src), probe(out)
+    assert b.subtitle_streams == a.subtitle_streams == 1
+    assert _packets(out, "subtitle") == _packets(src, "subtitle")
+    assert b.rotation == a.rotation == 90
+    assert (b.colorspace, b.color_range, b.color_primaries, b.color_trc) == (1, 2, 1, 1)
