@@ -16,7 +16,11 @@ from freqvsr.functional.filters import (
     unsharp_mask,
 )
 from freqvsr.inference import SegmentEnd, SRFrame, Upscaler
-from freqvsr.layers.hidden_state import HiddenStateAttention, HiddenStatePool, pool_member_names
+from freqvsr.layers.hidden_state import (
+    HiddenStateAttention,
+    HiddenStatePool,
+    pool_member_names,
+)
 from freqvsr.models import create_model, list_models
 from freqvsr.models import fastrealvsr as _fastrealvsr  # noqa: F401  (registers the entries)
 from freqvsr.models.fastrealvsr import FastRealVSR
@@ -197,7 +201,7 @@ def test_variants_register_and_build(name):
 
 def test_variants_differ_in_structure_and_output():
     torch.manual_seed(0)
-    base = dict(mid_channels=8, num_feat_blocks=1, num_fuse_blocks=1)
+    base = {"mid_channels": 8, "num_feat_blocks": 1, "num_fuse_blocks": 1}
     models = {
         "all": FastRealVSR(**base), "urn": FastRealVSR(**base, hsa=False),
         "blurry": FastRealVSR(**base, pool="blurry"), "sharp": FastRealVSR(**base, pool="sharp"),
@@ -222,3 +226,19 @@ def test_variants_differ_in_structure_and_output():
     full = FastRealVSR()
     n = sum(p.numel() for p in full.parameters())
     assert 3.7e6 < n < 3.9e6, n
+
+
+def test_cli_upscale_streams_with_fastrealvsr(small_clip, tmp_path):
+    import json
+
+    import av
+
+    from freqvsr.cli.main import main
+
+    out, report = tmp_path / "sr.mp4", tmp_path / "r.json"
+    assert main(["upscale", str(small_clip), "-o", str(out), "--model", "fastrealvsr.tiny", "--device", "cpu",
+                 "--chunk", "4", "--quiet", "--json", str(report)]) == 0
+    with av.open(str(out)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(frames) == 6 and frames[0].shape == (192, 256, 3)
+    assert json.loads(report.read_text())[0]["frames"] == 6

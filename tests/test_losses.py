@@ -179,3 +179,24 @@ def test_gan_losses_push_the_right_way(kind):
         assert float(gan_loss(torch.zeros(1), True, is_disc=True)) == pytest.approx(0.6931, abs=1e-4)
     with pytest.raises(ValueError, match="kind"):
         GANLoss("wgan")
+
+
+def test_stage2_step_trains_generator_and_discriminator():
+    """FastRealVSR stage 2: L1 + perceptual (fallback) + 5e-2 GAN on the generator; D on real/fake."""
+    from freqvsr.models import create_model
+    from freqvsr.models import fastrealvsr as _fastrealvsr  # noqa: F401  (registers the entries)
+
+    torch.manual_seed(0)
+    gen = create_model("fastrealvsr.tiny", weights=False)
+    disc = UNetDiscriminatorSN(num_feat=8)
+    lq, hr = torch.rand(1, 2, 3, 12, 12), torch.rand(1, 2, 3, 48, 48)
+    pix, perc, gan = L1Loss(), PerceptualLoss(), GANLoss("vanilla", loss_weight=5e-2)
+    sr = gen(lq).flatten(0, 1)
+    target = hr.flatten(0, 1)
+    g_loss = pix(sr, target) + perc(sr, target) + gan(disc(sr), True)
+    g_loss.backward()
+    assert all(p.grad is not None for p in gen.parameters())
+    disc.zero_grad()
+    d_loss = gan(disc(target), True, is_disc=True) + gan(disc(sr.detach()), False, is_disc=True)
+    d_loss.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in disc.parameters())

@@ -28,6 +28,9 @@ Our choices (the paper and its unavailable appendix are silent on these):
 * Pool filters (spec): box 3×3, box 5×5, Gaussian 5×5 σ=1.0 (blurry); ``h + (h − h ⊗ g)`` with
   Gaussian 3×3 σ=0.5 and 5×5 σ=1.0 (sharp); N = 5. The unfiltered ``h`` is not in the pool unless
   ``pool_includes_identity=True``. Filters use replicate padding so constants pass unchanged.
+* SCA as in the spec (3×3 convs C → C for Q, and for K and V shared across the pool members;
+  per-pixel softmax over the members of ``<Q, K_i>/sqrt(C)``). The "w/o SCA" ablation is one 3×3
+  conv from the concatenated pool (N·C) to C.
 * First frame: no flow is computed and the hidden state is zero (as BasicVSR's recurrences start).
   Warping a zero state gives zero whatever the flow, so skipping SPyNet there changes nothing but
   the cost; HSA still runs on the zero state, so every frame goes through the same layers and a
@@ -46,7 +49,8 @@ Our choices (the paper and its unavailable appendix are silent on these):
 
 Variants (constructor flags, each registered): ``hsa=False`` is the URN baseline (ĥ = warped h);
 ``pool="blurry"`` / ``"sharp"`` are the pool ablations; ``sca=False`` replaces the attention by a
-conv over the concatenated pool ("w/o SCA").
+conv over the concatenated pool ("w/o SCA"). ``fastrealvsr.small`` (C = 32, 2 + 6 blocks) is our
+CPU size: SPyNet then dominates both its parameters and its FLOPs; ``fastrealvsr.tiny`` is for tests.
 """
 
 from __future__ import annotations
@@ -103,9 +107,10 @@ class FastRealVSR(VSRModel):
         self.upsample2 = PixelShufflePack(mid_channels, mid_channels, 2, kernel_size=3)
         self.conv_last = nn.Conv2d(mid_channels, 3, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(negative_slope=0.1, inplace=True)
-        # Peak inference memory per LR pixel (fp32), measured with benchmarks/bench_fastrealvsr.py
-        # for C = 64 and scaled with C; the engine uses it to decide when to tile.
-        self.bytes_per_lr_pixel = int(6144 * mid_channels / 64) + 1024
+        # Peak inference memory of one step per LR pixel (fp32), rounded up from the RSS growth
+        # measured by benchmarks/bench_fastrealvsr.py at 180x320 LR (C=64: 609 MB, 10.6 KB/px;
+        # C=32: 270 MB, 4.7 KB/px); the engine uses it to decide when to tile.
+        self.bytes_per_lr_pixel = 176 * mid_channels + 512
 
     def lr_multipliers(self) -> dict[str, float]:
         return {"spynet": 0.125}
