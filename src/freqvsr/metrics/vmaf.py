@@ -81,7 +81,7 @@ def vmaf(pred, gt, *, size: tuple[int, int] | None = None, max_frames: int | Non
         )
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(pred), "-i", str(gt),
                "-filter_complex", graph, "-an", "-f", "null", "-"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         if proc.returncode != 0 or not log.is_file():
             last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
             raise InputError(f"{pred}: VMAF against {gt} failed: {last}")
@@ -108,9 +108,8 @@ def write_lossless(frames: Iterable[np.ndarray], path: Path, *, fps: int = 25) -
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     n = 0
     try:
-        for frame in [first] if first is not None else []:
-            proc.stdin.write(np.ascontiguousarray(frame.astype("<u2" if deep else np.uint8)).tobytes())
-            n += 1
+        proc.stdin.write(np.ascontiguousarray(first.astype("<u2" if deep else np.uint8)).tobytes())
+        n += 1
         for frame in it:
             frame = np.asarray(frame)
             if frame.shape[:2] != (h, w):
