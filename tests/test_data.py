@@ -16,8 +16,8 @@ from freqvsr.data import (
     FolderDataset,
     REDSDataset,
     SeededSampler,
-    VideoFrames,
     Vid4Dataset,
+    VideoFrames,
     Vimeo90KDataset,
     collate_clips,
     folder_clips,
@@ -211,18 +211,29 @@ def test_windows_cover_the_clip_and_end_aligned(tmp_path):
     assert [s["key"] for s in ds] == ["c0/00000000", "c0/00000003", "c0/00000004"]
     assert ds[0]["lq"].shape == (3, 3, 6, 8)
     with pytest.raises(InputError, match="fewer than"):
-        ClipDataset(folder_clips(root), num_frames=9, degrade="bi")
+        ClipDataset(folder_clips(root), num_frames=9, lq_patch=None, degrade="bi")
     with pytest.raises(UsageError, match="no LQ"):
-        ClipDataset(folder_clips(root), num_frames=3)
-    with pytest.raises(InputError, match="smaller than"):
-        FolderDataset(root, degrade="bi", num_frames=3, lq_patch=16)[0]
+        ClipDataset(folder_clips(root), num_frames=3, lq_patch=None)
+    with pytest.raises(InputError, match="skip_small"):
+        ClipDataset(folder_clips(root), num_frames=3, lq_patch=16, degrade="bi")
+    with pytest.raises(InputError, match="every clip is smaller"):
+        FolderDataset(root, degrade="bi", num_frames=3, lq_patch=16)  # skips small clips by default
+
+
+def test_folder_dataset_skips_clips_too_small_for_the_patch(tmp_path):
+    root = _frame_folder_tree(tmp_path, clips=1, frames=3)  # 24x32
+    rng = np.random.default_rng(4)
+    for i in range(3):
+        _png(root / "big" / f"{i}.png", rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))
+    ds = FolderDataset(root, degrade="bi", num_frames=2, lq_patch=8)
+    assert [c.key for c in ds.clips] == ["big"] and ds[0]["gt"].shape == (2, 3, 32, 32)
 
 
 def test_video_frames_seek_matches_sequential_decode(tmp_path):
     path = make_video(tmp_path / "v.mp4", frames=24, size=(32, 24), options={"g": "5", "bf": "2"})
     cached = VideoFrames(path)  # small: decoded once and cached
     seeking = VideoFrames(path, cache_bytes=0)  # forced to seek to the key frame before the window
-    assert len(cached) == len(seeking) == 24
+    assert len(cached) == len(seeking) == 24 and seeking.pts is not None  # seekable: timestamps increase
     full = cached.read(0, 24)
     for start in (0, 7, 13, 21):
         assert np.array_equal(seeking.read(start, 3), full[start : start + 3])

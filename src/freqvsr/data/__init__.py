@@ -6,12 +6,21 @@
   :class:`Vid4Dataset`, :class:`FolderDataset`), :func:`collate_clips`, :class:`SeededSampler`.
 * :mod:`~freqvsr.data.clips` -- clip scanners for those layouts; :mod:`~freqvsr.data.frames` --
   random access to frames of image folders and videos (seeking).
-* :mod:`~freqvsr.data.synthetic` -- camera-motion clips from photographs with exact optical flow.
+* :mod:`~freqvsr.data.synthetic` -- camera-motion clips from photographs with exact optical flow;
+  :class:`FlowClipDataset` serves them (frames + flow + validity) for flow-network pretraining.
 * :mod:`~freqvsr.data.corpus` -- ``freqvsr data build-corpus``; :mod:`~freqvsr.data.evalset` --
   ``freqvsr data build-evalset`` and :class:`EvalSetDataset`.
 """
 
-from freqvsr.data.clips import REDS4_CLIPS, Clip, folder_clips, reds_clips, vid4_clips, vimeo90k_clips
+from freqvsr.data.clips import (
+    REDS4_CLIPS,
+    Clip,
+    corpus_clips,
+    folder_clips,
+    reds_clips,
+    vid4_clips,
+    vimeo90k_clips,
+)
 from freqvsr.data.dataset import (
     Augment,
     ClipDataset,
@@ -22,6 +31,7 @@ from freqvsr.data.dataset import (
     Vimeo90KDataset,
     collate_clips,
 )
+from freqvsr.data.flow import FlowClipDataset
 from freqvsr.data.frames import ImageFrames, VideoFrames, read_image
 from freqvsr.data.seeding import sample_generator, stable_seed, worker_init_fn
 from freqvsr.data.synthetic import MotionConfig, SyntheticClip, synthetic_clip
@@ -31,6 +41,7 @@ __all__ = [
     "Augment",
     "Clip",
     "ClipDataset",
+    "FlowClipDataset",
     "FolderDataset",
     "ImageFrames",
     "MotionConfig",
@@ -41,6 +52,7 @@ __all__ = [
     "VideoFrames",
     "Vimeo90KDataset",
     "collate_clips",
+    "corpus_clips",
     "folder_clips",
     "read_image",
     "reds_clips",

@@ -11,6 +11,7 @@ A :class:`Clip` pairs ground-truth frames with (optionally) precomputed LQ frame
 * :func:`vid4_clips` -- Vid4: ``ROOT/GT/<clip>/`` and ``ROOT/BIx4/<clip>/`` (or ``BDx4``).
 * :func:`folder_clips` -- any folder: every sub-folder holding images is a clip, every video file is
   a clip (recursively; hidden entries skipped).
+* :func:`corpus_clips` -- the clips a ``freqvsr data build-corpus`` manifest lists (by kind).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from freqvsr.data.frames import ImageFrames, VideoFrames
 from freqvsr.errors import InputError, UsageError
 
-__all__ = ["Clip", "REDS4_CLIPS", "folder_clips", "reds_clips", "vid4_clips", "vimeo90k_clips"]
+__all__ = ["REDS4_CLIPS", "Clip", "corpus_clips", "folder_clips", "reds_clips", "vid4_clips", "vimeo90k_clips"]
 
 REDS4_CLIPS = ("000", "011", "015", "020")
 
@@ -169,4 +170,30 @@ def folder_clips(root, min_frames: int = 1) -> list[Clip]:
     visit(root)
     if not clips:
         raise InputError(f"{root}: no frame folders or video files found")
+    return clips
+
+
+def corpus_clips(root, kinds: tuple[str, ...] = ("real", "synthetic"), min_frames: int = 1) -> list[Clip]:
+    """The clips listed in ``root/manifest.json`` (a ``build-corpus`` output) whose kind is in
+    ``kinds``; keys are the manifest names (``real/vtest_000``). The manifest, not the folder, is
+    the authority: clips left over from an earlier build into the same folder are ignored."""
+    import json
+
+    root = Path(root)
+    path = root / "manifest.json"
+    if not path.is_file():
+        raise InputError(f"{path}: not found (build the corpus with `freqvsr data build-corpus {root}`)")
+    try:
+        entries = json.loads(path.read_text())["clips"]
+    except (json.JSONDecodeError, KeyError) as e:
+        raise InputError(f"{path}: not a corpus manifest ({e})") from None
+    clips = []
+    for e in entries:
+        if e["kind"] in kinds and e["frames"] >= min_frames:
+            frames = _images(_require_dir(root / e["name"], "corpus clip"))
+            if len(frames) != e["frames"]:
+                raise InputError(f"{root / e['name']}: {len(frames)} frames, the manifest says {e['frames']}")
+            clips.append(Clip(e["name"], ImageFrames(frames)))
+    if not clips:
+        raise InputError(f"{path}: no clips of kind {', '.join(kinds)}")
     return clips

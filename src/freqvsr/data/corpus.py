@@ -42,16 +42,23 @@ import shutil
 import subprocess
 import tarfile
 import time
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from freqvsr.data.seeding import stable_seed
 from freqvsr.data.synthetic import MotionConfig, synthetic_clip
-from freqvsr.errors import FreqVSRError, InputError, MissingDependencyError, OutputError, UsageError
+from freqvsr.errors import (
+    FreqVSRError,
+    InputError,
+    MissingDependencyError,
+    OutputError,
+    UsageError,
+)
 
 __all__ = [
     "DEBIAN_PACKAGES",
@@ -347,7 +354,7 @@ def write_real_clips(source: Source, out_root, options: CorpusOptions, limit: in
         nonlocal writer
         if writer is None:
             return
-        if per_clip and n_frames < max(1, per_clip // 2) and k > 0:
+        if per_clip and 2 * n_frames < per_clip and k > 0:
             writer.abort()
         else:
             writer.finish()
@@ -359,7 +366,10 @@ def write_real_clips(source: Source, out_root, options: CorpusOptions, limit: in
         writer = None
 
     n_in_clip = 0
-    with open_input(source.path) as src:
+    # The reader warns when a container declares more frames than it holds (tree.avi: 444 declared,
+    # 68 real frames with gaps in their timestamps); the manifest records the frames actually cut.
+    with warnings.catch_warnings(), open_input(source.path) as src:
+        warnings.filterwarnings("ignore", message=".*frames the container declares")
         size = _target_size(src.info.width, src.info.height, options.max_side)
         for frame in src:
             if options.max_frames is not None and frame.index >= options.max_frames:

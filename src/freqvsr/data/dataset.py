@@ -29,14 +29,21 @@ LQ sources: ``degrade=None`` reads the clip's precomputed LQ frames from disk (p
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from freqvsr.data.clips import Clip, folder_clips, reds_clips, vid4_clips, vimeo90k_clips
+from freqvsr.data.clips import (
+    Clip,
+    folder_clips,
+    reds_clips,
+    vid4_clips,
+    vimeo90k_clips,
+)
 from freqvsr.data.frames import to_float_tensor
 from freqvsr.data.seeding import mix_seed, sample_generator
 from freqvsr.errors import InputError, UsageError
@@ -67,7 +74,7 @@ class Augment:
     reverse: bool = True
 
     @classmethod
-    def coerce(cls, value: "bool | Augment") -> "Augment":
+    def coerce(cls, value: bool | Augment) -> Augment:
         if isinstance(value, Augment):
             return value
         return cls() if value else cls(False, False, False, False)
@@ -110,6 +117,8 @@ class ClipDataset(Dataset):
             window of ``num_frames`` frames with step ``stride`` (default ``num_frames``; the last
             window is aligned to the clip end) in order, for evaluation.
         seed, epoch: see module docstring.
+        skip_small: drop clips whose frames are smaller than the GT patch (``scale * lq_patch``);
+            False (default) makes them an error here rather than in the middle of an epoch.
     """
 
     def __init__(
@@ -126,10 +135,23 @@ class ClipDataset(Dataset):
         stride: int | None = None,
         seed: int = 0,
         epoch: int = 0,
+        skip_small: bool = False,
     ):
         self.clips = list(clips)
         if not self.clips:
             raise InputError("no clips")
+        if lq_patch is not None:
+            # Frame sizes come from file headers (images) or the probe (videos): no decoding.
+            need = int(scale) * lq_patch
+            small = [c for c in self.clips if min(c.gt.frame_size()) < need]
+            if small and not skip_small:
+                w, h = small[0].gt.frame_size()
+                raise InputError(f"clip {small[0].key}: frames {w}x{h} are smaller than the {need}x{need} GT patch "
+                                 f"(lq_patch={lq_patch} x scale {scale}); pass skip_small=True to leave such clips out")
+            small_ids = {id(c) for c in small}
+            self.clips = [c for c in self.clips if id(c) not in small_ids]
+            if not self.clips:
+                raise InputError(f"every clip is smaller than the {need}x{need} GT patch")
         if sampling not in ("random", "windows"):
             raise UsageError(f"unknown sampling {sampling!r}; valid: random, windows")
         if num_frames is None and sampling == "random":
@@ -316,8 +338,10 @@ class Vid4Dataset(ClipDataset):
 
 class FolderDataset(ClipDataset):
     """Any folder of frame folders and/or video files (e.g. a ``build-corpus`` output), degraded on
-    the fly with ``degrade`` (default ``bi``)."""
+    the fly with ``degrade`` (default ``bi``). Clips too short for ``num_frames`` or too small for
+    the patch are left out (``skip_small=True`` by default here)."""
 
     def __init__(self, root, *, degrade: Any = "bi", **kwargs):
+        kwargs.setdefault("skip_small", True)  # a folder mixes sizes (the corpus has 320x240 tree.avi)
         min_frames = kwargs.get("num_frames") or 1
         super().__init__(folder_clips(Path(root), min_frames=min_frames), degrade=degrade, **kwargs)

