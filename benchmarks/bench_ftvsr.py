@@ -4,6 +4,7 @@
     python benchmarks/bench_ftvsr.py --shape 1 5 3 64 64 --threads 2 --repeat 3
     python benchmarks/bench_ftvsr.py --nchw                # NCHW baseline (see below)
     python benchmarks/bench_ftvsr.py --flops               # FLOPs per forward (FlopCounterMode)
+    python benchmarks/bench_ftvsr.py --flops --no-winograd # nominal FLOPs (direct convolutions)
 
 Reports wall time and process CPU time. The machine this project develops on is shared, so
 also note ``uptime``: with other jobs running, wall time is inflated and CPU time is inflated by
@@ -33,6 +34,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--nchw", action="store_true", help="disable channels-last (baseline layout)")
+    ap.add_argument("--no-winograd", action="store_true", help="plain oneDNN convolutions in the frequency stage")
     ap.add_argument("--flops", action="store_true", help="count FLOPs instead of timing")
     args = ap.parse_args()
 
@@ -42,6 +44,8 @@ def main() -> None:
     from freqvsr.models import ftvsr as ftvsr_mod
     from freqvsr.models._registry import get_spec
 
+    if args.no_winograd:
+        ftvsr_mod.WINOGRAD = False
     if args.nchw:
         ftvsr_mod.CHANNELS_LAST = False
         _patch_spynet_nchw()
@@ -72,7 +76,8 @@ def main() -> None:
             cpus.append(time.process_time() - c0)
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip() if os.name == "posix" else "?"
     print(
-        f"input {tuple(x.shape)} threads {args.threads} layout {'NCHW' if args.nchw else 'channels-last'}: "
+        f"input {tuple(x.shape)} threads {args.threads} layout {'NCHW' if args.nchw else 'channels-last'}"
+        f"{', no Winograd' if args.no_winograd else ''}: "
         f"wall median {statistics.median(walls):.2f} s (runs {', '.join(f'{v:.2f}' for v in walls)}), "
         f"CPU median {statistics.median(cpus):.2f} s"
     )
