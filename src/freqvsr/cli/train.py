@@ -50,6 +50,13 @@ def run(args: argparse.Namespace) -> int:
     from freqvsr.train.state import STATE_FILE
 
     cfg = load_config(config, args.overrides)
+    from freqvsr.errors import ModelError
+    from freqvsr.models import get_spec
+
+    try:  # fail before any work, naming the recipe
+        get_spec(cfg.model.name)
+    except ModelError as exc:
+        raise UsageError(f"{config}: model.name: {exc}") from None
     out = Path(args.out or Path("runs") / cfg.name)
     if not args.resume and (out / STATE_FILE).exists():
         raise UsageError(f"{out} already holds a training run; pass --resume to continue it or --out for a new one")

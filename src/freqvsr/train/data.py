@@ -27,13 +27,15 @@ class SyntheticClips(Dataset):
     """Textures under known camera motion, degraded on the fly: ``{"lq", "gt", "key", "params"}``.
 
     ``lq`` (T, 3, size/scale, size/scale), ``gt`` (T, 3, size, size), RGB in [0, 1]. Sample ``i``
-    of epoch ``e`` depends only on ``(seed, e, i)``.
+    of epoch ``e`` depends only on ``(seed, e, i)``; with ``fixed=True`` only on ``(seed, i)`` (a
+    finite set of clips seen again every epoch, like a dataset on disk).
     """
 
     def __init__(self, length: int = 1000, num_frames: int = 7, size: int = 64, preset: str = "bi",
-                 scale: int = 4, seed: int = 0, max_speed: float = 2.0) -> None:
+                 scale: int = 4, seed: int = 0, max_speed: float = 2.0, fixed: bool = False) -> None:
         self.length, self.num_frames, self.size = int(length), int(num_frames), int(size)
         self.preset, self.scale, self.seed, self.max_speed = preset, int(scale), int(seed), float(max_speed)
+        self.fixed = bool(fixed)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -45,11 +47,11 @@ class SyntheticClips(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         from freqvsr.degrade import degrade
 
-        gt = moving_clip(sample_generator(self.seed, self.epoch, index, 0), self.num_frames, self.size, self.size,
+        epoch = 0 if self.fixed else self.epoch
+        gt = moving_clip(sample_generator(self.seed, epoch, index, 0), self.num_frames, self.size, self.size,
                          self.max_speed)
-        lq, params = degrade(gt, self.preset, generator=sample_generator(self.seed, self.epoch, index, 1),
-                             scale=self.scale)
-        return {"lq": lq.float(), "gt": gt, "key": f"synthetic/{self.epoch}/{index}", "params": params.to_dict()}
+        lq, params = degrade(gt, self.preset, generator=sample_generator(self.seed, epoch, index, 1), scale=self.scale)
+        return {"lq": lq.float(), "gt": gt, "key": f"synthetic/{epoch}/{index}", "params": params.to_dict()}
 
 
 def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:

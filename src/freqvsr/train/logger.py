@@ -23,7 +23,8 @@ class Logger:
         if not enabled:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self._jsonl = open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8")
+        # kept open for the whole run (closed by close()); appending continues a resumed run's log
+        self._jsonl = open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter

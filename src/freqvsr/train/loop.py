@@ -33,7 +33,13 @@ from freqvsr.train.ema import EMA
 from freqvsr.train.logger import Logger
 from freqvsr.train.objective import Objective
 from freqvsr.train.schedule import learning_rate
-from freqvsr.train.state import STATE_FILE, capture_rng, load_state, restore_rng, save_state
+from freqvsr.train.state import (
+    STATE_FILE,
+    capture_rng,
+    load_state,
+    restore_rng,
+    save_state,
+)
 
 _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -59,7 +65,10 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
 
 
 def build_model(cfg: Config) -> VSRModel:
-    from freqvsr.models._checkpoint import load_state_dict_strict, read_checkpoint_tensors
+    from freqvsr.models._checkpoint import (
+        load_state_dict_strict,
+        read_checkpoint_tensors,
+    )
 
     m = cfg.model
     strict_init = m.weights if m.weights and m.weights_strict else False
@@ -128,7 +137,7 @@ def validate(model: nn.Module, dataset, cfg: Config, device: torch.device) -> di
     fn = ssim if v.metric.startswith("ssim") else psnr
     was_training = model.training
     model.eval()
-    scores, sample = [], None
+    scores, baseline, sample = [], [], None
     n = len(dataset) if not v.max_clips else min(v.max_clips, len(dataset))
     for i in range(n):
         item = dataset[i]
@@ -136,19 +145,31 @@ def validate(model: nn.Module, dataset, cfg: Config, device: torch.device) -> di
         sr, gt, lq = align(model(batch["lq"]).float().clamp(0, 1), batch)
         per_frame = fn(sr.double(), gt.double(), y_channel=v.metric.endswith("_y"), crop_border=v.crop_border)
         scores.append(float(per_frame.mean()))
+        # bicubic up-sampling of the same LQ, scored the same way: the number to beat
+        up = F.interpolate(lq.float(), size=gt.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
+        baseline.append(float(fn(up.double(), gt.double(), y_channel=v.metric.endswith("_y"),
+                                 crop_border=v.crop_border).mean()))
         if sample is None:
-            up = F.interpolate(lq[:1].float(), size=gt.shape[-2:], mode="bicubic", align_corners=False)
             sample = torch.cat([up[0], sr[0], gt[0]], dim=-1).clamp(0, 1)
     model.train(was_training)
     frames = "centre frame" if getattr(model, "temporal", "") == "window" else "all frames"
     protocol = (f"{v.metric} ({'Y BT.601' if v.metric.endswith('_y') else 'RGB'}, crop_border={v.crop_border}, "
                 f"{frames}, output clamped to [0,1], float64; mean over frames then clips)")
     return {"name": v.metric, "value": sum(scores) / len(scores), "protocol": protocol, "clips": n,
+            "bicubic": sum(baseline) / len(baseline),
             "dataset": f"{v.data.kind}:{v.data.root or ''}" if v.data else "", "sample": sample}
 
 
 def hardware(device: torch.device, world: int) -> str:
-    what = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
+    if device.type == "cuda":
+        what = torch.cuda.get_device_name(device)
+    else:
+        what = platform.processor() or platform.machine()
+        try:  # Linux names the CPU model here; platform.processor() is often empty
+            with open("/proc/cpuinfo") as f:
+                what = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), what)
+        except OSError:
+            pass
     return f"{world} x {device.type} ({what}), torch {torch.__version__}, {torch.get_num_threads()} threads/process"
 
 
@@ -235,11 +256,11 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, progress: b
             return None
         result = validate(ema.model if ema is not None and cfg.val.use_ema else model, val_set, cfg, device)
         sample = result.pop("sample")
-        log.scalars(iteration, {result["name"]: result["value"]}, kind="val")
+        log.scalars(iteration, {result["name"]: result["value"], f"{result['name']}_bicubic": result["bicubic"]},
+                    kind="val")
         if t.image_every and sample is not None:
             log.image(iteration, "val/lq_sr_gt", sample)
-        higher_is_better = True  # psnr and ssim
-        if best is None or (result["value"] > best["value"]) == higher_is_better:
+        if best is None or result["value"] > best["value"]:  # psnr and ssim: higher is better
             best = {**result, "iteration": iteration}
             save_checkpoint(ema.model if ema else model, out_dir / "best.safetensors",
                             training=metadata(iteration), metrics=[best])
@@ -284,8 +305,7 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, progress: b
         if disc is not None:
             disc.requires_grad_(True)
             with autocast():
-                d_loss = objective.discriminator_loss(sr.detach().float(), gt) if disc_net is disc else \
-                    _ddp_disc_loss(objective, disc_net, sr.detach().float(), gt)
+                d_loss = discriminator_loss(disc_net, objective.gan_kind, sr.detach().float(), gt)
             disc_opt.zero_grad(set_to_none=True)
             disc_scaler.scale(d_loss).backward()
             disc_scaler.step(disc_opt)
@@ -297,6 +317,8 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, progress: b
         result.losses.append(loss_value)
         bar.update(1)
         if iteration % t.log_every == 0 or iteration == end:
+            if dist.enabled:  # loss parts are per process until averaged (every process gets here)
+                parts = {k: float(distributed.mean_over_processes(torch.tensor(v), dist)) for k, v in parts.items()}
             lrs = {f"lr_{g['name']}": g["lr"] for g in optimizer.param_groups}
             log.scalars(iteration, {"loss": loss_value, **parts, **lrs, "epoch": stream.epoch})
             bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}")
@@ -322,11 +344,11 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, progress: b
     return result
 
 
-def _ddp_disc_loss(objective: Objective, disc_net: nn.Module, sr: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    # One forward through the DDP wrapper (real and fake stacked) so DDP sees each parameter used once.
+def discriminator_loss(disc: nn.Module, kind: str, sr: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """The discriminator's loss on real ``gt`` and fake ``sr``. One forward of both stacked: under
+    DDP every parameter is then used exactly once per step, as its gradient hooks expect."""
     from freqvsr.losses.gan import gan_loss
 
-    logits = disc_net(torch.cat([gt, sr], dim=0))
+    logits = disc(torch.cat([gt, sr], dim=0))
     real, fake = logits[: gt.shape[0]], logits[gt.shape[0]:]
-    kind = objective.gan_kind
     return gan_loss(real, True, is_disc=True, kind=kind) + gan_loss(fake, False, is_disc=True, kind=kind)

@@ -34,8 +34,8 @@ def _pixel_fn(term: LossTerm):
 
 
 class Objective(nn.Module):
-    """``generator_loss(sr, gt, lq) -> (total, parts)`` and, with a ``gan`` term,
-    ``discriminator_loss(sr, gt)`` for the discriminator's own update."""
+    """``generator_loss(sr, gt, lq) -> (total, parts)``. With a ``gan`` term, ``discriminator``
+    holds the discriminator (trained by the loop with :func:`freqvsr.train.loop.discriminator_loss`)."""
 
     def __init__(self, terms: tuple[LossTerm, ...], source: str = "config") -> None:
         super().__init__()
@@ -80,11 +80,3 @@ class Objective(nn.Module):
             parts[f"loss_{name}"] = float(value.detach())
             total = total + weight * value
         return total, parts
-
-    def discriminator_loss(self, sr: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-        from freqvsr.losses.gan import gan_loss
-
-        assert self.discriminator is not None
-        real = gan_loss(self.discriminator(gt), True, is_disc=True, kind=self.gan_kind)
-        fake = gan_loss(self.discriminator(sr.detach()), False, is_disc=True, kind=self.gan_kind)
-        return real + fake

@@ -58,5 +58,5 @@ def load_state(path: Path) -> dict[str, Any]:
         raise UsageError(f"cannot resume: {path} does not exist (run without --resume to start)")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for a corrupt file
+    except Exception as exc:  # noqa: BLE001 - torch raises several types for a corrupt file
         raise UsageError(f"cannot resume: {path} is not a readable training state ({type(exc).__name__})") from None
