@@ -41,3 +41,16 @@ def test_bench_cli_isolated_process(tmp_path, capsys):
     assert json.loads(out.read_text())[0]["model"] == "bicubic"
     assert "| bicubic |" in capsys.readouterr().out
     assert main(["bench", "--size", "16by16"]) == 2
+
+
+def test_quality_table_on_a_tiny_evalset(tmp_path, capsys):
+    from freqvsr.data.evalset import build_evalset
+
+    root = tmp_path / "evalset"
+    build_evalset(root, clips=("carphone",), presets=["bi", "crf35"], max_frames=3, log=lambda *a: None)
+    assert main(["bench", "--quality", "--evalset", str(root), "--model", "bicubic", "--json", str(tmp_path / "q.json")]) == 0
+    rows = json.loads((tmp_path / "q.json").read_text())
+    by = {r["preset"]: r for r in rows}
+    assert set(by) == {"bi", "crf35"} and all(r["frames"] == 3 for r in rows)
+    assert by["bi"]["psnr_rgb"] > by["crf35"]["psnr_rgb"] > 15  # compression costs PSNR
+    assert "+0.00" in capsys.readouterr().out  # bicubic against itself

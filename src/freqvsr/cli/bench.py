@@ -22,12 +22,21 @@ def add_parser(sub, common) -> None:
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--no-flops", action="store_true", help="skip FLOP counting (it runs one extra forward on CPU)")
     p.add_argument("--json", default=None, metavar="FILE")
+    q = p.add_argument_group("quality", "--quality: PSNR/SSIM of models on the public evaluation set")
+    q.add_argument("--quality", action="store_true", help="score models on the evaluation set instead of timing them")
+    q.add_argument("--evalset", default="evalset", help="folder made by `freqvsr data build-evalset` (default ./evalset)")
+    q.add_argument("--presets", default=None, help="comma-separated presets (default: all in the set)")
+    q.add_argument("--clips", default=None, help="comma-separated clips (default: all)")
+    q.add_argument("--max-frames", type=int, default=None)
+    q.add_argument("--crop-border", type=int, default=0)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from freqvsr.bench import markdown, run_isolated
 
+    if args.quality:
+        return run_quality(args)
     try:
         h, w = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
@@ -39,3 +48,23 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0
+
+
+def run_quality(args: argparse.Namespace) -> int:
+    from freqvsr.bench.quality import quality_markdown, quality_table
+    from freqvsr.models import list_models
+
+    models = args.model or [m for m in list_models() if _shipped(m)]
+    split = lambda v: v.split(",") if v else None  # noqa: E731
+    rows = quality_table(args.evalset, models, presets=split(args.presets), clips=split(args.clips),
+                         max_frames=args.max_frames, device=args.device, crop_border=args.crop_border)
+    print(quality_markdown(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+def _shipped(name: str) -> bool:
+    from freqvsr.models import get_spec
+
+    return get_spec(name).weights is not None
