@@ -36,8 +36,9 @@ def test_sequence_schedule_emits_every_frame_once_in_order(n, chunk, overlap):
 def test_recurrent_chunked_matches_whole_sequence():
     """BasicVSR (tiny, random weights): chunked + cross-faded vs one pass over the whole clip.
 
-    Tolerance stated here: max abs error <= 0.02 on [0, 1] outputs with overlap 6 of 12, and the
-    error at chunk borders is no larger than 3x the median error (no seam).
+    Tolerance stated here: max abs error <= 0.005 on [0, 1] outputs with overlap 6 of 12 (measured
+    0.0026, mean 1.4e-4), and the frame-to-frame change at chunk borders matches the whole-sequence
+    one within the same bound (no temporal seam).
     """
     torch.manual_seed(0)
     model = create_model("basicvsr.tiny").eval()
@@ -47,11 +48,11 @@ def test_recurrent_chunked_matches_whole_sequence():
     up = Upscaler(model, chunk=12, overlap=6, device="cpu", tile=0)
     chunked = up.upscale_clip(clip[0])
     err = (chunked - whole).abs().amax(dim=(1, 2, 3))
-    assert err.max() <= 0.02, err
+    assert err.max() <= 0.005, err
     # temporal seam: the frame-to-frame change must match the whole-sequence one at chunk starts
     d_chunked, d_whole = chunked[1:] - chunked[:-1], whole[1:] - whole[:-1]
     seam = (d_chunked - d_whole).abs().amax(dim=(1, 2, 3))
-    assert seam.max() <= 0.02, seam
+    assert seam.max() <= 0.005, seam
 
 
 def test_tiled_matches_untiled_bicubic_and_has_no_seam():
@@ -62,10 +63,11 @@ def test_tiled_matches_untiled_bicubic_and_has_no_seam():
     tiled = Upscaler(model, tile=16, tile_overlap=6, device="cpu").upscale_clip(clip)
     assert tiled.shape == full.shape == (2, 3, 180, 244)
     diff = (tiled - full).abs()
-    assert diff.max() <= 2e-3, diff.max()
+    # the blend gives zero weight to the outer quarter of each overlap, beyond bicubic's support
+    assert diff.max() <= 1e-5, diff.max()
     # no seam: error on tile-border columns is not a spike against the rest
     borders = [s * 4 for s in tile_starts(61, 16, 6)[1:]]
-    assert diff[..., borders].max() <= 2e-3
+    assert diff[..., borders].max() <= 1e-5
 
 
 def test_tiled_matches_untiled_recurrent():
@@ -74,7 +76,7 @@ def test_tiled_matches_untiled_recurrent():
     clip = torch.rand(4, 3, 40, 40)
     full = Upscaler(model, tile=0, device="cpu", chunk=4).upscale_clip(clip)
     tiled = Upscaler(model, tile=24, tile_overlap=12, device="cpu", chunk=4).upscale_clip(clip)
-    assert (tiled - full).abs().max() <= 0.03
+    assert (tiled - full).abs().max() <= 0.005  # measured 0.0011, mean 1.2e-4
 
 
 def test_run_tiled_weights_are_a_partition_of_unity():
