@@ -54,3 +54,16 @@ def test_quality_table_on_a_tiny_evalset(tmp_path, capsys):
     assert set(by) == {"bi", "crf35"} and all(r["frames"] == 3 for r in rows)
     assert by["bi"]["psnr_rgb"] > by["crf35"]["psnr_rgb"] > 15  # compression costs PSNR
     assert "+0.00" in capsys.readouterr().out  # bicubic against itself
+
+
+def test_cpu_attention_flops_are_counted():
+    class Attn(VSRModel):
+        temporal = "sequence"
+
+        def forward(self, lq):
+            q = lq.flatten(3).transpose(-1, -2)  # (B, T, HW, C)
+            return torch.nn.functional.scaled_dot_product_attention(q, q, q).transpose(-1, -2).reshape(lq.shape)
+
+    # QK^T and AV: 2 * (2 * HW * HW * C) per frame
+    hw, c = 6 * 5, 3
+    assert count_flops(Attn(scale=1), frames=2, height=6, width=5) == 2 * 2 * (2 * hw * hw * c)

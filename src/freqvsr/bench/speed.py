@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from freqvsr.inference.device import autocast, peak_host_memory, resolve_device, resolve_precision
 from freqvsr.models import create_model
@@ -29,10 +29,19 @@ def _input(model, frames: int, height: int, width: int, device: torch.device) ->
     return torch.rand(1, frames, c, height, width, device=device), frames
 
 
+def _cpu_flash_attention_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
+    return sdpa_flop_count(query, key, value)
+
+
+# torch's FlopCounterMode knows the CUDA flash/efficient attention kernels but not the CPU one
+# that scaled_dot_product_attention dispatches to here; without this its FLOPs would be missing.
+_EXTRA_FLOPS = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_flash_attention_flops}
+
+
 def count_flops(model, frames: int, height: int, width: int) -> int:
     """FLOPs of one forward over ``frames`` LR frames of height×width, on CPU."""
     x, _ = _input(model, frames, height, width, torch.device("cpu"))
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping=_EXTRA_FLOPS)
     with torch.no_grad(), counter:
         model(x)
     return int(counter.get_total_flops())

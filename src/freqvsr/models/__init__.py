@@ -11,6 +11,7 @@ from freqvsr.models._registry import ModelSpec, get_spec, list_models, register_
 from freqvsr.models import bicubic as _bicubic  # noqa: F401,E402
 from freqvsr.models import basicvsr as _basicvsr  # noqa: F401,E402
 from freqvsr.models import ftvsr as _ftvsr  # noqa: F401,E402
+from freqvsr.models import ftvsrpp as _ftvsrpp  # noqa: F401,E402
 from freqvsr.models import fcvsr as _fcvsr  # noqa: F401,E402
 from freqvsr.models import fastrealvsr as _fastrealvsr  # noqa: F401,E402
 
