@@ -120,3 +120,17 @@ def test_any_frame_size(size):
     with torch.no_grad():
         out = model(torch.rand(1, 2, 3, *size))
     assert out.shape == (1, 2, 3, 4 * size[0], 4 * size[1]) and torch.isfinite(out).all()
+
+
+def test_bicubic_skip_with_zero_last_conv_starts_at_bicubic():
+    import torch
+
+    from freqvsr.functional.resize import bicubic_upsample
+    from freqvsr.models import create_model
+
+    m = create_model("basicvsr.tiny", skip="bicubic", zero_init_last=True).eval()
+    x = torch.rand(1, 3, 3, 12, 10)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x)[0], bicubic_upsample(x[0], 4))
+    default = create_model("basicvsr.tiny").eval()
+    assert default.skip == "bilinear" and default.conv_last.weight.abs().sum() > 0

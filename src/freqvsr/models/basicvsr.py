@@ -25,6 +25,11 @@ Different from the official code:
 * No "mirror-extended" shortcut (mmediting skips the forward flows when the clip is a palindrome);
   it only saves time for a test-time trick this project does not use.
 * ``T = 1`` is allowed: no flow is computed and both passes see zero propagated features.
+* Two constructor flags for our own short trainings (defaults = official): ``skip="bicubic"``
+  predicts the residual over MATLAB-bicubic up-sampling instead of bilinear, and
+  ``zero_init_last=True`` zero-initialises ``conv_last``, so an untrained network outputs exactly
+  bicubic and training starts from the baseline it has to beat (a few thousand CPU iterations
+  cannot first undo the ~0.5 dB bilinear deficit and a random residual).
 
 State-dict keys equal mmediting's ``BasicVSRNet`` (after stripping ``generator.``), so official
 mmediting checkpoints load as they are; BasicSR's layout is mapped by :meth:`convert_state_dict`.
@@ -42,6 +47,7 @@ from freqvsr.functional.flow import flow_warp
 from freqvsr.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
 from freqvsr.layers.spynet import SPyNet
 from freqvsr.models._base import VSRModel
+from freqvsr.functional.resize import bicubic_upsample
 from freqvsr.models._registry import register_model
 
 _PAPER = "Chan et al., BasicVSR: The Search for Essential Components in Video Super-Resolution and Beyond, CVPR 2021"
@@ -50,9 +56,13 @@ _PAPER = "Chan et al., BasicVSR: The Search for Essential Components in Video Su
 class BasicVSR(VSRModel):
     temporal = "sequence"
 
-    def __init__(self, mid_channels: int = 64, num_blocks: int = 30) -> None:
+    def __init__(self, mid_channels: int = 64, num_blocks: int = 30, skip: str = "bilinear",
+                 zero_init_last: bool = False) -> None:
         super().__init__(scale=4, in_channels=3)
+        if skip not in ("bilinear", "bicubic"):
+            raise ValueError(f"skip must be 'bilinear' or 'bicubic', got {skip!r}")
         self.mid_channels = mid_channels
+        self.skip = skip
         self.spynet = SPyNet()
         self.backward_resblocks = ResidualBlocksWithInputConv(mid_channels + 3, mid_channels, num_blocks)
         self.forward_resblocks = ResidualBlocksWithInputConv(mid_channels + 3, mid_channels, num_blocks)
@@ -61,6 +71,9 @@ class BasicVSR(VSRModel):
         self.upsample2 = PixelShufflePack(mid_channels, 64, 2, kernel_size=3)
         self.conv_hr = nn.Conv2d(64, 64, 3, 1, 1)
         self.conv_last = nn.Conv2d(64, 3, 3, 1, 1)
+        if zero_init_last:
+            nn.init.zeros_(self.conv_last.weight)
+            nn.init.zeros_(self.conv_last.bias)
         self.lrelu = nn.LeakyReLU(negative_slope=0.1, inplace=True)
 
     def lr_multipliers(self) -> dict[str, float]:
@@ -86,6 +99,8 @@ class BasicVSR(VSRModel):
         out = self.lrelu(self.upsample2(out))
         out = self.lrelu(self.conv_hr(out))
         out = self.conv_last(out)
+        if self.skip == "bicubic":
+            return out + bicubic_upsample(lq, 4)
         return out + F.interpolate(lq, scale_factor=4, mode="bilinear", align_corners=False)
 
     def forward(self, lq: torch.Tensor) -> torch.Tensor:
