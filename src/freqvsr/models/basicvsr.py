@@ -43,11 +43,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from freqvsr.functional.flow import flow_warp
 from freqvsr.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
 from freqvsr.layers.spynet import SPyNet
 from freqvsr.models._base import VSRModel
 from freqvsr.functional.resize import bicubic_upsample
+from freqvsr.layers.propagation import backward_features, forward_features
 from freqvsr.models._registry import register_model
 
 _PAPER = "Chan et al., BasicVSR: The Search for Essential Components in Video Super-Resolution and Beyond, CVPR 2021"
@@ -105,26 +105,13 @@ class BasicVSR(VSRModel):
 
     def forward(self, lq: torch.Tensor) -> torch.Tensor:
         """``(B, T, 3, H, W)`` RGB in [0, 1] -> ``(B, T, 3, 4H, 4W)`` (not clamped)."""
-        b, t, _, h, w = lq.shape
-        if t > 1:
-            flows_forward, flows_backward = self.compute_flow(lq)
+        flows_forward, flows_backward = self.compute_flow(lq) if lq.shape[1] > 1 else (None, None)
 
-        # Backward-time propagation: frame t receives information from frames t+1 .. T-1.
-        backward_feats: list[torch.Tensor] = [lq.new_empty(0)] * t
-        feat = lq.new_zeros(b, self.mid_channels, h, w)
-        for i in range(t - 1, -1, -1):
-            if i < t - 1:
-                feat = flow_warp(feat, flows_backward[:, i].permute(0, 2, 3, 1))
-            feat = self.backward_resblocks(torch.cat([lq[:, i], feat], dim=1))
-            backward_feats[i] = feat
-
-        # Forward-time propagation, reconstructing each frame as soon as both features exist.
+        # Backward pass (frame t sees t+1 .. T-1), then the forward pass, reconstructing each frame
+        # as soon as both of its features exist.
+        backward_feats = backward_features(lq, flows_backward, self.backward_resblocks, self.mid_channels)
         outputs = []
-        feat = torch.zeros_like(feat)
-        for i in range(t):
-            if i > 0:
-                feat = flow_warp(feat, flows_forward[:, i - 1].permute(0, 2, 3, 1))
-            feat = self.forward_resblocks(torch.cat([lq[:, i], feat], dim=1))
+        for i, feat in enumerate(forward_features(lq, flows_forward, self.forward_resblocks, self.mid_channels)):
             outputs.append(self.upsample(lq[:, i], backward_feats[i], feat))
         return torch.stack(outputs, dim=1)
 

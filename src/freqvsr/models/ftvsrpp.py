@@ -95,6 +95,7 @@ from freqvsr.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
 from freqvsr.layers.frequency_attention_pp import make_frequency_attention
 from freqvsr.layers.spynet import SPyNet
 from freqvsr.models._base import VSRModel
+from freqvsr.layers.propagation import backward_features, forward_features
 from freqvsr.models._registry import register_model
 from freqvsr.models.ftvsr import FTVSR, LTAM
 
@@ -313,20 +314,8 @@ class FTVSRPlusPlus(VSRModel):
     def stage1(self, lq: torch.Tensor, flows_f: torch.Tensor | None, flows_b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """BasicVSR → (SR1, bilinear ×4), each (B, T, 3, 4h, 4w)."""
         b, t, c, h, w = lq.shape
-        back: list[torch.Tensor] = [lq.new_empty(0)] * t
-        feat = lq.new_zeros(b, self.mid_channels, h, w)
-        for i in range(t - 1, -1, -1):
-            if i < t - 1:
-                feat = flow_warp(feat, flows_b[:, i].permute(0, 2, 3, 1))
-            feat = self.backward_resblocks(torch.cat([lq[:, i], feat], dim=1))
-            back[i] = feat
-        fwd = []
-        feat = torch.zeros_like(feat)
-        for i in range(t):
-            if i > 0:
-                feat = flow_warp(feat, flows_f[:, i - 1].permute(0, 2, 3, 1))
-            feat = self.forward_resblocks(torch.cat([lq[:, i], feat], dim=1))
-            fwd.append(feat)
+        back = backward_features(lq, flows_b, self.backward_resblocks, self.mid_channels)
+        fwd = list(forward_features(lq, flows_f, self.forward_resblocks, self.mid_channels))
         x = torch.cat([torch.stack(back, 1), torch.stack(fwd, 1)], dim=2).flatten(0, 1)
         x = _lrelu(self.fusion(x))
         x = _lrelu(self.upsample1(x))
