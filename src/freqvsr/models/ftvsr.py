@@ -420,7 +420,17 @@ class FTVSR(VSRModel):
         self.quirk_double_residual = quirk_double_residual
         self.norm_reference_blocks = norm_reference_blocks
 
-        # stage 1 (TTVSR)
+        self._build_stage1(mid_channels, num_blocks, stride)
+        # transformed conv weights of the frequency stage (CPU Winograd), not part of the state
+        self._winograd_cache: dict = {}
+        # stage 2
+        self.FTT = FrequencyTransformer(
+            d_model, n_heads, ftt_groups, ftt_patch, ftt_blocks, dct_block, 3,
+            cover_border=not quirk_unattended_border,
+        )
+
+    def _build_stage1(self, mid_channels: int, num_blocks: int, stride: int) -> None:
+        """Stage 1 (TTVSR) modules, official names; FTVSR++'s TTVSR backbone builds the same."""
         self.spynet = SPyNet()
         self.feat_extractor = ResidualBlocksWithInputConv(3, mid_channels, 5)
         self.LTAM = LTAM(mid_channels, stride)
@@ -430,13 +440,6 @@ class FTVSR(VSRModel):
         self.upsample2 = PixelShufflePack(mid_channels, mid_channels, 2, kernel_size=3)
         self.conv_hr = nn.Conv2d(mid_channels, mid_channels, 3, 1, 1)
         self.conv_last = nn.Conv2d(mid_channels, 3, 3, 1, 1)
-        # transformed conv weights of the frequency stage (CPU Winograd), not part of the state
-        self._winograd_cache: dict = {}
-        # stage 2
-        self.FTT = FrequencyTransformer(
-            d_model, n_heads, ftt_groups, ftt_patch, ftt_blocks, dct_block, 3,
-            cover_border=not quirk_unattended_border,
-        )
 
     # -- checkpoints --------------------------------------------------------------------------
     @staticmethod

@@ -97,7 +97,7 @@ from freqvsr.layers.spynet import SPyNet
 from freqvsr.models._base import VSRModel
 from freqvsr.layers.propagation import backward_features, forward_features
 from freqvsr.models._registry import register_model
-from freqvsr.models.ftvsr import FTVSR, LTAM
+from freqvsr.models.ftvsr import FTVSR
 
 __all__ = ["ATTENTIONS", "BACKBONES", "SCHEMES", "FTVSRPlusPlus", "FrequencyStage", "TTVSRBackbone"]
 
@@ -125,15 +125,7 @@ class TTVSRBackbone(FTVSR):
         VSRModel.__init__(self, scale=4, in_channels=3)
         self.mid_channels = mid_channels
         self.keyframe_stride = keyframe_stride
-        self.spynet = SPyNet()
-        self.feat_extractor = ResidualBlocksWithInputConv(3, mid_channels, 5)
-        self.LTAM = LTAM(mid_channels, stride)
-        self.resblocks = ResidualBlocksWithInputConv(2 * mid_channels, mid_channels, num_blocks)
-        self.fusion = nn.Conv2d(3 * mid_channels, mid_channels, 1, 1, 0, bias=True)
-        self.upsample1 = PixelShufflePack(mid_channels, mid_channels, 2, kernel_size=3)
-        self.upsample2 = PixelShufflePack(mid_channels, mid_channels, 2, kernel_size=3)
-        self.conv_hr = nn.Conv2d(mid_channels, mid_channels, 3, 1, 1)
-        self.conv_last = nn.Conv2d(mid_channels, 3, 3, 1, 1)
+        self._build_stage1(mid_channels, num_blocks, stride)
 
     def forward(self, lq: torch.Tensor):  # type: ignore[override]
         """(SR1, bilinear ×4, forward flows, backward flows); flows are None when T = 1."""
