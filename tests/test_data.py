@@ -3,12 +3,14 @@ on-the-fly degradation that replays, determinism across DataLoader workers, vide
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 from clips import make_video
 from PIL import Image
-from torch.utils.data import DataLoader
 
 from freqvsr.data import (
     Augment,
@@ -22,7 +24,6 @@ from freqvsr.data import (
     collate_clips,
     folder_clips,
     reds_clips,
-    worker_init_fn,
 )
 from freqvsr.degrade import DegradeParams, apply
 from freqvsr.errors import InputError, UsageError
@@ -140,20 +141,27 @@ def test_on_the_fly_degradation_replays_from_params(tmp_path):
 
 
 def test_dataloader_workers_give_the_same_samples(tmp_path):
+    # Run in a fresh interpreter: forking DataLoader workers out of the long pytest process (which
+    # has started threads: PyAV, encoders, torch) deadlocked once in CI; a clean process forks safely.
     root = _frame_folder_tree(tmp_path, clips=3)
-    ds = FolderDataset(root, degrade="noise", num_frames=2, lq_patch=4, repeat=2, seed=11)
-
-    def run(workers):
-        dl = DataLoader(ds, batch_size=2, num_workers=workers, collate_fn=collate_clips,
-                        worker_init_fn=worker_init_fn if workers else None, sampler=SeededSampler(len(ds), seed=2))
-        return list(dl)
-
-    b0, b2 = run(0), run(2)
-    assert len(b0) == 3
-    for x, y in zip(b0, b2):
-        assert x["key"] == y["key"] and x["params"] == y["params"]
-        assert torch.equal(x["lq"], y["lq"]) and torch.equal(x["gt"], y["gt"])
-    assert b0[0]["lq"].shape == (2, 2, 3, 4, 4)
+    code = f"""
+import torch
+from torch.utils.data import DataLoader
+from freqvsr.data import FolderDataset, SeededSampler, collate_clips, worker_init_fn
+ds = FolderDataset({str(root)!r}, degrade="noise", num_frames=2, lq_patch=4, repeat=2, seed=11)
+def run(workers):
+    dl = DataLoader(ds, batch_size=2, num_workers=workers, collate_fn=collate_clips, timeout=120 if workers else 0,
+                    worker_init_fn=worker_init_fn if workers else None, sampler=SeededSampler(len(ds), seed=2))
+    return list(dl)
+b0, b2 = run(0), run(2)
+assert len(b0) == 3
+for x, y in zip(b0, b2):
+    assert x["key"] == y["key"] and x["params"] == y["params"]
+    assert torch.equal(x["lq"], y["lq"]) and torch.equal(x["gt"], y["gt"])
+print("same")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "same", out.stderr[-2000:]
 
 
 def test_collate_keeps_none_params_and_rejects_mixed_sizes():
