@@ -44,14 +44,12 @@ def main() -> None:
     from freqvsr.models import ftvsr as ftvsr_mod
     from freqvsr.models._registry import get_spec
 
-    if args.no_winograd:
-        ftvsr_mod.WINOGRAD = False
     if args.nchw:
         ftvsr_mod.CHANNELS_LAST = False
         _patch_spynet_nchw()
     spec = get_spec(args.model)
     torch.manual_seed(0)
-    model = spec.builder(**spec.args).eval()
+    model = spec.builder(**{**spec.args, **({"winograd": 0} if args.no_winograd else {})}).eval()
     x = torch.rand(*args.shape)
     params = sum(p.numel() for p in model.parameters())
     state = sum(v.numel() for v in model.state_dict().values() if v.is_floating_point())

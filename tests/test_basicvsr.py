@@ -134,3 +134,15 @@ def test_bicubic_skip_with_zero_last_conv_starts_at_bicubic():
         torch.testing.assert_close(m(x)[0], bicubic_upsample(x[0], 4))
     default = create_model("basicvsr.tiny").eval()
     assert default.skip == "bilinear" and default.conv_last.weight.abs().sum() > 0
+
+
+def test_zero_init_flow_starts_spynet_at_zero_flow():
+    m = create_model("basicvsr.tiny", zero_init_flow=True).eval()
+    a, b = torch.rand(2, 3, 20, 24), torch.rand(2, 3, 20, 24)
+    with torch.no_grad():
+        assert torch.equal(m.spynet(a, b), torch.zeros(2, 2, 20, 24))
+        assert create_model("basicvsr.tiny").eval().spynet(a, b).abs().max() > 0  # default: random flow
+    # still trainable: every SPyNet level's last conv gets a gradient
+    m.train()
+    m.spynet(a, b).sum().backward()
+    assert all(level.basic_module[-1].conv.weight.grad.abs().sum() > 0 for level in m.spynet.basic_module)

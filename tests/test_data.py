@@ -254,3 +254,27 @@ def test_video_frames_seek_matches_sequential_decode(tmp_path):
 def test_augment_coerce():
     assert Augment.coerce(False) == Augment(False, False, False, False)
     assert Augment.coerce(True) == Augment()
+
+
+def test_crop_candidates_prefer_detail_and_stay_deterministic(tmp_path):
+    # Left half flat grey, right half noise: with 8 candidates the crop lands on texture far more
+    # often than uniform crops do; crop_candidates=1 keeps the uniform sampler's exact samples.
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        img = np.full((32, 64, 3), 128, np.uint8)
+        img[:, 32:] = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+        _png(tmp_path / "c" / "c0" / f"{i:04d}.png", img)
+    root = tmp_path / "c"
+
+    def detail(ds):
+        return np.mean([float((ds[(0, i)]["gt"][1, :, :, 1:] - ds[(0, i)]["gt"][1, :, :, :-1]).abs().mean())
+                        for i in range(len(ds))])
+
+    kw = dict(degrade="bi", num_frames=3, lq_patch=4, repeat=24, seed=5, augment=False)
+    uniform, picky = FolderDataset(root, **kw), FolderDataset(root, crop_candidates=8, **kw)
+    assert detail(picky) > 1.5 * detail(uniform)
+    assert torch.equal(picky[(0, 3)]["gt"], picky[(0, 3)]["gt"])
+    # one candidate draws exactly what the uniform sampler drew
+    assert torch.equal(FolderDataset(root, crop_candidates=1, **kw)[(0, 5)]["gt"], uniform[(0, 5)]["gt"])
+    with pytest.raises(UsageError, match="crop_candidates"):
+        FolderDataset(root, crop_candidates=0, **kw)

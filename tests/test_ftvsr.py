@@ -16,6 +16,7 @@ from torch import nn
 
 from freqvsr.layers.frequency_attention import FrequencyTokenAttention
 from freqvsr.layers.winograd import winograd_conv3x3, winograd_weight
+from freqvsr.errors import ModelError
 from freqvsr.models import create_model
 from freqvsr.models import ftvsr as ftvsr_module
 from freqvsr.models._registry import get_spec
@@ -319,20 +320,28 @@ def test_official_checkpoint_layout_loads_through_factory(tmp_path):
     assert converted.keys() == a.keys()
 
 
-def test_winograd_frequency_stage_matches_plain_convolutions(monkeypatch):
+def test_winograd_frequency_stage_matches_plain_convolutions():
     # d_model 256 >= WINOGRAD_MIN_CHANNELS, so the FTT trunks take the Winograd path on CPU
-    model = _tiny(d_model=256, ftt_groups=64, ftt_patch=2)
+    torch.manual_seed(0)
+    state = _tiny(d_model=256, ftt_groups=64, ftt_patch=2).state_dict()
     x = torch.rand(1, 2, 3, 8, 12)
+    outs, caches = {}, {}
     with torch.no_grad():
-        outs = {}
-        for tile in (2, 4, 0):
-            monkeypatch.setattr(ftvsr_module, "WINOGRAD", tile > 0)
-            monkeypatch.setattr(ftvsr_module, "WINOGRAD_TILE", max(tile, 2))
-            outs[tile] = model(x)
-            outs[tile] = model(x)  # second call: transformed weights come from the cache
-    assert len(model._winograd_cache) > 0
-    assert (outs[2] - outs[0]).abs().max() < 1e-5
-    assert (outs[4] - outs[0]).abs().max() < 1e-4
+        for tile, cache in ((2, True), (4, True), (4, False), (0, True)):
+            model = _tiny(d_model=256, ftt_groups=64, ftt_patch=2, winograd=tile, winograd_cache=cache)
+            model.load_state_dict(state)
+            first = model(x)
+            outs[tile, cache] = model(x)  # second call: transformed weights come from the cache
+            assert torch.equal(first, outs[tile, cache])
+            caches[tile, cache] = len(model._winograd_cache)
+    assert caches[2, True] > 0 and caches[4, True] > 0
+    assert caches[4, False] == 0 and caches[0, True] == 0  # no cache kept / nothing to transform
+    assert torch.equal(outs[4, True], outs[4, False])
+    direct = outs[0, True]
+    assert 0 < (outs[2, True] - direct).abs().max() < 1e-5  # > 0: the Winograd path really ran
+    assert 0 < (outs[4, True] - direct).abs().max() < 1e-4
+    with pytest.raises(ModelError, match="winograd must be 0"):
+        _tiny(winograd=3)
 
 
 def test_fast_paths_do_not_change_results(monkeypatch):

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
@@ -119,6 +120,10 @@ class ClipDataset(Dataset):
         seed, epoch: see module docstring.
         skip_small: drop clips whose frames are smaller than the GT patch (``scale * lq_patch``);
             False (default) makes them an error here rather than in the middle of an epoch.
+        crop_candidates: with ``lq_patch``, draw this many crop positions and keep the one whose
+            middle GT frame has the most detail (mean absolute gradient). Real footage is mostly
+            flat sky, walls and blur, where bicubic is already right; short trainings learn much
+            faster from textured patches. 1 (default) = uniform crops.
     """
 
     def __init__(
@@ -136,6 +141,7 @@ class ClipDataset(Dataset):
         seed: int = 0,
         epoch: int = 0,
         skip_small: bool = False,
+        crop_candidates: int = 1,
     ):
         self.clips = list(clips)
         if not self.clips:
@@ -160,7 +166,10 @@ class ClipDataset(Dataset):
             raise UsageError(f"num_frames must be >= 1, got {num_frames}")
         if lq_patch is not None and lq_patch < 1:
             raise UsageError(f"lq_patch must be >= 1, got {lq_patch}")
+        if int(crop_candidates) < 1:
+            raise UsageError(f"crop_candidates must be >= 1, got {crop_candidates}")
         self.num_frames, self.scale, self.lq_patch = num_frames, int(scale), lq_patch
+        self.crop_candidates = int(crop_candidates)
         self.augment = Augment.coerce(augment)
         self.sampling, self.repeat, self.seed, self.epoch = sampling, int(repeat), int(seed), int(epoch)
         self._preset, self._fixed = self._resolve_degrade(degrade)
@@ -223,7 +232,7 @@ class ClipDataset(Dataset):
                 raise InputError(f"clip {clip.key}: GT {w_gt}x{h_gt} is not {s} x LQ {w}x{h}")
             if self.lq_patch is not None:
                 p = self._check_patch(clip, h, w)
-                y, x = _randint(g, 0, h - p), _randint(g, 0, w - p)
+                y, x = self._crop_origin(g, gt, h - p, w - p, p, s)
                 lq = lq[:, y : y + p, x : x + p]
                 gt = gt[:, s * y : s * (y + p), s * x : s * (x + p)]
             flags = self._draw_flags(g)
@@ -231,7 +240,7 @@ class ClipDataset(Dataset):
         else:
             if self.lq_patch is not None:
                 p = self._check_patch(clip, h_gt // s, w_gt // s)
-                y, x = _randint(g, 0, h_gt - s * p), _randint(g, 0, w_gt - s * p)
+                y, x = self._crop_origin(g, gt, h_gt - s * p, w_gt - s * p, s * p, 1)
                 gt = gt[:, y : y + s * p, x : x + s * p]
             else:
                 gt = gt[:, : h_gt - h_gt % s, : w_gt - w_gt % s]
@@ -246,6 +255,20 @@ class ClipDataset(Dataset):
             params = dp.to_dict()
         return {"lq": lq_t, "gt": gt_t, "key": f"{clip.key}/{start:08d}", "params": params}
 
+    def _crop_origin(self, g: torch.Generator, gt, max_y: int, max_x: int, side: int, step: int) -> tuple[int, int]:
+        """Top-left corner of the crop in units of ``step`` GT pixels; the crop is ``side`` units wide.
+
+        One candidate draws exactly the two integers a uniform crop always drew, so samples of
+        ``crop_candidates=1`` are unchanged.
+        """
+        cands = [(_randint(g, 0, max_y), _randint(g, 0, max_x)) for _ in range(self.crop_candidates)]
+        if len(cands) == 1:
+            return cands[0]
+        mid = np.asarray(gt[len(gt) // 2], dtype=np.float32)
+        size = side * step
+        return max(cands, key=lambda yx: _detail(mid[yx[0] * step : yx[0] * step + size,
+                                                     yx[1] * step : yx[1] * step + size]))
+
     def _check_patch(self, clip: Clip, h: int, w: int) -> int:
         p = self.lq_patch
         if h < p or w < p:
@@ -257,6 +280,11 @@ class ClipDataset(Dataset):
         r = torch.rand(4, generator=g, dtype=torch.float64).tolist()
         a = self.augment
         return (a.hflip and r[0] < 0.5, a.vflip and r[1] < 0.5, a.transpose and r[2] < 0.5, a.reverse and r[3] < 0.5)
+
+
+def _detail(patch: np.ndarray) -> float:
+    """Mean absolute horizontal + vertical difference: a cheap texture score for crop selection."""
+    return float(np.abs(np.diff(patch, axis=0)).mean() + np.abs(np.diff(patch, axis=1)).mean())
 
 
 def collate_clips(batch: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -52,9 +52,16 @@ class SPyNet(nn.Module):
 
     num_levels = 6
 
-    def __init__(self) -> None:
+    def __init__(self, zero_init: bool = False) -> None:
         super().__init__()
         self.basic_module = nn.ModuleList([SPyNetBasicModule() for _ in range(self.num_levels)])
+        if zero_init:
+            # Untrained SPyNet (no pretrained weights here) otherwise predicts a smooth random flow
+            # of several pixels that misaligns every propagated feature; with the last conv of each
+            # level zeroed it starts at zero flow, which the recurrent trunk can already use.
+            for level in self.basic_module:
+                nn.init.zeros_(level.basic_module[-1].conv.weight)
+                nn.init.zeros_(level.basic_module[-1].conv.bias)
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 

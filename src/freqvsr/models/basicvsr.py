@@ -25,11 +25,12 @@ Different from the official code:
 * No "mirror-extended" shortcut (mmediting skips the forward flows when the clip is a palindrome);
   it only saves time for a test-time trick this project does not use.
 * ``T = 1`` is allowed: no flow is computed and both passes see zero propagated features.
-* Two constructor flags for our own short trainings (defaults = official): ``skip="bicubic"``
-  predicts the residual over MATLAB-bicubic up-sampling instead of bilinear, and
+* Three constructor flags for our own short trainings (defaults = official): ``skip="bicubic"``
+  predicts the residual over MATLAB-bicubic up-sampling instead of bilinear;
   ``zero_init_last=True`` zero-initialises ``conv_last``, so an untrained network outputs exactly
-  bicubic and training starts from the baseline it has to beat (a few thousand CPU iterations
-  cannot first undo the ~0.5 dB bilinear deficit and a random residual).
+  bicubic (but the trunk then gets almost no gradient at first: in a 1,500-iteration CPU run it
+  never left bicubic); ``zero_init_flow=True`` starts SPyNet at zero flow instead of a random one
+  (pretrained SPyNet weights cannot be downloaded here).
 
 State-dict keys equal mmediting's ``BasicVSRNet`` (after stripping ``generator.``), so official
 mmediting checkpoints load as they are; BasicSR's layout is mapped by :meth:`convert_state_dict`.
@@ -57,13 +58,13 @@ class BasicVSR(VSRModel):
     temporal = "sequence"
 
     def __init__(self, mid_channels: int = 64, num_blocks: int = 30, skip: str = "bilinear",
-                 zero_init_last: bool = False) -> None:
+                 zero_init_last: bool = False, zero_init_flow: bool = False) -> None:
         super().__init__(scale=4, in_channels=3)
         if skip not in ("bilinear", "bicubic"):
             raise ValueError(f"skip must be 'bilinear' or 'bicubic', got {skip!r}")
         self.mid_channels = mid_channels
         self.skip = skip
-        self.spynet = SPyNet()
+        self.spynet = SPyNet(zero_init=zero_init_flow)
         self.backward_resblocks = ResidualBlocksWithInputConv(mid_channels + 3, mid_channels, num_blocks)
         self.forward_resblocks = ResidualBlocksWithInputConv(mid_channels + 3, mid_channels, num_blocks)
         self.fusion = nn.Conv2d(mid_channels * 2, mid_channels, 1, 1, 0, bias=True)

@@ -27,11 +27,14 @@ How this port differs from the official code (none of it changes the result beyo
 * both SPyNet directions run in one batch; the two stage-2 recurrences run side by side as one
   batch; the per-frame output heads run over chunks of frames;
 * feature maps are channels-last (oneDNN's faster CPU layout) and, on CPU, the frequency stage's
-  512-channel 3×3 convolutions use Winograd F(4,3) (``layers/winograd.py``; this one is not
-  ulp-exact: its rounding error is ~3× that of a direct convolution, ~1e-5 relative), with the
-  transformed weights cached on the model while the weights are unchanged (extra memory: 36/9 of
-  those weights, ~560 MB for ``ftvsr.official``; set ``WINOGRAD_TILE = 2`` for 16/9 and ulp-level
-  agreement, or ``WINOGRAD = False``);
+  512-channel 3×3 convolutions use Winograd F(4,3) (``layers/winograd.py``), chosen by the
+  constructor flag ``winograd``: 4 = F(4,3) (default; GEMM work / 4, ~3× faster than oneDNN's
+  direct convolution on one core; not ulp-exact: rounding ~3× that of a direct convolution,
+  ~1e-5 relative, and the golden intermediates stay >= 5× inside their tolerances), 2 = F(2,3)
+  (~1.8×, a few ulps), 0 = direct convolutions. With ``winograd_cache=True`` (default) the
+  transformed weights are kept on the model while the weights are unchanged: 36/9 of those
+  weights, ~560 MB for ``ftvsr.official`` (16/9 with F(2,3)); ``False`` re-transforms them in
+  every forward (~0.1 s of float64 work per forward) and keeps no extra memory;
 * LTAM scores only the K keyframe keys and gathers just the winning token (instead of
   grid-sampling all four token buffers for every keyframe); the keyframe memory is one
   preallocated tensor instead of lists re-stacked at every step;
@@ -83,13 +86,10 @@ def _lrelu(x: torch.Tensor) -> torch.Tensor:
 # (64-channel trunk) and never slower; grid_sample / cat / reshapes return NCHW, hence _cl().
 # Module-level switch only so benchmarks/bench_ftvsr.py can measure the NCHW baseline.
 CHANNELS_LAST = True
-# Winograd for the wide (512-channel) 3x3 convs of the frequency stage on CPU: WINOGRAD_TILE 4 =
-# F(4,3) (GEMM work / 4, ~2.8x faster than oneDNN direct on one core; rounding ~3x that of the
-# direct conv, measured: golden FTT intermediates stay >= 5x inside their tolerances), 2 = F(2,3)
-# (a few ulps). Module-level switches, read at call time (benchmarks, tests, the cautious).
-WINOGRAD = True
+# Winograd (constructor flag ``winograd``) only pays off for wide layers: measured on one core at
+# 64 channels F(4,3) is at best 1.1x oneDNN's direct convolution, at 512 channels 3x.
 WINOGRAD_MIN_CHANNELS = 256
-WINOGRAD_TILE = 4
+WINOGRAD_TILES = (0, 2, 4)
 
 
 def _cl(x: torch.Tensor) -> torch.Tensor:
@@ -100,29 +100,31 @@ class _Conv3x3:
     """Runs the 3×3 / stride 1 / padding 1 convolutions of the frequency stage.
 
     On CPU, wide layers (>= ``WINOGRAD_MIN_CHANNELS`` in and out) go through Winograd
-    F(``WINOGRAD_TILE``, 3) (``layers/winograd.py``). Transformed weights are cached in ``cache`` (owned by the model)
-    and reused while the weight is unchanged (same tensor, same version counter) and no gradient
-    is needed; with autograd on they are recomputed once per forward.
+    F(``tile``, 3) (``layers/winograd.py``; ``tile`` 0 = never). Transformed weights are cached
+    in ``cache`` (owned by the model; None = no cache beyond this forward) and reused while the
+    weight is unchanged (same tensor, same version counter) and no gradient is needed; with
+    autograd on they are recomputed once per forward.
     """
 
-    def __init__(self, device: torch.device, cache: dict) -> None:
-        self.winograd = WINOGRAD and device.type == "cpu"
-        self._cache = cache
+    def __init__(self, device: torch.device, cache: dict | None, tile: int) -> None:
+        self.tile = tile
+        self.winograd = tile > 0 and device.type == "cpu"
         self._local: dict = {}
+        self._cache = self._local if cache is None else cache
 
     def __call__(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         if not (self.winograd and min(weight.shape[0], weight.shape[1]) >= WINOGRAD_MIN_CHANNELS):
             return F.conv2d(x, weight, bias, padding=1)
         base = weight if weight._base is None else weight._base  # input-channel slices of a trunk conv
-        key = (id(base), weight.storage_offset(), tuple(weight.shape), WINOGRAD_TILE)
+        key = (id(base), weight.storage_offset(), tuple(weight.shape), self.tile)
         if torch.is_grad_enabled() and weight.requires_grad:
             entry = self._local.get(key)
             if entry is None:
-                entry = self._local[key] = (base, weight._version, winograd_weight(weight, WINOGRAD_TILE))
+                entry = self._local[key] = (base, weight._version, winograd_weight(weight, self.tile))
         else:
             entry = self._cache.get(key)
             if entry is None or entry[0] is not base or entry[1] != weight._version:
-                entry = self._cache[key] = (base, weight._version, winograd_weight(weight, WINOGRAD_TILE))
+                entry = self._cache[key] = (base, weight._version, winograd_weight(weight, self.tile))
         return winograd_conv3x3(x, entry[2], bias)
 
     def module(self, x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
@@ -382,7 +384,10 @@ class FTVSR(VSRModel):
     Vimeo 1), ``d_model`` FTT width, ``n_heads`` attention heads. Extra: ``ftt_groups`` /
     ``ftt_patch`` FTTA channel groups and tile size, ``ftt_blocks`` residual blocks in each FTT
     trunk, ``dct_block`` DCT block size, and the ``quirk_*`` switches described in the module
-    docstring (all ``True`` = official behaviour).
+    docstring (all ``True`` = official behaviour). Execution only (same maths up to fp32
+    rounding): ``winograd`` output tile of the CPU Winograd path for the wide frequency-stage
+    convolutions (4, 2 or 0 = direct), ``winograd_cache`` keep the transformed weights between
+    forwards (memory for speed, see the module docstring).
     """
 
     temporal = "sequence"
@@ -404,12 +409,18 @@ class FTVSR(VSRModel):
         quirk_size_dependent_norm: bool = True,
         quirk_double_residual: bool = True,
         norm_reference_blocks: int = 1024,
+        winograd: int = 4,
+        winograd_cache: bool = True,
         scale: int = 4,
         in_channels: int = 3,
     ) -> None:
         super().__init__(scale=scale, in_channels=in_channels)
         if scale != 4:
             raise ModelError(f"FTVSR supports only scale 4 (two fixed x2 pixel-shuffles), got {scale}")
+        if winograd not in WINOGRAD_TILES:
+            raise ModelError(f"FTVSR: winograd must be 0 (off), 2 (F(2,3)) or 4 (F(4,3)), got {winograd!r}")
+        self.winograd = int(winograd)
+        self.winograd_cache = bool(winograd_cache)
         if in_channels != 3:
             raise ModelError(f"FTVSR takes RGB input (in_channels=3), got {in_channels}")
         self.mid_channels = mid_channels
@@ -590,7 +601,7 @@ class FTVSR(VSRModel):
             flows = flows.view(2, n, t - 1, 2, hb, wb)
             flows_b, flows_f = flows[0], flows[1]
 
-        conv = _Conv3x3(sr1.device, self._winograd_cache)
+        conv = _Conv3x3(sr1.device, self._winograd_cache if self.winograd_cache else None, self.winograd)
         d_bic = ftt.forward_dct(_cl(bic_p.reshape(n * t, c, hp, wp)))
         d_sr = ftt.forward_dct(_cl(sr_p.reshape(n * t, c, hp, wp)))
         fe = ftt.feat_extractor.main
