@@ -11,9 +11,46 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from freqvsr.functional.flow import flow_warp
+from freqvsr.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
+from freqvsr.layers.spynet import SPyNet
+
+
+def add_basicvsr_modules(model: nn.Module, mid_channels: int, num_blocks: int, zero_init_flow: bool = False) -> None:
+    """Attach BasicVSR's modules to ``model`` under mmediting's names (``spynet``,
+    ``backward_resblocks``, ``forward_resblocks``, ``fusion``, ``upsample1/2``, ``conv_hr``,
+    ``conv_last``), so BasicVSR and FTVSR++'s BasicVSR stage 1 share one state-dict layout and a
+    trained ``basicvsr`` checkpoint initialises either."""
+    model.spynet = SPyNet(zero_init=zero_init_flow)
+    model.backward_resblocks = ResidualBlocksWithInputConv(mid_channels + 3, mid_channels, num_blocks)
+    model.forward_resblocks = ResidualBlocksWithInputConv(mid_channels + 3, mid_channels, num_blocks)
+    model.fusion = nn.Conv2d(mid_channels * 2, mid_channels, 1, 1, 0, bias=True)
+    model.upsample1 = PixelShufflePack(mid_channels, mid_channels, 2, kernel_size=3)
+    model.upsample2 = PixelShufflePack(mid_channels, 64, 2, kernel_size=3)
+    model.conv_hr = nn.Conv2d(64, 64, 3, 1, 1)
+    model.conv_last = nn.Conv2d(64, 3, 3, 1, 1)
+
+
+def neighbour_flows(spynet: nn.Module, lqs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(forward, backward)`` flows ``(B, T-1, 2, H, W)``: ``backward[:, i]`` warps frame i+1 onto
+    frame i, ``forward[:, i]`` frame i onto i+1. Both directions run as one SPyNet batch."""
+    b, t, c, h, w = lqs.shape
+    earlier = lqs[:, :-1].reshape(-1, c, h, w)
+    later = lqs[:, 1:].reshape(-1, c, h, w)
+    both = spynet(torch.cat([earlier, later]), torch.cat([later, earlier])).view(2, b, t - 1, 2, h, w)
+    return both[1], both[0]
+
+
+def basicvsr_reconstruct(model: nn.Module, feat_backward: torch.Tensor, feat_forward: torch.Tensor) -> torch.Tensor:
+    """BasicVSR's head on ``(N, C, h, w)`` feature pairs -> the ×4 residual ``(N, 3, 4h, 4w)``
+    (the caller adds its up-sampled skip). Uses the modules of :func:`add_basicvsr_modules`."""
+    out = F.leaky_relu(model.fusion(torch.cat([feat_backward, feat_forward], dim=1)), 0.1)
+    out = F.leaky_relu(model.upsample1(out), 0.1)
+    out = F.leaky_relu(model.upsample2(out), 0.1)
+    return model.conv_last(F.leaky_relu(model.conv_hr(out), 0.1))
 
 
 def backward_features(lq: torch.Tensor, flows_backward: torch.Tensor | None, trunk: nn.Module, channels: int) -> list[torch.Tensor]:

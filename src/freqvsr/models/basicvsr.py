@@ -44,11 +44,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from freqvsr.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
+from freqvsr.functional.resize import bicubic_upsample
+from freqvsr.layers.propagation import (
+    add_basicvsr_modules,
+    backward_features,
+    basicvsr_reconstruct,
+    forward_features,
+    neighbour_flows,
+)
 from freqvsr.layers.spynet import SPyNet
 from freqvsr.models._base import VSRModel
-from freqvsr.functional.resize import bicubic_upsample
-from freqvsr.layers.propagation import backward_features, forward_features
 from freqvsr.models._registry import register_model
 
 _PAPER = "Chan et al., BasicVSR: The Search for Essential Components in Video Super-Resolution and Beyond, CVPR 2021"
@@ -64,18 +69,10 @@ class BasicVSR(VSRModel):
             raise ValueError(f"skip must be 'bilinear' or 'bicubic', got {skip!r}")
         self.mid_channels = mid_channels
         self.skip = skip
-        self.spynet = SPyNet(zero_init=zero_init_flow)
-        self.backward_resblocks = ResidualBlocksWithInputConv(mid_channels + 3, mid_channels, num_blocks)
-        self.forward_resblocks = ResidualBlocksWithInputConv(mid_channels + 3, mid_channels, num_blocks)
-        self.fusion = nn.Conv2d(mid_channels * 2, mid_channels, 1, 1, 0, bias=True)
-        self.upsample1 = PixelShufflePack(mid_channels, mid_channels, 2, kernel_size=3)
-        self.upsample2 = PixelShufflePack(mid_channels, 64, 2, kernel_size=3)
-        self.conv_hr = nn.Conv2d(64, 64, 3, 1, 1)
-        self.conv_last = nn.Conv2d(64, 3, 3, 1, 1)
+        add_basicvsr_modules(self, mid_channels, num_blocks, zero_init_flow)
         if zero_init_last:
             nn.init.zeros_(self.conv_last.weight)
             nn.init.zeros_(self.conv_last.bias)
-        self.lrelu = nn.LeakyReLU(negative_slope=0.1, inplace=True)
 
     def lr_multipliers(self) -> dict[str, float]:
         # The official recipe trains SPyNet with 1/8 of the base learning rate.
@@ -86,20 +83,11 @@ class BasicVSR(VSRModel):
 
         ``backward[:, i]`` warps frame i+1 onto frame i; ``forward[:, i]`` warps frame i onto i+1.
         """
-        b, t, c, h, w = lqs.shape
-        earlier = lqs[:, :-1].reshape(-1, c, h, w)
-        later = lqs[:, 1:].reshape(-1, c, h, w)
-        flows_backward = self.spynet(earlier, later).view(b, t - 1, 2, h, w)
-        flows_forward = self.spynet(later, earlier).view(b, t - 1, 2, h, w)
-        return flows_forward, flows_backward
+        return neighbour_flows(self.spynet, lqs)
 
     def upsample(self, lq: torch.Tensor, feat_backward: torch.Tensor, feat_forward: torch.Tensor) -> torch.Tensor:
         """Reconstruct one frame ``(B, 3, 4H, 4W)`` from its two propagated features."""
-        out = self.lrelu(self.fusion(torch.cat([feat_backward, feat_forward], dim=1)))
-        out = self.lrelu(self.upsample1(out))
-        out = self.lrelu(self.upsample2(out))
-        out = self.lrelu(self.conv_hr(out))
-        out = self.conv_last(out)
+        out = basicvsr_reconstruct(self, feat_backward, feat_forward)
         if self.skip == "bicubic":
             return out + bicubic_upsample(lq, 4)
         return out + F.interpolate(lq, scale_factor=4, mode="bilinear", align_corners=False)

@@ -91,11 +91,16 @@ from torch import nn
 from freqvsr.errors import ModelError
 from freqvsr.functional.dct import block_dct2d, block_idct2d
 from freqvsr.functional.flow import flow_warp
-from freqvsr.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
+from freqvsr.layers.blocks import ResidualBlocksWithInputConv
 from freqvsr.layers.frequency_attention_pp import make_frequency_attention
-from freqvsr.layers.spynet import SPyNet
 from freqvsr.models._base import VSRModel
-from freqvsr.layers.propagation import backward_features, forward_features
+from freqvsr.layers.propagation import (
+    add_basicvsr_modules,
+    backward_features,
+    basicvsr_reconstruct,
+    forward_features,
+    neighbour_flows,
+)
 from freqvsr.models._registry import register_model
 from freqvsr.models.ftvsr import FTVSR
 
@@ -280,15 +285,8 @@ class FTVSRPlusPlus(VSRModel):
             # ``stride`` / ``keyframe_stride`` are LTAM's (TTVSR backbone only)
             self.backbone = TTVSRBackbone(mid_channels, num_blocks, stride, keyframe_stride)
             return
-        # stage 1: BasicVSR (same module names as models/basicvsr.py)
-        self.spynet = SPyNet()
-        self.backward_resblocks = ResidualBlocksWithInputConv(mid_channels + 3, mid_channels, num_blocks)
-        self.forward_resblocks = ResidualBlocksWithInputConv(mid_channels + 3, mid_channels, num_blocks)
-        self.fusion = nn.Conv2d(mid_channels * 2, mid_channels, 1, 1, 0, bias=True)
-        self.upsample1 = PixelShufflePack(mid_channels, mid_channels, 2, kernel_size=3)
-        self.upsample2 = PixelShufflePack(mid_channels, 64, 2, kernel_size=3)
-        self.conv_hr = nn.Conv2d(64, 64, 3, 1, 1)
-        self.conv_last = nn.Conv2d(64, 3, 3, 1, 1)
+        # stage 1: BasicVSR (same modules and names as models/basicvsr.py)
+        add_basicvsr_modules(self, mid_channels, num_blocks)
 
     def lr_multipliers(self) -> dict[str, float]:
         # BasicVSR's / the official FTVSR recipe: SPyNet at 1/8 of the base learning rate
@@ -297,22 +295,14 @@ class FTVSRPlusPlus(VSRModel):
     # -- stage 1 --------------------------------------------------------------------------------
     def compute_flow(self, lqs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T-1, 2, h, w) each: ``backward[:, i]`` warps frame i+1 onto i, ``forward[:, i]`` i onto i+1."""
-        b, t, c, h, w = lqs.shape
-        earlier = lqs[:, :-1].reshape(-1, c, h, w)
-        later = lqs[:, 1:].reshape(-1, c, h, w)
-        both = self.spynet(torch.cat([earlier, later]), torch.cat([later, earlier])).view(2, b, t - 1, 2, h, w)
-        return both[1], both[0]
+        return neighbour_flows(self.spynet, lqs)
 
     def stage1(self, lq: torch.Tensor, flows_f: torch.Tensor | None, flows_b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """BasicVSR → (SR1, bilinear ×4), each (B, T, 3, 4h, 4w)."""
         b, t, c, h, w = lq.shape
         back = backward_features(lq, flows_b, self.backward_resblocks, self.mid_channels)
         fwd = list(forward_features(lq, flows_f, self.forward_resblocks, self.mid_channels))
-        x = torch.cat([torch.stack(back, 1), torch.stack(fwd, 1)], dim=2).flatten(0, 1)
-        x = _lrelu(self.fusion(x))
-        x = _lrelu(self.upsample1(x))
-        x = _lrelu(self.upsample2(x))
-        x = self.conv_last(_lrelu(self.conv_hr(x)))
+        x = basicvsr_reconstruct(self, torch.stack(back, 1).flatten(0, 1), torch.stack(fwd, 1).flatten(0, 1))
         bic = F.interpolate(lq.flatten(0, 1), scale_factor=4, mode="bilinear", align_corners=False)
         return (x + bic).view(b, t, c, 4 * h, 4 * w), bic.view(b, t, c, 4 * h, 4 * w)
 
