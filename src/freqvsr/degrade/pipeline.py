@@ -252,7 +252,11 @@ def blur_kernel_size(sigma: float) -> int:
 
 @dataclass(frozen=True)
 class Preset:
-    """A named degradation: ``sample(generator, scale)`` draws :class:`DegradeParams`."""
+    """A named degradation: ``sample(generator, scale)`` draws :class:`DegradeParams`.
+
+    ``_sampler(generator, scale)`` should be a module-level function or a picklable callable object
+    (not a lambda), so that datasets holding the preset can go to spawned DataLoader workers.
+    """
 
     name: str
     description: str
@@ -272,12 +276,37 @@ class Preset:
         return apply(x, params), params
 
 
-def _fixed(**kw) -> Callable[[torch.Generator, int], DegradeParams]:
-    return lambda g, scale: DegradeParams(scale=scale, **kw)
+# Samplers are module-level functions or frozen dataclasses, never lambdas/closures: a Preset (and so
+# every dataset holding one) must pickle, because DataLoader workers are spawned, not forked
+# (freqvsr.train.data), and spawn sends the dataset to each worker by pickle.
 
 
-def _noise_sampler(sigma: float):
-    return lambda g, scale: DegradeParams(scale=scale, noise=NoiseParams("gaussian", sigma=sigma, seed=draw_seed(g)))
+@dataclass(frozen=True)
+class _Fixed:
+    """Sampler of a preset without randomness: ``DegradeParams(scale=scale, **fields)``; draws nothing."""
+
+    fields: tuple[tuple[str, Any], ...] = ()  # (name, value) pairs: a tuple keeps the Preset hashable
+
+    def __call__(self, g: torch.Generator, scale: int) -> DegradeParams:
+        return DegradeParams(scale=scale, **dict(self.fields))
+
+
+def _fixed(**kw) -> _Fixed:
+    return _Fixed(tuple(kw.items()))
+
+
+@dataclass(frozen=True)
+class _GaussianNoiseSampler:
+    """BI + Gaussian noise of a fixed ``sigma``; draws one value: the noise seed."""
+
+    sigma: float
+
+    def __call__(self, g: torch.Generator, scale: int) -> DegradeParams:
+        return DegradeParams(scale=scale, noise=NoiseParams("gaussian", sigma=self.sigma, seed=draw_seed(g)))
+
+
+def _noise_sampler(sigma: float) -> _GaussianNoiseSampler:
+    return _GaussianNoiseSampler(float(sigma))
 
 
 def _real_sampler(g: torch.Generator, scale: int) -> DegradeParams:

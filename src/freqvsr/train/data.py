@@ -115,18 +115,74 @@ def _dataset_from_data_package(data: DataConfig, cfg: Config, split: str) -> Dat
         raise UsageError(f"data kind {data.kind!r}: bad data.args {dict(data.args)} ({exc})") from None
 
 
+class _EpochIndexed(Dataset):
+    """Index with ``(epoch, index)``: the epoch travels with every index to the worker.
+
+    One DataLoader then serves every epoch, so its workers start once per stream (spawned workers
+    take seconds to start: torch and freqvsr are imported afresh) instead of once per epoch, and a
+    worker's dataset copy, which never sees the main process's ``set_epoch``, still samples the
+    right epoch.
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, item: tuple[int, int]) -> Any:
+        epoch, index = item
+        if hasattr(self.dataset, "set_epoch") and getattr(self.dataset, "epoch", None) != epoch:
+            self.dataset.set_epoch(epoch)
+        return self.dataset[index]
+
+
+class _Batches:
+    """Batch sampler: this process's batches of epoch ``epoch`` from batch ``start`` on, then of
+    every following epoch, endlessly, as lists of ``(epoch, index)``."""
+
+    def __init__(self, stream: BatchStream, epoch: int, start: int) -> None:
+        self.stream, self.epoch, self.start = stream, epoch, start
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        epoch, start = self.epoch, self.start
+        while True:
+            for batch in self.stream._batch_indices(epoch, start):
+                yield [(epoch, i) for i in batch]
+            epoch, start = epoch + 1, 0
+
+
+# How DataLoader workers start. Never ``fork``: the training process already runs threads (torch's
+# pools, PyAV/FFmpeg decoder and encoder threads), and a forked child inherits their locks in
+# whatever state they were in (a forked worker deadlocked once). spawn starts each worker as a fresh
+# interpreter and sends it the dataset by pickle, which is why datasets and degradation presets must
+# pickle. (forkserver would only be faster if its server preloaded torch, i.e. forked after
+# importing torch: the situation this avoids.)
+WORKER_START_METHOD = "spawn"
+
+
 class BatchStream:
-    """Endless stream of this process's batches with a resumable ``(epoch, batch)`` position."""
+    """Endless stream of this process's batches with a resumable ``(epoch, batch)`` position.
+
+    With ``num_workers > 0`` the workers are started once, with ``start_method`` (default
+    :data:`WORKER_START_METHOD`, ``spawn``; ``fork`` is refused), and serve every epoch. The dataset
+    must pickle, and a script that trains with workers needs the ``if __name__ == "__main__":``
+    guard (spawned workers re-import the main module; ``freqvsr train`` has it).
+    """
 
     def __init__(self, dataset: Dataset, global_batch: int, *, seed: int, rank: int = 0, world: int = 1,
-                 num_workers: int = 0) -> None:
+                 num_workers: int = 0, start_method: str | None = None) -> None:
         if global_batch % world:
             raise UsageError(f"train.batch_size {global_batch} is not divisible by the {world} processes")
         n = len(dataset)  # type: ignore[arg-type]
         if n < global_batch:
             raise UsageError(f"the training set has {n} samples, fewer than train.batch_size {global_batch}")
+        if start_method == "fork":
+            raise UsageError("start_method 'fork': DataLoader workers must not be forked from the training "
+                             "process (it runs threads); use spawn or forkserver")
         self.dataset, self.global_batch, self.seed = dataset, global_batch, seed
         self.rank, self.world, self.num_workers = rank, world, num_workers
+        self.start_method = start_method
         self.batches_per_epoch = n // global_batch  # the incomplete last global batch is dropped
         self.epoch, self.position = 0, 0  # position = batches of this epoch already consumed
         self._iter: Iterator | None = None
@@ -143,26 +199,31 @@ class BatchStream:
 
     def _start(self) -> None:
         if hasattr(self.dataset, "set_epoch"):
-            self.dataset.set_epoch(self.epoch)  # before the loader forks its workers
+            self.dataset.set_epoch(self.epoch)  # the main process's copy (num_workers=0 reads it)
+        workers = self.num_workers > 0
         loader = DataLoader(
-            self.dataset, batch_sampler=self._batch_indices(self.epoch, self.position), collate_fn=collate,
-            num_workers=self.num_workers, worker_init_fn=worker_init_fn if self.num_workers else None,
+            _EpochIndexed(self.dataset), batch_sampler=_Batches(self, self.epoch, self.position), collate_fn=collate,
+            num_workers=self.num_workers, worker_init_fn=worker_init_fn if workers else None,
+            multiprocessing_context=(self.start_method or WORKER_START_METHOD) if workers else None,
             # its own generator: creating a loader iterator must not consume the global torch RNG
             generator=torch.Generator().manual_seed(mix_seed(self.seed, self.epoch, 1)),
         )
         self._iter = iter(loader)
 
     def next(self) -> dict[str, Any]:
+        if self.position >= self.batches_per_epoch:  # the sampler has already moved on to the next epoch
+            self.epoch, self.position = self.epoch + 1, 0
+            if hasattr(self.dataset, "set_epoch"):
+                self.dataset.set_epoch(self.epoch)
         if self._iter is None:
             self._start()
-        try:
-            batch = next(self._iter)  # type: ignore[arg-type]
-        except StopIteration:
-            self.epoch, self.position = self.epoch + 1, 0
-            self._start()
-            batch = next(self._iter)  # type: ignore[arg-type]
+        batch = next(self._iter)  # type: ignore[arg-type]
         self.position += 1
         return batch
+
+    def close(self) -> None:
+        """Stop the workers now (they also stop when the stream is garbage-collected)."""
+        self._iter = None
 
     def state_dict(self) -> dict[str, int]:
         return {"epoch": self.epoch, "position": self.position, "seed": self.seed, "global_batch": self.global_batch}
