@@ -111,7 +111,7 @@ def _zero_frame_video(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("case", ["missing", "text", "truncated", "zero", "model", "scale", "unwritable"])
+@pytest.mark.parametrize("case", ["missing", "text", "truncated", "zero", "model", "scale", "unwritable", "no-parent", "no-parent-dir"])
 def test_bad_inputs_one_line_error_nothing_written(case, tmp_path, small_clip, capsys):
     out = tmp_path / "out.mp4"
     src = small_clip
@@ -139,11 +139,16 @@ def test_bad_inputs_one_line_error_nothing_written(case, tmp_path, small_clip, c
         blocker = tmp_path / "file.txt"
         blocker.write_text("x")
         out = blocker / "out.mp4"
+    elif case in ("no-parent", "no-parent-dir"):
+        out = tmp_path / "a" / "b" / ("out.mp4" if case == "no-parent" else "frames")
     code, err = _run_cli(["upscale", str(src), "-o", str(out), "--quiet", *extra], capsys)
     assert code in (1, 2), err
     assert len(err) == 1 and err[0].startswith("freqvsr: error:"), err
-    named = {"model": "no-such-model", "scale": "x2.safetensors", "unwritable": "file.txt"}.get(case, src.name)
+    named = {"model": "no-such-model", "scale": "x2.safetensors", "unwritable": "file.txt",
+             "no-parent": "a/b", "no-parent-dir": "a/b"}.get(case, src.name)
     assert named in err[0]
+    if case.startswith("no-parent"):
+        assert "does not exist" in err[0] and not (tmp_path / "a").exists()
     assert not out.exists()
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert leftovers == [], leftovers

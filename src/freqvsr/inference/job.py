@@ -384,6 +384,8 @@ def _prepare_work_dir(work: Path, fingerprint: dict, resume: bool) -> dict:
                 kept.append(seg)
             manifest["segments"] = kept
             return manifest
+    if not work.parent.is_dir():
+        raise OutputError(f"{work.parent}: output folder does not exist (create it first)")
     if work.exists():
         shutil.rmtree(work)
     try:
