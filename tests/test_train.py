@@ -401,3 +401,23 @@ def test_spynet_pairs_from_a_corpus_with_exact_flow(tmp_path):
     warped = flow_warp(supp, flow.permute(0, 2, 3, 1), padding_mode="border")
     err = (warped - ref).abs().amax(1)[valid].mean()
     assert err < 0.25 * (supp - ref).abs().amax(1)[valid].mean()  # the flow explains the motion
+
+
+def test_ema_warmup_forgets_the_initialisation():
+    import torch
+    from torch import nn
+
+    from freqvsr.train.ema import EMA
+
+    net = nn.Linear(2, 2, bias=False)
+    nn.init.zeros_(net.weight)
+    plain, warm = EMA(net, 0.999), EMA(net, 0.999, warmup=True)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    for step in range(100):
+        plain.update(net, step)
+        warm.update(net, step)
+    # plain keeps 0.999**100 = 90 % of the zero init; warm-up keeps prod((1+s)/(10+s)) ~ 0
+    assert float(plain.model.weight.mean()) == pytest.approx(1 - 0.999**100, rel=1e-4)
+    assert float(warm.model.weight.mean()) > 0.99
+    assert warm.decay_at(0) == pytest.approx(0.1) and warm.decay_at(10**6) == 0.999

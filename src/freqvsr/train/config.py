@@ -94,6 +94,7 @@ class TrainConfig:
     num_frames: int = 7
     grad_clip: float = 0.0                      # max global grad norm; 0 = off
     ema_decay: float = 0.0                      # 0 = no EMA; BasicSR uses 0.999
+    ema_warmup: bool = False                    # decay min(ema_decay, (1+it)/(10+it)): for short runs (ema.py)
     amp: Literal["none", "bf16", "fp16"] = "none"
     seed: int = 0
     device: str = "auto"                        # auto | cpu | cuda | cuda:1

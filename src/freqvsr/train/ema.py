@@ -2,6 +2,13 @@
 
 ``ema = decay * ema + (1 - decay) * weights`` after every optimiser step; buffers are copied. The
 average is usually the better model for validation and export, so both use it when it exists.
+
+``warmup=True`` uses ``min(decay, (1 + step) / (10 + step))`` at optimiser step ``step`` (as
+timm's and TensorFlow's EMAs): without it the average keeps ``decay ** n`` of the random
+initialisation after n steps (37 % after 1,000 steps at 0.999), so in a short run the exported
+average is much worse than the trained weights — measured on our first CPU default-model run:
+at 1,000 iterations the raw weights beat bicubic by 1.1 dB on carphone BI, the plain average by
+0.001 dB.
 """
 
 from __future__ import annotations
@@ -13,19 +20,25 @@ from torch import nn
 
 
 class EMA:
-    def __init__(self, model: nn.Module, decay: float) -> None:
+    def __init__(self, model: nn.Module, decay: float, warmup: bool = False) -> None:
         self.decay = float(decay)
+        self.warmup = bool(warmup)
         self.model = copy.deepcopy(model).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
 
+    def decay_at(self, step: int) -> float:
+        return min(self.decay, (1.0 + step) / (10.0 + step)) if self.warmup else self.decay
+
     @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
+    def update(self, model: nn.Module, step: int = 0) -> None:
+        """Fold in ``model``'s weights after optimiser step ``step`` (0-based; used by ``warmup``)."""
+        decay = self.decay_at(step)
         ema_state = self.model.state_dict()
         for key, value in model.state_dict().items():
             target = ema_state[key]
             if value.is_floating_point():
-                target.mul_(self.decay).add_(value.detach(), alpha=1.0 - self.decay)
+                target.mul_(decay).add_(value.detach(), alpha=1.0 - decay)
             else:
                 target.copy_(value)
 

@@ -197,7 +197,7 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, progress: b
     objective = Objective(cfg.loss).to(device)
     disc = objective.discriminator
     disc_opt = torch.optim.Adam(disc.parameters(), lr=t.discriminator_lr, betas=(0.9, 0.99)) if disc else None
-    ema = EMA(model, t.ema_decay) if t.ema_decay > 0 else None
+    ema = EMA(model, t.ema_decay, warmup=t.ema_warmup) if t.ema_decay > 0 else None
     amp_dtype = _AMP_DTYPES.get(t.amp)
     scaler = torch.amp.GradScaler(device.type, enabled=t.amp == "fp16")
     disc_scaler = torch.amp.GradScaler(device.type, enabled=t.amp == "fp16")
@@ -300,7 +300,7 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, progress: b
         scaler.step(optimizer)
         scaler.update()
         if ema is not None:
-            ema.update(model)
+            ema.update(model, it)
 
         if disc is not None:
             disc.requires_grad_(True)
