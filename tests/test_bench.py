@@ -67,3 +67,19 @@ def test_cpu_attention_flops_are_counted():
     # QK^T and AV: 2 * (2 * HW * HW * C) per frame
     hw, c = 6 * 5, 3
     assert count_flops(Attn(scale=1), frames=2, height=6, width=5) == 2 * 2 * (2 * hw * hw * c)
+
+
+def test_flops_counted_on_meta_equal_a_real_cpu_forward():
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from freqvsr.bench.speed import _EXTRA_FLOPS, count_flops
+    from freqvsr.models import create_model
+
+    for name in ("basicvsr.tiny", "ftvsr++.tiny"):  # ftvsr++: convs, grid_sample, CPU flash attention
+        model = create_model(name).eval()
+        counter = FlopCounterMode(display=False, custom_mapping=_EXTRA_FLOPS)
+        with torch.no_grad(), counter:
+            model(torch.rand(1, 2, 3, 16, 16))
+        assert count_flops(model, 2, 16, 16) == counter.get_total_flops() > 0
+        assert next(model.parameters()).device.type == "cpu"  # the model itself was not moved

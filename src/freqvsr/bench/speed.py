@@ -10,6 +10,7 @@ in its own process, as `freqvsr bench` does, so models do not inherit each other
 
 from __future__ import annotations
 
+import copy
 import statistics
 import time
 from typing import Any
@@ -39,7 +40,22 @@ _EXTRA_FLOPS = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu
 
 
 def count_flops(model, frames: int, height: int, width: int) -> int:
-    """FLOPs of one forward over ``frames`` LR frames of height×width, on CPU."""
+    """FLOPs of one forward over ``frames`` LR frames of height×width.
+
+    Counted on a 'meta' copy of the model (shapes only: no compute, no memory, seconds even for
+    FTVSR at 180×320, and the nominal FLOPs of the architecture — on real CPU tensors FTVSR's
+    Winograd path would be counted as its cheaper GEMMs); on CPU tensors if an op has no meta
+    kernel.
+    """
+    counter = FlopCounterMode(display=False, custom_mapping=_EXTRA_FLOPS)
+    try:
+        meta = copy.deepcopy(model).to("meta")
+        x, _ = _input(meta, frames, height, width, torch.device("meta"))
+        with torch.no_grad(), counter:
+            meta(x)
+        return int(counter.get_total_flops())
+    except (NotImplementedError, RuntimeError):
+        pass
     x, _ = _input(model, frames, height, width, torch.device("cpu"))
     counter = FlopCounterMode(display=False, custom_mapping=_EXTRA_FLOPS)
     with torch.no_grad(), counter:
