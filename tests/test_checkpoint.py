@@ -40,7 +40,8 @@ def test_header_round_trip(tiny, tmp_path):
     assert header == {
         "format": 1,
         "arch": "basicvsr.tiny",
-        "args": {"mid_channels": 8, "num_blocks": 1, "skip": "bilinear", "zero_init_last": False},
+        "args": {"mid_channels": 8, "num_blocks": 1, "skip": "bilinear", "zero_init_last": False,
+                 "zero_init_flow": False},
         "scale": 4,
         "freqvsr_version": __version__,
         "storage_dtype": None,

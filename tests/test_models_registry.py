@@ -92,7 +92,8 @@ def test_unknown_override_lists_valid_parameters():
 
 def test_override_and_full_args_recorded():
     m = create_model("basicvsr.tiny", num_blocks=2)
-    assert m.arch_args == {"mid_channels": 8, "num_blocks": 2, "skip": "bilinear", "zero_init_last": False}
+    assert m.arch_args == {"mid_channels": 8, "num_blocks": 2, "skip": "bilinear", "zero_init_last": False,
+                          "zero_init_flow": False}
     assert len(m.forward_resblocks.main[2]) == 2
     b = create_model("bicubic", scale=2)
     assert b.scale == 2 and b.arch_args["scale"] == 2

@@ -35,7 +35,7 @@ from freqvsr.inference.device import peak_host_memory
 from freqvsr.inference.engine import SegmentEnd, SRFrame, Upscaler, to_array, to_tensor
 from freqvsr.io import SEGMENT_SUFFIX, EncodeSettings, FrameFolderWriter, SegmentWriter, assemble_video, is_video_output, open_input
 
-DEFAULT_MODEL = "bicubic"  # until trained weights ship; `freqvsr demo` says so
+DEFAULT_MODEL = "basicvsr.small.mix"  # trained weights shipped in freqvsr/weights (tests/test_default_model.py)
 _JOB_VERSION = 1
 _QUEUE_FRAMES = 8
 

@@ -148,6 +148,12 @@ register_model(
     description="BasicVSR, 32 channels, 10 blocks per direction", paper=_PAPER,
 )
 register_model(
+    "basicvsr.small.mix", BasicVSR, {"mid_channels": 32, "num_blocks": 10, "skip": "bicubic", "zero_init_flow": True},
+    description="BasicVSR-small trained here on 2 CPU cores (DATA.md corpus, FTVSR clean/H.264 mixture); "
+                "the default model (configs/default_corpus_cpu.yaml)",
+    paper=_PAPER, weights="basicvsr_small_mix.safetensors",
+)
+register_model(
     "basicvsr.tiny", BasicVSR, {"mid_channels": 8, "num_blocks": 1},
     description="BasicVSR, 8 channels, 1 block (for tests)", paper=_PAPER,
 )

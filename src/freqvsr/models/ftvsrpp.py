@@ -59,18 +59,23 @@ Where we had to choose (the paper leaves it open or the official choice is costl
 * Inputs of any size: the LR clip is replicate-padded so that HR is a multiple of the DCT block,
   and attention tiles are padded inside the attention layers; the output is cropped back.
 
-Sizes (``FlopCounterMode`` on 'meta' tensors, FLOPs = 2·MACs, per frame of a T=3 clip; on real
-CPU tensors the counter misses the fused CPU attention kernel, so count on 'meta'):
+Sizes, FLOPs per output frame (``FlopCounterMode`` on 'meta' tensors, FLOPs = 2·MACs) and CPU
+speed (2 threads, quiet machine, fp32, random weights), from
+``freqvsr bench --model ... --size 64x64 --frames 5 --repeat 2`` and
+``freqvsr bench --model ... --size 180x320 --frames 2 --repeat 1 --warmup 0``:
 
-=====================  ==========  ==================  ===================
-entry                  parameters  GFLOPs @ 64×64 LR   GFLOPs @ 180×320 LR
-=====================  ==========  ==================  ===================
-``ftvsr++``            10,806,831  62.9                1054 (marginal 1139)
-``ftvsr++.ttvsr``      11,289,135  103.5               1625
-``ftvsr++.small``       2,528,271  17.1                395
-``ftvsr++.tiny``        1,537,591  9.6                 —
-``ftvsr++.ttvsr.tiny``  1,489,639  4.2                 —
-=====================  ==========  ==================  ===================
+======================  ==========  ===========  ===========  ============  =============
+entry                   parameters  GFLOPs @64²  frames/s     GFLOPs        frames/s
+                                    (T=5)        @64²         @180×320      @180×320
+======================  ==========  ===========  ===========  ============  =============
+``ftvsr++``             10,806,831  63.9         3.10         1012 (T=2)    0.19
+``ftvsr++.ttvsr``       11,289,135  104.8        2.35         1577          0.15
+``ftvsr++.small``        2,528,271  18.0         7.42         358           0.37
+``ftvsr++.tiny``         1,537,591  10.3         10.21        155           0.57
+``ftvsr++.ttvsr.tiny``   1,489,639  4.9          29.08        79            1.17
+======================  ==========  ===========  ===========  ============  =============
+
+(the ablation entries ``.lfa/.gfa/.pixel/.cnn/.ts/.txs`` are in the README's FTVSR table.)
 
 The paper's Table 6 gives 10.8 M parameters (the ``ftvsr++`` widths were chosen to match) and
 0.76 T "FLOPs" per 180×320 frame. BasicVSR alone measures 0.73 TFLOPs here (0.36 T MACs; the

@@ -91,8 +91,7 @@ def run_demo(out_dir: str | Path = "freqvsr-demo", *, model: str = DEFAULT_MODEL
     out.mkdir(parents=True, exist_ok=True)
     clip = sample_clip()
     if model == "bicubic":
-        log("note: no trained weights ship yet, so the default model is bicubic; the comparison below is "
-            "bicubic against itself until a trained model becomes the default.")
+        log("note: --model bicubic: the comparison below is bicubic against itself.")
     log(f"[1/4] degrading {clip.name} (first {frames} frames): ×4 bicubic + H.264 CRF 25")
     lq = out / "input_lq_crf25.mp4"
     degrade_video(clip, lq, preset="crf25", seed=0, max_frames=frames)
