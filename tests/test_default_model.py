@@ -61,3 +61,14 @@ def test_default_model_loads_its_shipped_weights():
     sa, sb = a.state_dict(), b.state_dict()
     assert all((sa[k] == sb[k]).all() for k in sa)  # the same file, not a random init
     assert any(v.abs().sum() > 0 for k, v in sa.items() if k.startswith("conv_last"))
+
+
+def test_models_table_summarises_the_gain_over_bicubic():
+    from freqvsr.models._zoo import quality_summary
+
+    rows = [{"name": "psnr_rgb", "value": v, "model": who, "dataset": clip, "degradation": deg, "protocol": "P"}
+            for who, clip, deg, v in [("model", "a", "bi", 30.0), ("bicubic", "a", "bi", 28.0),
+                                      ("model", "b", "bi", 26.0), ("bicubic", "b", "bi", 27.0)]]
+    rows.append({"name": "psnr_rgb", "value": 9.0, "model": "model", "dataset": "short", "degradation": "bi",
+                 "protocol": "Q", "bicubic": 8.0})
+    assert quality_summary(rows) == "PSNR RGB vs bicubic: bi +0.50 dB (mean of a, b)"

@@ -21,6 +21,29 @@ def count_parameters(name: str) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def quality_summary(metrics: list[dict[str, Any]]) -> str:
+    """One line from a checkpoint's metric rows.
+
+    Rows that come in model/bicubic pairs (``"model"`` key, as ``benchmarks/ship_default_model.py``
+    writes them) become the mean PSNR gain over bicubic per degradation, over the datasets of the
+    most common protocol; other rows are listed as they are.
+    """
+    paired = [m for m in metrics if m.get("model") in ("model", "bicubic") and m.get("name") == "psnr_rgb"]
+    if not paired:
+        return "; ".join(f"{m['name']} {m['value']:.2f} ({m.get('dataset', '')}, {m.get('protocol', '')})" for m in metrics)
+    protocols = [m.get("protocol", "") for m in paired if m.get("model") == "bicubic"]
+    main = max(set(protocols), key=protocols.count) if protocols else ""
+    parts, datasets = [], set()
+    for deg in dict.fromkeys(m.get("degradation", "") for m in paired):
+        rows = [m for m in paired if m.get("degradation", "") == deg and m.get("protocol", "") == main]
+        ours = [m["value"] for m in rows if m["model"] == "model"]
+        base = [m["value"] for m in rows if m["model"] == "bicubic"]
+        if ours and len(ours) == len(base):
+            datasets |= {m.get("dataset", "") for m in rows}
+            parts.append(f"{deg} {sum(ours) / len(ours) - sum(base) / len(base):+.2f}")
+    return f"PSNR RGB vs bicubic: {', '.join(parts)} dB (mean of {', '.join(sorted(datasets))})"
+
+
 def zoo_rows() -> list[dict[str, Any]]:
     from importlib import resources
 
@@ -43,9 +66,12 @@ def zoo_rows() -> list[dict[str, Any]]:
             header = read_checkpoint_header(str(path))
             training = header.get("training") or {}
             row["weights"] = spec.weights
-            row["trained_on"] = f"{training.get('data', '?')} / {training.get('degradation', '?')}"
-            row["quality"] = "; ".join(
-                f"{m['name']} {m['value']:.2f} ({m.get('dataset', '')}, {m.get('protocol', '')})" for m in header.get("metrics", [])
-            )
+            data, deg = training.get("data") or {}, training.get("degradation") or {}
+            if isinstance(data, dict):
+                data = f"{data.get('kind', '?')} {data.get('root', '')}".strip()
+            if isinstance(deg, dict):
+                deg = deg.get("preset", "?")
+            row["trained_on"] = f"{data} / {deg}"
+            row["quality"] = quality_summary(header.get("metrics", []))
         rows.append(row)
     return rows
