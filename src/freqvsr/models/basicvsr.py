@@ -28,8 +28,9 @@ Different from the official code:
 * Three constructor flags for our own short trainings (defaults = official): ``skip="bicubic"``
   predicts the residual over MATLAB-bicubic up-sampling instead of bilinear;
   ``zero_init_last=True`` zero-initialises ``conv_last``, so an untrained network outputs exactly
-  bicubic (but the trunk then gets almost no gradient at first: in a 1,500-iteration CPU run it
-  never left bicubic); ``zero_init_flow=True`` starts SPyNet at zero flow instead of a random one
+  bicubic (a 1,500-iteration CPU run with it exported a model equal to bicubic, but that run's
+  export was the weight EMA, which turned out to be the cause: see ``train/ema.py``; the shipped
+  default model does not use this flag); ``zero_init_flow=True`` starts SPyNet at zero flow instead of a random one
   (pretrained SPyNet weights cannot be downloaded here).
 
 State-dict keys equal mmediting's ``BasicVSRNet`` (after stripping ``generator.``), so official

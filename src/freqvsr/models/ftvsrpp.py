@@ -80,7 +80,7 @@ entry                   parameters  GFLOPs @64²  frames/s     GFLOPs        fra
 The paper's Table 6 gives 10.8 M parameters (the ``ftvsr++`` widths were chosen to match) and
 0.76 T "FLOPs" per 180×320 frame. BasicVSR alone measures 0.73 TFLOPs here (0.36 T MACs; the
 BasicVSR paper reports 0.33 T, i.e. MACs), so the paper's figure is most likely MACs: ours is
-≈ 0.53 T MACs, of which the frequency stage is ≈ 0.16 T. The rest of the gap is the paper's
+≈ 0.53 T MACs per frame of a T=3 clip (0.51 T at T=2, the table above), of which the frequency stage is ≈ 0.16 T. The rest of the gap is the paper's
 unpublished stage-2 layout (embedding width, token size, number of attention layers). SPyNet
 (1.44 M parameters) dominates the tiny entries.
 """
