@@ -242,3 +242,63 @@ def test_cli_upscale_streams_with_fastrealvsr(small_clip, tmp_path):
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     assert len(frames) == 6 and frames[0].shape == (192, 256, 3)
     assert json.loads(report.read_text())[0]["frames"] == 6
+
+
+# --- CPU flags (flow at half size / no flow, previous-frame input, x4 shuffle, bicubic skip) -----
+
+CPU_FLAGS = [
+    {"flow": "half", "upsampler": "shuffle4", "skip": "bicubic", "zero_init_flow": True},
+    {"flow": "none", "prev_input": True, "upsampler": "shuffle4", "skip": "bicubic"},
+    {"flow": "half", "prev_input": True, "hsa": False},
+]
+
+
+@pytest.mark.parametrize("flags", CPU_FLAGS)
+def test_cpu_flags_forward_equals_stepping_and_stay_causal(flags):
+    model = _tiny(**flags)
+    lq = _clip(t=4, h=18, w=22)
+    with torch.no_grad():
+        whole = model(lq)
+        state = model.init_state(lq[:, 0])
+        outs = []
+        for t in range(lq.shape[1]):
+            y, state = model.step(lq[:, t], state)
+            outs.append(y)
+        changed = lq.clone()
+        changed[:, 2] = torch.rand_like(changed[:, 2])
+        other = model(changed)
+    assert whole.shape == (1, 4, 3, 72, 88)
+    torch.testing.assert_close(torch.stack(outs, 1), whole, atol=1e-5, rtol=0)
+    assert torch.equal(whole[:, :2], other[:, :2])
+    assert (whole[:, 3] - other[:, 3]).abs().max() > 1e-6  # the change reaches later frames
+
+
+def test_half_size_flow_is_spynet_on_downscaled_frames_rescaled(monkeypatch):
+    model = _tiny(flow="half")
+    seen = []
+
+    def fake(ref, supp):
+        seen.append(tuple(ref.shape[-2:]))
+        return torch.ones(ref.shape[0], 2, *ref.shape[-2:])  # one LR pixel at half size
+
+    monkeypatch.setattr(model.spynet, "forward", fake)
+    cur, prev = torch.rand(1, 3, 20, 30), torch.rand(1, 3, 20, 30)
+    flow = model._compute_flow(cur, prev)
+    assert seen == [(10, 15)]
+    assert flow.shape == (1, 2, 20, 30)
+    torch.testing.assert_close(flow, torch.full_like(flow, 2.0))  # x2 in both directions
+
+
+def test_no_flow_variant_has_no_spynet_and_bicubic_skip_starts_at_bicubic():
+    from freqvsr.functional.resize import bicubic_upsample
+
+    model = _tiny(flow="none", upsampler="shuffle4", skip="bicubic")
+    assert model.spynet is None and model.lr_multipliers() == {}
+    torch.nn.init.zeros_(model.conv_last.weight)
+    torch.nn.init.zeros_(model.conv_last.bias)
+    lq = _clip(t=2)
+    with torch.no_grad():
+        out = model(lq)
+    torch.testing.assert_close(out[0], bicubic_upsample(lq[0], 4))
+    with pytest.raises(ValueError, match="flow must be one of"):
+        FastRealVSR(flow="quarter")

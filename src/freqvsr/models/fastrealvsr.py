@@ -47,6 +47,22 @@ Our choices (the paper and its unavailable appendix are silent on these):
   ``requires_grad_(False)`` on ``model.spynet``); it is a training decision, not a model flag.
 * Output is not clamped (the engine clamps), as for every model in this package.
 
+CPU flags (ours, for a default model chosen by quality per second; defaults = the paper's form):
+
+* ``flow="half"`` runs SPyNet on frames down-scaled ×2 (bilinear) and up-samples the flow (values
+  ×2): at full LR size SPyNet alone costs ~37 GFLOPs per 180×320 frame, more than half of a
+  60-GFLOP budget; at half size it costs a quarter. ``flow="none"`` drops explicit alignment:
+  the hidden state enters unwarped and the trunk aligns implicitly (RLSP/RRN-style).
+* ``prev_input=True`` feeds ``concat(X_t, X_{t-1})`` to RB_1 (``X_0`` twice on the first frame), so
+  the current-frame features see the motion between the last two frames at the cost of 3 input
+  channels.
+* ``upsampler="shuffle4"`` replaces the two ×2 stages (whose second conv runs at 2× resolution and
+  alone costs more than the whole LR trunk of a small model) by one 3×3 conv C → 3·16 at LR
+  resolution and a ×4 pixel shuffle (ESPCN/SRVGG-style).
+* ``skip="bicubic"`` adds MATLAB-bicubic ×4 of ``X_t`` instead of bilinear (an untrained network is
+  then already as good as bicubic); ``zero_init_flow=True`` starts SPyNet at zero flow (no
+  pretrained SPyNet weights here).
+
 Variants (constructor flags, each registered): ``hsa=False`` is the URN baseline (ĥ = warped h);
 ``pool="blurry"`` / ``"sharp"`` are the pool ablations; ``sca=False`` replaces the attention by a
 conv over the concatenated pool ("w/o SCA"). ``fastrealvsr.small`` (C = 32, 2 + 6 blocks) is our
@@ -60,6 +76,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from freqvsr.functional.flow import flow_warp
+from freqvsr.functional.resize import bicubic_upsample
 from freqvsr.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
 from freqvsr.layers.hidden_state import HiddenStateAttention
 from freqvsr.layers.spynet import SPyNet
@@ -82,6 +99,11 @@ class FastRealVSR(VSRModel):
         pool: ``all`` | ``blurry`` | ``sharp`` — which filtered states form the pool.
         sca: selective cross attention over the pool (False: a conv over the concatenated pool).
         pool_includes_identity: also put the unfiltered hidden state in the pool.
+        flow: ``full`` (SPyNet at LR size, paper) | ``half`` (SPyNet at half LR size) | ``none``.
+        prev_input: RB_1 also sees the previous LR frame.
+        upsampler: ``pixelshuffle`` (two ×2 stages, paper) | ``shuffle4`` (one LR conv + ×4 shuffle).
+        skip: ``bilinear`` (paper) | ``bicubic`` (MATLAB bicubic).
+        zero_init_flow: start SPyNet at zero flow.
     """
 
     temporal = "online"
@@ -96,16 +118,29 @@ class FastRealVSR(VSRModel):
         pool: str = "all",
         sca: bool = True,
         pool_includes_identity: bool = False,
+        flow: str = "full",
+        prev_input: bool = False,
+        upsampler: str = "pixelshuffle",
+        skip: str = "bilinear",
+        zero_init_flow: bool = False,
     ) -> None:
         super().__init__(scale=4, in_channels=3)
+        for arg, value, valid in (("flow", flow, ("full", "half", "none")), ("upsampler", upsampler, ("pixelshuffle", "shuffle4")),
+                                  ("skip", skip, ("bilinear", "bicubic"))):
+            if value not in valid:
+                raise ValueError(f"{arg} must be one of {', '.join(valid)}, got {value!r}")
         self.mid_channels = mid_channels
-        self.spynet = SPyNet()
-        self.feat_extract = ResidualBlocksWithInputConv(3, mid_channels, num_feat_blocks)
+        self.flow, self.prev_input, self.upsampler_kind, self.skip = flow, bool(prev_input), upsampler, skip
+        self.spynet = SPyNet(zero_init=zero_init_flow) if flow != "none" else None
+        self.feat_extract = ResidualBlocksWithInputConv(6 if prev_input else 3, mid_channels, num_feat_blocks)
         self.hsa = HiddenStateAttention(mid_channels, pool, pool_includes_identity, sca) if hsa else None
         self.fusion = ResidualBlocksWithInputConv(2 * mid_channels, mid_channels, num_fuse_blocks)
-        self.upsample1 = PixelShufflePack(mid_channels, mid_channels, 2, kernel_size=3)
-        self.upsample2 = PixelShufflePack(mid_channels, mid_channels, 2, kernel_size=3)
-        self.conv_last = nn.Conv2d(mid_channels, 3, 3, 1, 1)
+        if upsampler == "pixelshuffle":
+            self.upsample1 = PixelShufflePack(mid_channels, mid_channels, 2, kernel_size=3)
+            self.upsample2 = PixelShufflePack(mid_channels, mid_channels, 2, kernel_size=3)
+            self.conv_last = nn.Conv2d(mid_channels, 3, 3, 1, 1)
+        else:
+            self.conv_last = nn.Conv2d(mid_channels, 3 * 16, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(negative_slope=0.1, inplace=True)
         # Peak inference memory of one step per LR pixel (fp32), rounded up from the RSS growth
         # measured by benchmarks/bench_fastrealvsr.py at 180x320 LR (C=64: 609 MB, 10.6 KB/px;
@@ -113,7 +148,23 @@ class FastRealVSR(VSRModel):
         self.bytes_per_lr_pixel = 176 * mid_channels + 512
 
     def lr_multipliers(self) -> dict[str, float]:
-        return {"spynet": 0.125}
+        return {"spynet": 0.125} if self.spynet is not None else {}
+
+    def _compute_flow(self, cur: torch.Tensor, prev: torch.Tensor) -> torch.Tensor | None:
+        """The flow that warps the previous frame (and hidden state) onto the current one."""
+        if self.spynet is None:
+            return None
+        if self.flow == "full":
+            return self.spynet(cur, prev)
+        h, w = cur.shape[-2:]
+        hh, hw = max(1, (h + 1) // 2), max(1, (w + 1) // 2)
+        small = F.interpolate(torch.cat([cur, prev]), size=(hh, hw), mode="bilinear", align_corners=False)
+        flow = self.spynet(small[: len(cur)], small[len(cur):])
+        flow = F.interpolate(flow, size=(h, w), mode="bilinear", align_corners=False)
+        return flow * torch.tensor([w / hw, h / hh], dtype=flow.dtype, device=flow.device).view(1, 2, 1, 1)
+
+    def _features(self, cur: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        return self.feat_extract(torch.cat([cur, prev], dim=1) if self.prev_input else cur)
 
     # -- the recurrence ------------------------------------------------------------------------
 
@@ -126,9 +177,14 @@ class FastRealVSR(VSRModel):
         return self.fusion(torch.cat([hidden, feat], dim=1))
 
     def _reconstruct(self, hidden: torch.Tensor, lq: torch.Tensor) -> torch.Tensor:
-        out = self.lrelu(self.upsample1(hidden))
-        out = self.lrelu(self.upsample2(out))
-        out = self.conv_last(out)
+        if self.upsampler_kind == "pixelshuffle":
+            out = self.lrelu(self.upsample1(hidden))
+            out = self.lrelu(self.upsample2(out))
+            out = self.conv_last(out)
+        else:
+            out = F.pixel_shuffle(self.conv_last(hidden), 4)
+        if self.skip == "bicubic":
+            return out + bicubic_upsample(lq, 4)
         return out + F.interpolate(lq, scale_factor=4, mode="bilinear", align_corners=False)
 
     # -- online interface ----------------------------------------------------------------------
@@ -143,9 +199,9 @@ class FastRealVSR(VSRModel):
 
     def step(self, lq_frame: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """``(B, 3, H, W)`` frame + state -> ``(B, 3, 4H, 4W)`` output (not clamped) + new state."""
-        prev = state["prev_lq"]
-        flow = self.spynet(lq_frame, prev.to(lq_frame.dtype)) if prev.numel() else None
-        feat = self.feat_extract(lq_frame)
+        prev = state["prev_lq"].to(lq_frame.dtype) if state["prev_lq"].numel() else None
+        flow = self._compute_flow(lq_frame, prev) if prev is not None else None
+        feat = self._features(lq_frame, lq_frame if prev is None else prev)
         hidden = self._propagate(feat, state["hidden"].to(feat.dtype), flow)
         return self._reconstruct(hidden, lq_frame), {"prev_lq": lq_frame, "hidden": hidden}
 
@@ -159,13 +215,15 @@ class FastRealVSR(VSRModel):
         """
         b, t, c, h, w = lq.shape
         frames = lq.reshape(b * t, c, h, w)
-        feats = self.feat_extract(frames).view(b, t, self.mid_channels, h, w)
-        if t > 1:
-            flows = self.spynet(lq[:, 1:].reshape(-1, c, h, w), lq[:, :-1].reshape(-1, c, h, w)).view(b, t - 1, 2, h, w)
+        prevs = torch.cat([lq[:, :1], lq[:, :-1]], dim=1).reshape(b * t, c, h, w)
+        feats = self._features(frames, prevs).view(b, t, self.mid_channels, h, w)
+        flows = None
+        if t > 1 and self.spynet is not None:
+            flows = self._compute_flow(lq[:, 1:].reshape(-1, c, h, w), lq[:, :-1].reshape(-1, c, h, w)).view(b, t - 1, 2, h, w)
         hidden = lq.new_zeros(b, self.mid_channels, h, w)
         hiddens = []
         for i in range(t):
-            hidden = self._propagate(feats[:, i], hidden, flows[:, i - 1] if i > 0 else None)
+            hidden = self._propagate(feats[:, i], hidden, flows[:, i - 1] if i > 0 and flows is not None else None)
             hiddens.append(hidden)
         out = self._reconstruct(torch.stack(hiddens, dim=1).view(b * t, self.mid_channels, h, w), frames)
         return out.view(b, t, c, 4 * h, 4 * w)
