@@ -126,7 +126,7 @@ def cmd_report(args) -> int:
     from freqvsr.data.evalset import EvalSetDataset
 
     torch.set_num_threads(args.threads)
-    runs = sorted(Path(args.runs).glob("*.pt"))
+    runs = sorted(p for p in Path(args.runs).glob("*.pt") if p.stem in CANDIDATES)
     models = {}
     for r in runs:
         ck = torch.load(r)

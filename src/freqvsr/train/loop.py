@@ -279,10 +279,15 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, progress: b
                dynamic_ncols=True)
     net.train()
     autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else nullcontext
+    # data_wait: the fraction of wall time since the last log line spent waiting for stream.next()
+    # (1.0 = data-bound, ~0 = the loader keeps up with the steps).
+    wait_s, since = 0.0, time.perf_counter()
     for it in range(start, end):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg.schedule, it, group["base_lr"], t.iterations)
+        t_wait = time.perf_counter()
         batch = stream.next()
+        wait_s += time.perf_counter() - t_wait
         lq, gt_clip = batch["lq"].to(device, non_blocking=True), batch["gt"].to(device, non_blocking=True)
 
         if disc is not None:
@@ -320,7 +325,10 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, progress: b
             if dist.enabled:  # loss parts are per process until averaged (every process gets here)
                 parts = {k: float(distributed.mean_over_processes(torch.tensor(v), dist)) for k, v in parts.items()}
             lrs = {f"lr_{g['name']}": g["lr"] for g in optimizer.param_groups}
-            log.scalars(iteration, {"loss": loss_value, **parts, **lrs, "epoch": stream.epoch})
+            now = time.perf_counter()
+            data_wait = wait_s / max(now - since, 1e-9)
+            wait_s, since = 0.0, now
+            log.scalars(iteration, {"loss": loss_value, **parts, **lrs, "epoch": stream.epoch, "data_wait": data_wait})
             bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}")
         if t.val_every and iteration % t.val_every == 0 and iteration < t.iterations:
             if dist.is_main:
