@@ -26,7 +26,7 @@ from freqvsr.models import fastrealvsr as _fastrealvsr  # noqa: F401  (registers
 from freqvsr.models.fastrealvsr import FastRealVSR
 
 VARIANTS = ["fastrealvsr", "fastrealvsr.urn", "fastrealvsr.blurry", "fastrealvsr.sharp", "fastrealvsr.nosca",
-            "fastrealvsr.small", "fastrealvsr.tiny"]
+            "fastrealvsr.small", "fastrealvsr.tiny", "fastrealvsr.lite"]
 
 
 def _tiny(**kw) -> FastRealVSR:
@@ -193,10 +193,15 @@ def test_selective_cross_attention_matches_the_spec_formula():
 @pytest.mark.parametrize("name", VARIANTS)
 def test_variants_register_and_build(name):
     assert name in list_models()
-    if name not in ("fastrealvsr.tiny", "fastrealvsr.small"):
+    if name not in ("fastrealvsr.tiny", "fastrealvsr.small", "fastrealvsr.lite"):
         return  # full-size variants are built (and counted) in test_variants_differ
     model = create_model(name, weights=False)
     assert model.temporal == "online" and model.lr_multipliers() == {"spynet": 0.125}
+    if name == "fastrealvsr.lite":  # the CPU default's architecture: within its 60-GFLOP budget
+        from freqvsr.bench.speed import count_flops
+
+        assert model.flow == "half" and model.hsa is None and model.upsampler_kind == "shuffle4"
+        assert count_flops(model, 2, 180, 320) / 2 < 60e9
 
 
 def test_variants_differ_in_structure_and_output():

@@ -257,6 +257,16 @@ register_model(
     "fastrealvsr.small", FastRealVSR, {"mid_channels": 32, "num_feat_blocks": 2, "num_fuse_blocks": 6},
     description="FastRealVSR for CPU: 32 channels, 2 + 6 blocks", paper=_PAPER,
 )
+# The CPU default's architecture, chosen by quality per second among FastRealVSR-family online nets
+# of <= 60 GFLOPs per 180x320 frame (benchmarks/arch_search.py; configs/default_online_cpu.yaml):
+# SPyNet at half LR size, no HSA, 48 channels, 2 + 6 blocks, one LR conv + x4 shuffle, bicubic skip.
+LITE = {"mid_channels": 48, "num_feat_blocks": 2, "num_fuse_blocks": 6, "hsa": False, "flow": "half",
+        "upsampler": "shuffle4", "skip": "bicubic", "zero_init_flow": True}
+register_model(
+    "fastrealvsr.lite", FastRealVSR, dict(LITE),
+    description="FastRealVSR-family CPU net: half-size flow, no HSA, 48 channels, 2 + 6 blocks, x4 shuffle, "
+                "bicubic skip; 51.9 GFLOPs per 180x320 frame", paper=_PAPER,
+)
 register_model(
     "fastrealvsr.tiny", FastRealVSR, {"mid_channels": 8, "num_feat_blocks": 1, "num_fuse_blocks": 1},
     description="FastRealVSR, 8 channels, 1 + 1 blocks (for tests)", paper=_PAPER,
