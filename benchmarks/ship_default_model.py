@@ -32,6 +32,8 @@ def main() -> None:
     ap.add_argument("--evalset", required=True)
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--checkpoint", default="final.safetensors")
+    ap.add_argument("--notes", default="Trained on CPU on the DATA.md corpus (never on the evaluation clips) with the "
+                    "FTVSR training mixture.", help="the header's notes (what the model is, how it was made)")
     args = ap.parse_args()
     src = args.run / args.checkpoint
     header = read_checkpoint_header(str(src))
@@ -53,9 +55,7 @@ def main() -> None:
     training["shipped_from"] = str(src)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(model, args.out, training=training, metrics=metrics,
-                    notes="First default model of freqvsr: trained on CPU on the DATA.md corpus (never on the "
-                          "evaluation clips) with the FTVSR training mixture. Numbers measured by "
-                          "benchmarks/ship_default_model.py.")
+                    notes=args.notes + " Numbers measured by benchmarks/ship_default_model.py.")
     print(quality_markdown(rows))
     print("\nshort clip (test reference):", json.dumps(short), "bicubic:", json.dumps(short_bicubic))
     print(f"measured in {time.perf_counter() - t0:.0f} s; wrote {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB)")

@@ -187,3 +187,101 @@ def test_ycbcr_round_trip():
     ycc = rgb_to_ycbcr601(x)
     torch.testing.assert_close(ycbcr601_to_rgb(ycc), x)
     torch.testing.assert_close(ycc[:, :1] * 255, rgb_to_y601(x))
+
+
+# ------------------------------------------------------------------------------ memory plan
+def test_plan_whole_frames_when_they_fit_else_the_cheapest_rectangular_tiles():
+    from freqvsr.inference.memory import WorkingSet, plan
+
+    ws = WorkingSet(fixed=0, per_pixel=10_000, per_pixel_frame=0)  # ~2.9 GB for a 640x360 frame (x1.25)
+    whole = plan(360, 640, working_set=ws, budget=4 << 30, temporal="image", scale=4, chunk=1, host_buffers=False)
+    assert whole.tile is None and whole.cost == 1.0 and whole.fits
+    half = plan(360, 640, working_set=ws, budget=2 << 30, temporal="image", scale=4, chunk=1, host_buffers=False)
+    assert half.fits and half.bytes <= 2 << 30
+    # Two 360x328 halves (1.12x with overlaps and tile rims), where the old square planner cut six
+    # 304x304 tiles (2.4x the pixels: the 364 s vs 159 s a user measured with --tile 0).
+    assert half.tile == (360, 328) and half.tiles == 2 and half.cost < 1.15
+    square = plan(360, 640, working_set=ws, budget=2 << 30, temporal="image", scale=4, chunk=1, tile=304, host_buffers=False)
+    assert square.tiles == 6 and square.cost > 2 * half.cost
+
+
+def test_plan_sizes_the_chunk_of_a_sequence_model_to_the_budget_and_the_video():
+    from freqvsr.inference.memory import WorkingSet, plan, sequence_cost
+
+    ws = WorkingSet(fixed=0, per_pixel=1_000, per_pixel_frame=300)
+    kw = dict(working_set=ws, temporal="sequence", scale=4)
+    roomy = plan(180, 320, budget=8 << 30, **kw)
+    assert (roomy.chunk, roomy.overlap, roomy.tile) == (64, 8, None)
+    tight = plan(180, 320, budget=400 << 20, **kw)
+    assert tight.fits and tight.bytes <= 400 << 20 and (tight.chunk < 64 or tight.tile is not None)
+    # a short video is one chunk: no frame computed twice
+    short = plan(180, 320, budget=8 << 30, num_frames=12, max_chunk=12, **kw)
+    assert short.chunk == 12 and short.cost == 1.0
+    # the exact schedule is priced: 64 frames in chunks of 32 (overlap 8) compute 96 frames
+    assert sequence_cost(32, 8, 64) == 1.5 and sequence_cost(32, 8, None) == 32 / 24
+
+
+def test_memory_budget_sizes():
+    from freqvsr.errors import UsageError
+    from freqvsr.inference.memory import parse_memory_size
+
+    assert parse_memory_size("2G") == parse_memory_size("2GiB") == parse_memory_size("2") == 2 << 30
+    assert parse_memory_size("1500M") == 1500 << 20 and parse_memory_size(None) is None and parse_memory_size("auto") is None
+    for bad in ("lots", "-1G", "10M"):
+        with pytest.raises(UsageError, match="memory-budget"):
+            parse_memory_size(bad)
+
+
+def test_online_model_is_tiled_under_a_small_budget_with_one_state_per_tile():
+    torch.manual_seed(0)
+    clip = torch.rand(2, 3, 600, 800)  # 216 bytes per pixel measured: 124 MiB a frame
+    whole = Upscaler(RunningMeanOnline(), device="cpu", tile=0).upscale_clip(clip)
+    up = Upscaler(RunningMeanOnline(), device="cpu", memory_budget="64M")
+    tiled = up.upscale_clip(clip)
+    assert up.tile_hw is not None and up.plan.tiles > 1 and up.plan.fits
+    # a float16 accumulator (when the plan needs one) rounds to 2^-11 relative
+    torch.testing.assert_close(tiled, whole, atol=1e-5 if up.plan.accumulate == "float32" else 1e-3, rtol=0)
+
+
+def test_working_set_is_measured_and_grows_with_frames():
+    up = Upscaler(create_model("basicvsr.tiny"), device="cpu")
+    ws = up.working_set()
+    assert ws.source == "measured" and ws.per_pixel > 0 and ws.per_pixel_frame > 0
+    # at least the float32 output of every frame in a chunk: 3 x 16 x 4 bytes per LR pixel
+    assert ws.per_pixel_frame >= 192
+
+
+def test_rectangular_tiles_and_float16_accumulation_blend_to_unity():
+    x = torch.ones(2, 1, 50, 70)
+    up = lambda i, t: t.repeat_interleave(2, -1).repeat_interleave(2, -2)  # noqa: E731
+    torch.testing.assert_close(run_tiled(up, x, 2, (20, 36), 5), torch.ones(2, 1, 100, 140))
+    half = run_tiled(up, x, 2, (20, 36), 5, accumulate_dtype=torch.float16)
+    assert half.dtype == torch.float16 and (half.float() - 1).abs().max() <= 2e-3
+
+
+def test_channels_last_falls_back_for_a_model_that_cannot_take_it():
+    import torch.nn.functional as F
+
+    from freqvsr.models import VSRModel
+
+    class FlattensConvOutput(VSRModel):
+        """A conv whose output is reshaped with .view(): fails on channels_last activations."""
+
+        temporal = "image"
+
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 3, 1, bias=False)
+            torch.nn.init.dirac_(self.conv.weight)
+
+        def forward(self, lq):
+            b, t, c, h, w = lq.shape
+            y = self.conv(lq.reshape(b * t, c, h, w)).view(b * t, c * h * w).view(b * t, c, h, w)
+            return F.interpolate(y, scale_factor=4, mode="nearest").reshape(b, t, c, 4 * h, 4 * w)
+
+    clip = torch.rand(3, 3, 10, 12)
+    up = Upscaler(FlattensConvOutput(), device="cpu", tile=0, chunk=3)
+    assert up.channels_last
+    out = up.upscale_clip(clip)
+    assert not up.channels_last  # fell back on the first call
+    torch.testing.assert_close(out, torch.nn.functional.interpolate(clip, scale_factor=4, mode="nearest"))

@@ -243,3 +243,34 @@ def test_subtitles_rotation_and_colour_tags_survive_upscale(tmp_path):
     assert _packets(out, "subtitle") == _packets(src, "subtitle")
     assert b.rotation == a.rotation == 90
     assert (b.colorspace, b.color_range, b.color_primaries, b.color_trc) == (1, 2, 1, 1)
+
+
+def test_resume_keeps_the_plan_the_job_began_with(tmp_path, tiny_ckpt, monkeypatch):
+    """The plan depends on the memory budget (and free memory); a resumed job computes with the
+    chunk and tiles recorded when it began, whatever the budget is now."""
+    from freqvsr.inference import Upscaler
+    from freqvsr.inference.memory import WorkingSet
+
+    # a model that looks memory-hungry: 64M forces short chunks on 48x40 frames
+    monkeypatch.setattr(Upscaler, "working_set", lambda self: WorkingSet(0, 20_000, 2_000))
+    src = make_video(tmp_path / "src.mp4", frames=20, size=(48, 40))
+    kw = dict(model=str(tiny_ckpt), quiet=True, device="cpu", codec="ffv1")
+    whole = upscale_video(src, tmp_path / "whole.mkv", memory_budget="64M", **kw)
+    assert whole.planned_memory_bytes <= 64 << 20 and whole.chunk < 20
+    roomy = upscale_video(src, tmp_path / "roomy.mkv", memory_budget="8G", **kw)
+    assert roomy.tile_size is None and roomy.chunk == 20  # the whole video in one chunk
+    part = tmp_path / "part.mkv"
+    upscale_video(src, part, memory_budget="64M", _stop_after_segments=1, **kw)
+    report = upscale_video(src, part, memory_budget="8G", resume=True, **kw)
+    assert report.resumed_frames > 0 and report.tile_size == whole.tile_size and report.chunk == whole.chunk
+    assert np.array_equal(_frames(tmp_path / "whole.mkv"), _frames(part))
+
+
+def test_memory_budget_flag(small_clip, tmp_path, capsys):
+    code, err = _run_cli(["upscale", str(small_clip), "-o", str(tmp_path / "o.mp4"), "--model", "bicubic",
+                          "--memory-budget", "lots", "--quiet"], capsys)
+    assert code == 2 and "--memory-budget" in err[-1]
+    out = tmp_path / "ok.mp4"
+    code, _ = _run_cli(["upscale", str(small_clip), "-o", str(out), "--model", "bicubic", "--memory-budget", "1G",
+                        "--quiet", "--json", str(tmp_path / "r.json")], capsys)
+    assert code == 0 and json.loads((tmp_path / "r.json").read_text())[0]["memory_budget_bytes"] == 1 << 30

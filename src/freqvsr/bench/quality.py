@@ -29,13 +29,17 @@ def quality_table(
     max_frames: int | None = None,
     device: str = "cpu",
     crop_border: int = 0,
+    precision: str = "fp32",
 ) -> list[dict[str, Any]]:
-    """One row per (model, clip, preset) with mean PSNR/SSIM (RGB and Y) over the clip's frames."""
+    """One row per (model, clip, preset) with mean PSNR/SSIM (RGB and Y) over the clip's frames.
+
+    ``precision`` defaults to fp32, the reference every recorded number is measured in (``auto``
+    would pick bf16 on CPUs with native bf16 for checkpoints that record it as harmless)."""
     ds = EvalSetDataset(evalset, presets=presets, clips=clips, max_frames=max_frames)
     names = [BASELINE] + [m for m in models if m != BASELINE]
     rows = []
     for name in names:
-        up = Upscaler(name, device=device)
+        up = Upscaler(name, device=device, precision=precision)
         for item in ds:
             sr = up.upscale_clip(item["lq"])
             sr = torch.round(sr * 255.0) / 255.0
@@ -89,7 +93,7 @@ def short_clip_scores(model: str, *, clip: str = "carphone_pristine.mp4", frames
         gt = torch.stack([to_tensor(f.image) for f, _ in zip(src, range(frames))])
     h, w = gt.shape[-2] // 4 * 4, gt.shape[-1] // 4 * 4
     gt = gt[..., :h, :w]
-    up = Upscaler(model, device="cpu")
+    up = Upscaler(model, device="cpu", precision="fp32")  # the reference precision of the recorded numbers
     scores = {}
     for preset in presets:
         lq, _ = degrade(gt, preset, generator=seed)

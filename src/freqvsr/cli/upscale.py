@@ -23,10 +23,14 @@ def add_parser(sub, common) -> None:
     p.add_argument("--scale", type=int, default=None, help="required scale; fails if the model has another")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
-    p.add_argument("--chunk", type=int, default=None, help="frames per temporal chunk")
+    p.add_argument("--chunk", type=int, default=None, help="frames per temporal chunk (default: planned against --memory-budget)")
     p.add_argument("--overlap", type=int, default=None, help="frames shared by neighbouring chunks (cross-faded)")
-    p.add_argument("--tile", type=int, default=None, help="LR tile size in pixels (default: from free memory; 0 = never tile)")
+    p.add_argument("--tile", type=int, default=None, help="LR tile size in pixels (default: whole frames when they fit --memory-budget, "
+                   "else the cheapest tiles that fit; 0 = never tile)")
     p.add_argument("--tile-overlap", type=int, default=16, help="LR pixels shared by neighbouring tiles")
+    p.add_argument("--memory-budget", default=None, metavar="SIZE",
+                   help="memory the model and its buffers may use, e.g. 2G or 1500M; chunk and tiles are planned "
+                        "to fit it (default: min(available/2, 2G) on CPU, 80%% of free GPU memory)")
     p.add_argument("--codec", default=None, help="libx264 | libx265 | libvpx-vp9 | libsvtav1 | ffv1")
     p.add_argument("--crf", type=int, default=None)
     p.add_argument("--preset", default=None)
@@ -65,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         targets = [out]
     model = args.model or DEFAULT_MODEL
     engine = Upscaler(model, weights=args.weights, device=args.device, precision=args.precision,
-                      chunk=args.chunk, overlap=args.overlap, tile=args.tile, tile_overlap=args.tile_overlap)
+                      chunk=args.chunk, overlap=args.overlap, tile=args.tile, tile_overlap=args.tile_overlap,
+                      memory_budget=args.memory_budget)
     reports = []
     for src, dst in zip(inputs, targets):
         report = upscale_video(
@@ -81,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
                   f"{report.output_size[0]}x{report.output_size[1]} with {report.model} on {report.device} "
                   f"({report.precision}) in {report.seconds:.1f} s, {report.fps:.2f} fps, peak RAM {mem:.0f} MiB",
                   file=sys.stderr)
+            if report.plan:
+                print(f"  plan: {report.plan['describe']}", file=sys.stderr)
     if args.json:
         Path(args.json).write_text(json.dumps([r.to_dict() for r in reports], indent=2))
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import resource
 import sys
 
@@ -34,8 +33,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     raise UsageError(f"--device {device!r}: expected auto, cpu, cuda or cuda:N")
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto`` -> bf16 on GPUs that support it, fp16 on older GPUs, fp32 on CPU."""
+def resolve_precision(precision: str, device: torch.device, model: object | None = None) -> str:
+    """``auto`` -> bf16 on GPUs that support it, fp16 on older GPUs; on CPU bf16 only where the CPU
+    has native bf16 and ``model``'s measured record allows it (see :mod:`.precision`), else fp32."""
     if precision not in PRECISIONS:
         raise UsageError(f"--precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
     if precision != "auto":
@@ -44,6 +44,10 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         return precision
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if device.type == "cpu" and model is not None:
+        from freqvsr.inference.precision import auto_cpu_precision
+
+        return auto_cpu_precision(model)
     return "fp32"
 
 
@@ -54,21 +58,10 @@ def autocast(device: torch.device, precision: str):
 
 
 def available_memory(device: torch.device) -> int:
-    """Bytes the engine may plan to use on ``device`` now."""
-    if device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(device)
-        return int(free)
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 4 << 30
+    """Bytes free on ``device`` now (see :func:`freqvsr.inference.memory.available_memory`)."""
+    from freqvsr.inference.memory import available_memory as free
+
+    return free(device)
 
 
 def peak_host_memory() -> int:

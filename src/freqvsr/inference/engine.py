@@ -16,12 +16,18 @@ kind (see :mod:`freqvsr.models._base`):
 
 Every group of emitted frames is a *segment*; the engine reports segment ends so the job layer
 can make them durable and resume an interrupted run at the first unfinished segment.
+
+How many frames go into one model call and whether frames are cut into tiles is *planned* per
+video against a memory budget (:mod:`freqvsr.inference.memory`): whole frames when they fit,
+else the cheapest tile grid that fits, with the cost of tile and chunk overlaps counted.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
+import json
+import warnings
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -31,9 +37,25 @@ import torch
 from freqvsr.errors import FreqVSRError, UsageError
 from freqvsr.functional.color import rgb_to_ycbcr601, ycbcr601_to_rgb
 from freqvsr.functional.resize import bicubic_upsample
-from freqvsr.inference.device import autocast, available_memory, is_oom, resolve_device, resolve_precision
+from freqvsr.inference.device import autocast, is_oom, resolve_device, resolve_precision
+from freqvsr.inference.memory import (
+    MAX_CHUNK,
+    Plan,
+    WorkingSet,
+    cached_working_set,
+    declared_working_set,
+    default_memory_budget,
+    default_overlap,
+    measure_working_set,
+    parse_memory_size,
+    plan,
+)
+from freqvsr.inference.precision import weights_header
 from freqvsr.inference.tiling import run_tiled
 from freqvsr.models import VSRModel, create_model
+
+# Measured working sets, per model instance and (precision, device, luma) setting.
+_WORKING_SETS: "weakref.WeakKeyDictionary[VSRModel, dict]" = weakref.WeakKeyDictionary()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,12 +87,19 @@ class Upscaler:
         model: a registry name, a checkpoint path, or a :class:`VSRModel` instance.
         weights: optional weights for a named model (freqvsr checkpoint or official ``.pth``).
         device: ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N``.
-        precision: ``auto`` (bf16/fp16 on GPU, fp32 on CPU) | ``fp32`` | ``fp16`` | ``bf16``.
-        chunk: frames per temporal chunk (sequence models) or batch (others).
-        overlap: frames shared by neighbouring chunks (sequence models), cross-faded.
-        tile: LR tile size in pixels; ``None`` = whole frame when it fits in memory, else derived
-            from free memory; ``0`` = never tile.
+        precision: ``auto`` | ``fp32`` | ``fp16`` | ``bf16``. ``auto``: bf16/fp16 on GPU; on CPU bf16
+            only where the CPU has native bf16 and the weights' measured record says it costs
+            < 0.05 dB (:mod:`freqvsr.inference.precision`), else fp32.
+        chunk: frames per temporal chunk (sequence models) or batch (image/window models);
+            ``None`` = planned per video against the memory budget (at most 64). Online models:
+            frames per resumable segment (default 8).
+        overlap: frames shared by neighbouring chunks (sequence models), cross-faded; ``None`` =
+            8 for chunks of 32 frames or more, a quarter of the chunk below.
+        tile: LR tile size in pixels (square); ``None`` = whole frames when they fit the memory
+            budget, else the cheapest (rectangular) tiles that fit; ``0`` = never tile.
         tile_overlap: LR pixels shared by neighbouring tiles, blended.
+        memory_budget: bytes (or ``"2G"``, ``"1500M"``) the model and the engine's buffers may
+            use; ``None`` = ``min(available / 2, 2 GiB)`` on CPU, 80 % of free GPU memory.
     """
 
     def __init__(
@@ -84,28 +113,49 @@ class Upscaler:
         overlap: int | None = None,
         tile: int | None = None,
         tile_overlap: int = 16,
+        memory_budget: int | str | None = None,
     ) -> None:
         self.device = resolve_device(device)
-        self.precision = resolve_precision(precision, self.device)
         if isinstance(model, VSRModel):
             self.model = model
         else:
             self.model = create_model(model, weights=weights) if weights else create_model(model)
+            if self.model.checkpoint_header is None:
+                # shipped weights / weights=PATH: keep their header (measured records live there)
+                self.model.checkpoint_header = weights_header(model, weights)
+        self.precision = resolve_precision(precision, self.device, self.model)
         self.model = self.model.eval().to(self.device)
+        # channels_last weights on CPU: oneDNN then runs convolutions in NHWC without reordering
+        # every activation (measured on basicvsr.small.mix, 4 frames 320x180, 2 cores: CPU time
+        # -29 % in fp32, -20 % more under bf16, half the page faults). A model whose code cannot
+        # take it (a .view() on a channels_last activation) falls back on its first call.
+        self.channels_last = self.device.type == "cpu"
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         self.scale = self.model.scale
-        default_chunk, default_overlap = _default_chunk(self.model)
-        self.chunk = int(chunk or default_chunk)
-        # A user-given chunk without an overlap keeps a quarter of it for the cross-fade.
-        if overlap is None:
-            overlap = default_overlap if chunk is None else min(default_overlap, self.chunk // 4)
-        self.overlap = int(overlap)
-        if self.chunk < 1:
-            raise UsageError(f"--chunk {self.chunk}: must be at least 1")
-        if self.model.temporal == "sequence":
-            if not 0 <= self.overlap < self.chunk:
-                raise UsageError(f"--overlap {self.overlap}: must be >= 0 and smaller than --chunk {self.chunk}")
+        temporal = self.model.temporal
+        if chunk is not None and chunk < 1:
+            raise UsageError(f"--chunk {chunk}: must be at least 1")
+        default_chunk, default_overlap_frames = _default_chunk(self.model)
+        # A user-given chunk without an overlap keeps a quarter of it (at most 8) for the cross-fade.
+        if overlap is None and chunk is not None:
+            overlap = min(default_overlap_frames, chunk // 4)
+        if temporal == "sequence":
+            if overlap is not None and overlap < 0:
+                raise UsageError(f"--overlap {overlap}: must be >= 0 and smaller than --chunk {chunk or default_chunk}")
+            if overlap is not None and chunk is not None and not overlap < chunk:
+                raise UsageError(f"--overlap {overlap}: must be >= 0 and smaller than --chunk {chunk}")
+            if overlap is not None and chunk is None and overlap >= MAX_CHUNK:
+                raise UsageError(f"--overlap {overlap}: must be smaller than {MAX_CHUNK} (the largest planned chunk)")
         else:
-            self.overlap = 0
+            overlap = 0
+        if temporal == "online" and chunk is None:
+            chunk = default_chunk  # segment length only: one frame per step whatever it is
+        self.chunk_request = None if chunk is None else int(chunk)
+        self.overlap_request = None if overlap is None else int(overlap)
+        # What the next video will use: filled in by the plan at the start of every video.
+        self.chunk = int(chunk or default_chunk)
+        self.overlap = int(overlap if overlap is not None else default_overlap(self.chunk, temporal))
         if tile is not None and tile < 0:
             raise UsageError(f"--tile {tile}: must be >= 0")
         if tile is not None and 0 < tile < 8:
@@ -114,27 +164,79 @@ class Upscaler:
         self.tile_overlap = int(tile_overlap)
         if self.tile_overlap < 0:
             raise UsageError(f"--tile-overlap {tile_overlap}: must be >= 0")
-        self.tile: int | None = None  # decided per video from the frame size and free memory
+        self.memory_budget = parse_memory_size(memory_budget)
+        self.tile_hw: tuple[int, int] | None = None  # decided per video by plan_video()
+        self.accumulate = "float32"  # dtype of tiled outputs (float16 when a chunk of big frames needs it)
+        self.queue_frames = 8
+        self.plan: Plan | None = None
 
-    # ------------------------------------------------------------------ tiles
-    def _frames_in_memory(self) -> int:
-        t = self.model.temporal
-        if t == "window":
-            return self.chunk * self.model.window
-        return 1 if t == "online" else self.chunk
+    # ------------------------------------------------------------------ plan
+    @property
+    def tile(self) -> int | None:
+        """The longer side of the current tiles (``None`` = whole frames)."""
+        return None if self.tile_hw is None else max(self.tile_hw)
+
+    @tile.setter
+    def tile(self, value: int | None) -> None:
+        self.tile_hw = None if not value else (int(value), int(value))
+
+    def working_set(self) -> WorkingSet:
+        """The model's measured working set (a probe of a few 32x32 frames, cached per model)."""
+        luma = self.model.in_channels == 1
+        key = (self.precision, str(self.device), luma)
+        cache = _WORKING_SETS.setdefault(self.model, {})
+        if key not in cache:
+            model = self.model
+
+            def measure() -> WorkingSet:
+                try:
+                    return measure_working_set(
+                        lambda x, states: self._model_call(0, x, states), model.temporal, model.window,
+                        3, getattr(model, "size_multiple", 1), self.device,
+                    )
+                except Exception:  # a model that cannot run tiny frames: trust its declaration
+                    return declared_working_set(model)
+
+            disk_key = None
+            if model.arch_name is not None:
+                disk_key = "|".join(["v2", model.arch_name, json.dumps(model.arch_args, sort_keys=True, default=str),
+                                     model.temporal, self.precision, self.device.type, str(model.in_channels),
+                                     f"torch {torch.__version__}"])
+            cache[key] = cached_working_set(disk_key, measure)
+        return cache[key]
+
+    def plan_video(self, height: int, width: int, num_frames: int | None = None) -> Plan:
+        """Choose chunk, overlap and tiles for frames of this size (and sets them on the engine)."""
+        temporal = self.model.temporal
+        needs_probe = not (self.tile_request == 0 and self.chunk_request is not None)
+        ws = self.working_set() if needs_probe else declared_working_set(self.model)
+        budget = self.memory_budget or default_memory_budget(self.device)
+        max_chunk = MAX_CHUNK
+        if num_frames and temporal == "sequence":
+            max_chunk = max(1, min(MAX_CHUNK, int(num_frames)))
+        p = plan(
+            height, width, working_set=ws, budget=budget, temporal=temporal, scale=self.scale,
+            chunk=self.chunk_request, overlap=self.overlap_request, tile=self.tile_request,
+            tile_overlap=self.tile_overlap, size_multiple=getattr(self.model, "size_multiple", 1), window=self.model.window,
+            host_buffers=self.device.type == "cpu", max_chunk=max_chunk, num_frames=num_frames,
+        )
+        if not p.fits and self.tile_request is None:
+            warnings.warn(f"no plan fits the memory budget ({p.describe()}); lower --chunk or pass a larger --memory-budget",
+                          stacklevel=3)
+        self.apply_plan(p.chunk, p.overlap, p.tile, p.accumulate, p.queue_frames)
+        self.plan = p
+        return p
+
+    def apply_plan(self, chunk: int, overlap: int, tile_hw: tuple[int, int] | list[int] | None,
+                   accumulate: str = "float32", queue_frames: int = 8) -> None:
+        self.chunk, self.overlap = int(chunk), int(overlap)
+        self.tile_hw = None if tile_hw is None else (int(tile_hw[0]), int(tile_hw[1]))
+        self.accumulate = accumulate
+        self.queue_frames = int(queue_frames)  # SR frames a consumer (the encoder) should buffer
 
     def plan_tile(self, height: int, width: int) -> int | None:
-        """Tile size for frames of this size: the user's, or the largest that fits in half the free memory."""
-        if self.tile_request == 0:
-            return None
-        if self.tile_request:
-            return self.tile_request if self.tile_request < max(height, width) else None
-        per_pixel = getattr(self.model, "bytes_per_lr_pixel", 4096) * self._frames_in_memory()
-        budget = available_memory(self.device) // 2
-        if height * width * per_pixel <= budget:
-            return None
-        side = int(math.sqrt(budget / per_pixel)) // 8 * 8
-        return max(32, side)
+        """The longer side of the tiles planned for frames of this size (``None`` = whole frames)."""
+        return self.plan_video(height, width).tile and max(self.plan.tile)
 
     # --------------------------------------------------------------- compute
     def _forward(self, x: torch.Tensor, states: dict | None = None) -> torch.Tensor:
@@ -158,37 +260,48 @@ class Upscaler:
                     ) from exc
                 self.tile = max(32, current // 2 // 8 * 8)
 
-    def _forward_tiled(self, x: torch.Tensor, states: dict | None) -> torch.Tensor:
+    def _model_call(self, index: int, xt: torch.Tensor, states: dict | None) -> torch.Tensor:
+        """One model call on a (tile of a) clip; online models keep one state per tile ``index``."""
         model = self.model
-        x = x.to(self.device, non_blocking=True)
 
-        luma_only = model.in_channels == 1 and x.shape[-3] == 3
-
-        def run(index: int, xt: torch.Tensor) -> torch.Tensor:
+        def call(x: torch.Tensor) -> torch.Tensor:
             with torch.no_grad(), autocast(self.device, self.precision):
                 if states is None:
-                    return model(xt).float()
+                    return model(x).float()
                 if index not in states:
-                    states[index] = model.init_state(xt)
-                y, states[index] = model.step(xt, states[index])
+                    states[index] = model.init_state(x)
+                y, states[index] = model.step(x, states[index])
                 return y.float()
 
-        def fn(index: int, xt: torch.Tensor) -> torch.Tensor:
-            if not luma_only:
-                return run(index, xt)
-            # Luma models (e.g. FCVSR trained on CVCP's Y): the network upscales Y, chroma is
-            # upscaled with bicubic, as the papers evaluate them.
-            ycc = rgb_to_ycbcr601(xt.float())
-            y = run(index, ycc[..., :1, :, :])
-            chroma = ycc[..., 1:, :, :]
-            if model.temporal == "window":
-                chroma = chroma[:, model.window // 2]
-            lead = chroma.shape[:-3]
-            up = bicubic_upsample(chroma.reshape(-1, *chroma.shape[-3:]), self.scale)
-            return ycbcr601_to_rgb(torch.cat([y, up.reshape(*lead, *up.shape[-3:])], dim=-3))
+        def run(x: torch.Tensor) -> torch.Tensor:
+            try:
+                return call(x)
+            except RuntimeError as exc:
+                if not self.channels_last or is_oom(exc):
+                    raise
+                # e.g. "view size is not compatible with input tensor's size and stride"
+                self.channels_last = False
+                model.to(memory_format=torch.contiguous_format)
+                return call(x)
 
-        y = run_tiled(fn, x, self.scale, self.tile, self.tile_overlap, getattr(model, "size_multiple", 1))
-        return y.clamp_(0.0, 1.0).cpu()
+        if not (model.in_channels == 1 and xt.shape[-3] == 3):
+            return run(xt)
+        # Luma models (e.g. FCVSR trained on CVCP's Y): the network upscales Y, chroma is
+        # upscaled with bicubic, as the papers evaluate them.
+        ycc = rgb_to_ycbcr601(xt.float())
+        y = run(ycc[..., :1, :, :])
+        chroma = ycc[..., 1:, :, :]
+        if model.temporal == "window":
+            chroma = chroma[:, model.window // 2]
+        lead = chroma.shape[:-3]
+        up = bicubic_upsample(chroma.reshape(-1, *chroma.shape[-3:]), self.scale)
+        return ycbcr601_to_rgb(torch.cat([y, up.reshape(*lead, *up.shape[-3:])], dim=-3))
+
+    def _forward_tiled(self, x: torch.Tensor, states: dict | None) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=True)
+        y = run_tiled(lambda i, xt: self._model_call(i, xt, states), x, self.scale, self.tile_hw, self.tile_overlap,
+                      getattr(self.model, "size_multiple", 1), accumulate_dtype=getattr(torch, self.accumulate))
+        return y.clamp_(0.0, 1.0).cpu()  # float32, or float16 from a tiled call that planned it
 
     # -------------------------------------------------------------- streaming
     def stream(
@@ -198,20 +311,31 @@ class Upscaler:
         resume_from: int = 0,
         resume_frame: int = 0,
         resume_state: Any = None,
+        num_frames: int | None = None,
+        fixed_plan: dict | None = None,
     ) -> Iterator[SRFrame | SegmentEnd]:
-        """Yield :class:`SRFrame` and :class:`SegmentEnd` events for a stream of (C, H, W) frames in [0, 1].
+        """Yield :class:`SRFrame` and :class:`SegmentEnd` events for a stream of (C, H, W) frames: float
+        in [0, 1], or the decoder's uint8 (0..255) / uint16 (0..65535) samples, which are converted
+        per model call and take 4x / 2x less memory while they wait in the look-ahead.
 
         ``resume_from`` is the first segment not yet finished and ``resume_frame`` its first frame:
         frames of earlier segments are read (and recomputed only where a later frame's
         cross-fade needs them) but not yielded. ``resume_state`` is the online model's state saved
-        with the last finished segment.
+        with the last finished segment. ``num_frames`` (an estimate is fine) lets the plan fit the
+        chunk to a short video; ``fixed_plan`` (``{"chunk", "overlap", "tile"}``, as
+        :meth:`plan_record` gives) replaces the plan, so a resumed job computes what it began with.
         """
         it = iter(frames)
         temporal = self.model.temporal
         first = next(it, None)
         if first is None:
             raise FreqVSRError("the input has no frames")
-        self.tile = self.plan_tile(*first.shape[-2:])
+        if fixed_plan is not None:
+            self.plan = None
+            self.apply_plan(fixed_plan["chunk"], fixed_plan["overlap"], fixed_plan["tile"],
+                            fixed_plan.get("accumulate", "float32"), fixed_plan.get("queue_frames", 8))
+        else:
+            self.plan_video(*first.shape[-2:], num_frames=num_frames)
 
         def chained() -> Iterator[torch.Tensor]:
             yield first
@@ -227,6 +351,11 @@ class Upscaler:
         else:
             raise FreqVSRError(f"model {type(self.model).__name__} has unknown temporal kind {temporal!r}")
 
+    def plan_record(self) -> dict:
+        """The current plan as JSON-able data (for a resumable job's manifest)."""
+        return {"chunk": self.chunk, "overlap": self.overlap, "tile": None if self.tile_hw is None else list(self.tile_hw),
+                "accumulate": self.accumulate, "queue_frames": self.queue_frames}
+
     def _stream_sequence(self, source: Iterator[torch.Tensor], resume_from: int, resume_frame: int) -> Iterator[SRFrame | SegmentEnd]:
         chunk, step = self.chunk, self.chunk - self.overlap
         ahead = _Lookahead(source)
@@ -234,6 +363,7 @@ class Upscaler:
 
         # pending[i] = (weighted sum, weight sum) of SR frame i over the chunks that covered it
         pending: dict[int, tuple[torch.Tensor, float]] = {}
+        pending_dtype = getattr(torch, self.accumulate)
         start, prev_end, seg = 0, 0, 0
         while True:
             ahead.fill(start + chunk + step)  # look-ahead decides where the next chunk starts
@@ -251,8 +381,9 @@ class Upscaler:
             # strictly, so on resume this recomputes exactly the chunks whose cross-fade reaches
             # into the first unfinished segment.
             if end > resume_frame:
-                clip = torch.stack([buffer[i] for i in range(start, end)])[None]
-                sr = self._forward(clip)[0]
+                clip = _stack([buffer[i] for i in range(start, end)])[None]
+                sr = self._forward(clip)[0]  # ours: weighted in place, no full-chunk copies
+                del clip
                 fall_len = (end - next_start) if next_start is not None else 0
                 rise_len = max(0, prev_end - start)
                 for j, i in enumerate(range(start, end)):
@@ -261,12 +392,23 @@ class Upscaler:
                         w = min(w, (i - start + 1) / (rise_len + 1))
                     if next_start is not None and i >= next_start:
                         w = min(w, (end - i) / (fall_len + 1))
+                    frame = _frame(sr, j)
+                    if w != 1.0:
+                        frame.mul_(w)
                     acc, wsum = pending.get(i, (None, 0.0))
-                    pending[i] = (sr[j] * w if acc is None else acc + sr[j] * w, wsum + w)
+                    if acc is None:
+                        # frames the next chunk fades into are copied (float16 when the plan
+                        # says so), so this chunk's output is freed once its frames are encoded
+                        acc = frame.to(pending_dtype, copy=True) if i >= emit_end else frame
+                    else:
+                        acc = acc.add_(frame)
+                    pending[i] = (acc, wsum + w)
+                del sr
             for i in range(start, emit_end):
                 acc, wsum = pending.pop(i, (None, 0.0))
                 if seg >= resume_from:
-                    yield SRFrame(i, acc / wsum)
+                    image = acc if acc.dtype == torch.float32 else acc.float()
+                    yield SRFrame(i, image if wsum == 1.0 else image.div_(wsum))
             ahead.drop_before(emit_end)
             if seg >= resume_from:
                 yield SegmentEnd(seg, start, emit_end)
@@ -289,16 +431,16 @@ class Upscaler:
                 return
             if seg >= resume_from:
                 if window == 1:
-                    clip = torch.stack([buffer[i] for i in range(start, end)])[None]  # (1, T, C, H, W)
+                    clip = _stack([buffer[i] for i in range(start, end)])[None]  # (1, T, C, H, W)
                     sr = self._forward(clip)[0]
                 else:
                     # clamp window indices into the video: edge frames are repeated
                     hi = n_read - 1 if eof else n_read + radius
                     idx = [[min(max(t + d, 0), hi) for d in range(-radius, radius + 1)] for t in range(start, end)]
-                    clip = torch.stack([torch.stack([buffer[i] for i in row]) for row in idx])  # (B, window, C, H, W)
+                    clip = torch.stack([_stack([buffer[i] for i in row]) for row in idx])  # (B, window, C, H, W)
                     sr = self._forward(clip)
                 for j, i in enumerate(range(start, end)):
-                    yield SRFrame(i, sr[j])
+                    yield SRFrame(i, _frame(sr, j))
                 yield SegmentEnd(seg, start, end)
             ahead.drop_before(end - radius)
             if eof and end >= n_read:
@@ -314,7 +456,7 @@ class Upscaler:
             n = i + 1
             if i < start:
                 continue
-            yield SRFrame(i, self._forward(frame[None], states)[0])
+            yield SRFrame(i, _frame(self._forward(_stack([frame]), states), 0))
             if n % self.chunk == 0:
                 yield SegmentEnd(i // self.chunk, n - self.chunk, n, state=_detach_state(states))
         if n > start and n % self.chunk != 0:
@@ -323,7 +465,7 @@ class Upscaler:
     # ---------------------------------------------------------- convenience
     def upscale_clip(self, lq: torch.Tensor) -> torch.Tensor:
         """Upscale a whole (T, C, H, W) clip in [0, 1] held in memory; returns (T, C, sH, sW)."""
-        out = [ev.image for ev in self.stream(iter(lq)) if isinstance(ev, SRFrame)]
+        out = [ev.image for ev in self.stream(iter(lq), num_frames=len(lq)) if isinstance(ev, SRFrame)]
         return torch.stack(out)
 
     def upscale_arrays(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
@@ -363,6 +505,22 @@ class _Lookahead:
             del self.frames[i]
 
 
+def _stack(frames: list[torch.Tensor]) -> torch.Tensor:
+    """Stack (C, H, W) frames into (T, C, H, W) float32 in [0, 1]; uint8/uint16 frames (what a
+    decoder gives, 4x/2x smaller to hold in the look-ahead) are converted here."""
+    x = torch.stack(frames)
+    if x.dtype == torch.uint8:
+        return x.float().div_(255.0)
+    if x.dtype == torch.uint16 or x.dtype == torch.int32:
+        return x.float().div_(65535.0)
+    return x if x.dtype == torch.float32 else x.float()
+
+
+def _frame(sr: torch.Tensor, j: int) -> torch.Tensor:
+    """Frame ``j`` of a call's output as float32 (a view, or a copy of a float16 accumulator)."""
+    return sr[j] if sr.dtype == torch.float32 else sr[j].float()
+
+
 def _detach_state(states: dict) -> dict:
     return {k: _to_cpu(v) for k, v in states.items()}
 
@@ -387,7 +545,23 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(scale)
 
 
-def to_array(image: torch.Tensor, dtype: np.dtype | type = np.uint8) -> np.ndarray:
-    """(C, H, W) float in [0, 1] -> (H, W, C) array of ``dtype`` (uint8 or uint16), rounded."""
+def to_array(image: torch.Tensor, dtype: np.dtype | type = np.uint8, *, inplace: bool = False) -> np.ndarray:
+    """(C, H, W) float in [0, 1] -> (H, W, C) array of ``dtype`` (uint8 or uint16), rounded.
+
+    ``inplace=True`` scales ``image`` itself (no float copy of a frame that is not needed after).
+    """
     scale = 65535.0 if np.dtype(dtype) == np.uint16 else 255.0
-    return image.mul(scale).round_().clamp_(0, scale).permute(1, 2, 0).numpy().astype(dtype)
+    scaled = image.mul_(scale) if inplace else image.mul(scale)
+    scaled = scaled.round_().clamp_(0, scale)
+    if np.dtype(dtype) == np.uint8:
+        # cast first, then reorder one byte per sample instead of four
+        return scaled.to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+    return scaled.permute(1, 2, 0).numpy().astype(dtype)
+
+
+def to_lr_tensor(image: np.ndarray) -> torch.Tensor:
+    """A decoded (H, W, C) frame as the engine's input: uint8 stays uint8 (a (C, H, W) view, 4x
+    smaller than float while it waits in queues and the look-ahead); uint16 -> float32 in [0, 1]."""
+    if image.dtype == np.uint8:
+        return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+    return to_tensor(image)

@@ -32,11 +32,11 @@ import torch
 
 from freqvsr.errors import InputError, ModelError, OutputError, UsageError
 from freqvsr.inference.device import peak_host_memory
-from freqvsr.inference.engine import SegmentEnd, SRFrame, Upscaler, to_array, to_tensor
+from freqvsr.inference.engine import SegmentEnd, SRFrame, Upscaler, to_array, to_lr_tensor
 from freqvsr.io import SEGMENT_SUFFIX, EncodeSettings, FrameFolderWriter, SegmentWriter, assemble_video, is_video_output, open_input
 
 DEFAULT_MODEL = "basicvsr.small.mix"  # trained weights shipped in freqvsr/weights (tests/test_default_model.py)
-_JOB_VERSION = 1
+_JOB_VERSION = 2  # 2: the plan (chunk, overlap, tile) is recorded in the manifest
 _QUEUE_FRAMES = 8
 
 
@@ -58,6 +58,10 @@ class UpscaleReport:
     chunk: int
     overlap: int
     resumed_frames: int = 0
+    tile_size: tuple[int, int] | None = None  # (height, width) of the LR tiles, None = whole frames
+    memory_budget_bytes: int | None = None
+    planned_memory_bytes: int | None = None
+    plan: dict | None = None  # the engine's plan: chunk, overlap, tile, accumulate, describe
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -81,6 +85,7 @@ def upscale_video(
     overlap: int | None = None,
     tile: int | None = None,
     tile_overlap: int = 16,
+    memory_budget: int | str | None = None,
     codec: str | None = None,
     crf: int | None = None,
     preset: str | None = None,
@@ -99,7 +104,8 @@ def upscale_video(
     Returns an :class:`UpscaleReport`. Raises :class:`freqvsr.errors.FreqVSRError` subclasses with
     a one-line message on bad input, bad options or failures. ``upscaler`` reuses an already
     built engine (several inputs, one model); ``_stop_after_segments`` simulates an interruption
-    (tests of ``resume``).
+    (tests of ``resume``). ``memory_budget`` (bytes or ``"2G"``): what the model and the engine's
+    buffers may use; chunk and tiles are planned against it (default ``min(available / 2, 2 GiB)``).
     """
     src, dst = Path(src), Path(dst)
     if not src.exists():
@@ -119,15 +125,13 @@ def upscale_video(
             settings = settings.resolve(dst, info)
         engine = upscaler or Upscaler(
             model, weights=weights, device=device, precision=precision, chunk=chunk, overlap=overlap,
-            tile=tile, tile_overlap=tile_overlap,
+            tile=tile, tile_overlap=tile_overlap, memory_budget=memory_budget,
         )
         if scale is not None and engine.scale != scale:
             raise ModelError(f"{model}: is a ×{engine.scale} model, but ×{scale} was asked for")
         work = work_dir_for(dst)
         fingerprint = _fingerprint(src, model, weights, engine, settings if to_video else "png", to_video)
         manifest = _prepare_work_dir(work, fingerprint, resume)
-        if manifest.get("tile", "unset") != "unset":
-            engine.tile_request = manifest["tile"] or 0  # the tile size the job started with
         job = _Job(engine, source, info, work, manifest, settings, to_video, quiet)
         started = time.perf_counter()
         if torch.cuda.is_available() and engine.device.type == "cuda":
@@ -173,7 +177,7 @@ class _Job:
                 for frame in self.source:
                     if stop.is_set():
                         return
-                    q.put((frame.index, frame.pts, to_tensor(frame.image)))
+                    q.put((frame.index, frame.pts, to_lr_tensor(frame.image)))
                 q.put(None)
             except BaseException as exc:  # surfaced in the main thread
                 q.put(exc)
@@ -204,7 +208,9 @@ class _Job:
         if segs and (self.work / "state.pt").exists():
             resume_state = torch.load(self.work / "state.pt", weights_only=True)
         events = self.engine.stream(
-            self._frames(), resume_from=len(segs), resume_frame=self.frames_done, resume_state=resume_state
+            self._frames(), resume_from=len(segs), resume_frame=self.frames_done, resume_state=resume_state,
+            num_frames=self.info.num_frames,
+            fixed_plan=self.manifest.get("plan"),  # a resumed job computes with the plan it began with
         )
         out_q: queue.Queue = queue.Queue(maxsize=_QUEUE_FRAMES)
         writer_thread = threading.Thread(target=self._write_loop, args=(out_q,), name="freqvsr-encode", daemon=True)
@@ -219,8 +225,11 @@ class _Job:
             for ev in events:
                 if self.error:
                     break
-                if "tile" not in self.manifest:
-                    self.manifest["tile"] = self.engine.tile
+                if out_q.maxsize != min(_QUEUE_FRAMES, self.engine.queue_frames):
+                    # fewer SR frames wait for the encoder when frames are large (the plan says)
+                    out_q.maxsize = min(_QUEUE_FRAMES, self.engine.queue_frames)
+                if "plan" not in self.manifest:
+                    self.manifest["plan"] = self.engine.plan_record()
                 out_q.put(ev)
                 if isinstance(ev, SRFrame):
                     bar.update(1)
@@ -254,7 +263,7 @@ class _Job:
                 if isinstance(ev, SRFrame):
                     if writer is None:
                         writer = self._open_segment(seg_index)
-                    image = to_array(ev.image, self.out_dtype)
+                    image = to_array(ev.image, self.out_dtype, inplace=True)
                     pts = self.pts.pop(ev.index, None)
                     if self.to_video:
                         writer.write(image, pts)
@@ -316,6 +325,7 @@ class _Job:
         seconds = time.perf_counter() - started
         frames = self.frames_done - self.resumed_frames
         gpu = None
+        plan = self.engine.plan
         if self.engine.device.type == "cuda":
             gpu = int(torch.cuda.max_memory_allocated(self.engine.device))
         return UpscaleReport(
@@ -324,6 +334,9 @@ class _Job:
             fps=round(frames / seconds, 3) if seconds > 0 else 0.0, peak_memory_bytes=peak_host_memory(),
             peak_gpu_memory_bytes=gpu, input_size=(self.info.width, self.info.height), output_size=self.out_size,
             tile=self.engine.tile, chunk=self.engine.chunk, overlap=self.engine.overlap, resumed_frames=self.resumed_frames,
+            tile_size=self.engine.tile_hw, memory_budget_bytes=plan.budget if plan else None,
+            planned_memory_bytes=plan.bytes if plan else None,
+            plan={**self.engine.plan_record(), "describe": plan.describe() if plan else "fixed (resumed job)"},
         )
 
 
@@ -350,8 +363,8 @@ def _fingerprint(src: Path, model: str, weights: str | None, engine: Upscaler, s
         "weights": file_id(weights),
         "model_args": json.dumps(getattr(engine.model, "arch_args", None), sort_keys=True, default=str),
         "weights_digest": state_hash.hexdigest()[:16],
-        "chunk": engine.chunk,
-        "overlap": engine.overlap,
+        "chunk": engine.chunk_request,
+        "overlap": engine.overlap_request,
         "tile_request": engine.tile_request,
         "tile_overlap": engine.tile_overlap,
         "precision": engine.precision,

@@ -41,6 +41,18 @@ class VSRModel(nn.Module):
     # arguments, so that a checkpoint saved from this instance describes itself.
     arch_name: str | None = None
     arch_args: dict[str, Any] | None = None
+    # The JSON header of the freqvsr checkpoint the weights came from (None: random init or
+    # foreign weights); the inference engine reads measured records from it.
+    checkpoint_header: dict[str, Any] | None = None
+
+    @property
+    def cpu_bf16_delta_db(self) -> float | None:
+        """Measured PSNR change (dB, bf16 autocast minus fp32, on CPU) of these weights on the public
+        evaluation clips; ``None`` when unmeasured (``--precision auto`` then stays fp32)."""
+        from freqvsr.models._checkpoint import cpu_bf16_record
+
+        record = cpu_bf16_record(self.checkpoint_header)
+        return None if record is None else float(record["psnr_delta_db"])
 
     def init_state(self, lq_frame: torch.Tensor) -> Any:  # pragma: no cover - online models override
         raise NotImplementedError(f"{type(self).__name__} is not an online (unidirectional) model")

@@ -10,6 +10,7 @@ The safetensors metadata (a str -> str map) holds one JSON document under the ke
      "storage_dtype": "float16" | null,   # set when tensors were stored in reduced precision
      "training": {"data": ..., "degradation": ..., "iterations": ..., "wall_time": ..., "hardware": ...},
      "metrics": [{"name": "psnr_y", "value": 27.1, "protocol": "...", "dataset": "Vid4"}],
+     "precision": {"cpu_bf16": {"psnr_delta_db": -0.004, ...}},   # optional, see cpu_bf16_record
      "notes": "..."}
 
 safetensors rather than a pickle: loading never runs code, the header is readable without reading
@@ -149,6 +150,41 @@ def read_checkpoint_header(path: str | os.PathLike) -> dict[str, Any]:
         raise ModelError(
             f"checkpoint {path} has header format {header['format']}; this freqvsr reads up to {FORMAT_VERSION}"
         )
+    return header
+
+
+def cpu_bf16_record(header: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The measured CPU bf16 record of a header (``header["precision"]["cpu_bf16"]``), or None.
+
+    Written by ``benchmarks/precision.py`` (:func:`update_checkpoint_header`): ``psnr_delta_db`` is
+    the mean PSNR of bf16 autocast minus fp32 over the public evaluation clips (negative = bf16
+    loses), with the clips, frames, speeds and the CPU it was measured on.
+    """
+    if not isinstance(header, dict):
+        return None
+    record = (header.get("precision") or {}).get("cpu_bf16")
+    if not isinstance(record, dict) or not isinstance(record.get("psnr_delta_db"), (int, float)):
+        return None
+    return record
+
+
+def update_checkpoint_header(path: str | os.PathLike, updates: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``updates`` into the JSON header of the freqvsr checkpoint at ``path`` (top-level keys
+    replaced), keeping its tensors bit for bit; written to a temporary file and renamed. Returns
+    the new header."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    header = read_checkpoint_header(path)
+    header.update(_jsonable(updates, "header update"))
+    with safe_open(str(path), framework="pt") as f:
+        metadata = dict(f.metadata() or {})
+    metadata[HEADER_KEY] = json.dumps(header)
+    tensors = read_checkpoint_tensors(path)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
     return header
 
 
