@@ -268,6 +268,12 @@ register_model(
                 "bicubic skip; 51.9 GFLOPs per 180x320 frame", paper=_PAPER,
 )
 register_model(
+    "fastrealvsr.lite.mix", FastRealVSR, dict(LITE),
+    description="fastrealvsr.lite trained here on 2 CPU cores (DATA.md corpus: camera, animation, text, game; "
+                "FTVSR clean/H.264 mixture; configs/default_online_cpu.yaml, a snapshot at 2,500 iterations)",
+    paper=_PAPER, weights="fastrealvsr_lite_mix.safetensors",
+)
+register_model(
     "fastrealvsr.tiny", FastRealVSR, {"mid_channels": 8, "num_feat_blocks": 1, "num_fuse_blocks": 1},
     description="FastRealVSR, 8 channels, 1 + 1 blocks (for tests)", paper=_PAPER,
 )
