@@ -39,18 +39,24 @@ def _clip(t: int = 5, h: int = 20, w: int = 24, seed: int = 0) -> torch.Tensor:
     return torch.rand(1, t, 3, h, w, generator=g)
 
 
+def _stepped(model: FastRealVSR, lq: torch.Tensor) -> torch.Tensor:
+    """The clip through ``init_state`` / ``step`` one frame at a time, stacked like ``forward``."""
+    state = model.init_state(lq[:, 0])
+    outs = []
+    for t in range(lq.shape[1]):
+        y, state = model.step(lq[:, t], state)
+        outs.append(y)
+    return torch.stack(outs, 1)
+
+
 def test_forward_equals_stepping_frame_by_frame():
     model = _tiny()
     lq = _clip(t=5)
     with torch.no_grad():
         whole = model(lq)
-        state = model.init_state(lq[:, 0])
-        outs = []
-        for t in range(lq.shape[1]):
-            y, state = model.step(lq[:, t], state)
-            outs.append(y)
+        stepped = _stepped(model, lq)
     assert whole.shape == (1, 5, 3, 80, 96)
-    torch.testing.assert_close(torch.stack(outs, 1), whole, atol=1e-5, rtol=0)
+    torch.testing.assert_close(stepped, whole, atol=1e-5, rtol=0)
     # the recurrence matters: a later frame differs from processing that frame alone
     with torch.no_grad():
         alone = model(lq[:, 4:5])
@@ -264,16 +270,12 @@ def test_cpu_flags_forward_equals_stepping_and_stay_causal(flags):
     lq = _clip(t=4, h=18, w=22)
     with torch.no_grad():
         whole = model(lq)
-        state = model.init_state(lq[:, 0])
-        outs = []
-        for t in range(lq.shape[1]):
-            y, state = model.step(lq[:, t], state)
-            outs.append(y)
+        stepped = _stepped(model, lq)
         changed = lq.clone()
         changed[:, 2] = torch.rand_like(changed[:, 2])
         other = model(changed)
     assert whole.shape == (1, 4, 3, 72, 88)
-    torch.testing.assert_close(torch.stack(outs, 1), whole, atol=1e-5, rtol=0)
+    torch.testing.assert_close(stepped, whole, atol=1e-5, rtol=0)
     assert torch.equal(whole[:, :2], other[:, :2])
     assert (whole[:, 3] - other[:, 3]).abs().max() > 1e-6  # the change reaches later frames
 
