@@ -33,3 +33,20 @@ class ModelError(FreqVSRError):
 
 class MissingDependencyError(FreqVSRError):
     """An optional dependency is not installed; the message names the package to install."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The job was stopped by SIGINT (Ctrl-C) or SIGTERM after cleaning up; exit 128 + signal.
+
+    A ``KeyboardInterrupt`` so that code catching ``Exception`` lets it through, as it would
+    a plain Ctrl-C.
+    """
+
+    def __init__(self, signum: int, resumable: bool = False) -> None:
+        import signal
+
+        self.signum = int(signum)
+        self.exit_code = 128 + self.signum
+        self.resumable = resumable
+        name = signal.Signals(self.signum).name
+        super().__init__(f"interrupted by {name}")

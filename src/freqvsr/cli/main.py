@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 from freqvsr import __version__
@@ -42,12 +43,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one ``freqvsr: warning: ...`` line: a user needs the message, not our source path."""
+    text = " ".join(str(message).split())  # one line, whatever the message held
+    print(f"freqvsr: warning: {text}", file=file or sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return 2
+    with warnings.catch_warnings():
+        if not args.debug:  # --debug keeps Python's format, with the source line
+            warnings.showwarning = _show_warning
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except FreqVSRError as exc:
@@ -55,9 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"freqvsr: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("freqvsr: interrupted (finished segments are kept; rerun with --resume to continue)", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C (130) or SIGTERM (143), after the job cleaned up
+        if getattr(exc, "resumable", False):
+            print("freqvsr: interrupted (finished segments are kept; rerun with --resume to continue)", file=sys.stderr)
+        else:
+            print("freqvsr: interrupted", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 130))
     except Exception as exc:  # an unexpected failure is still one line unless --debug
         if args.debug:
             raise

@@ -7,9 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from freqvsr.errors import UsageError
+from freqvsr.errors import InputError, UsageError
 
 VIDEO_EXTS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v")
+_FOREIGN_WEIGHTS = (".pth", ".pt", ".ckpt", ".bin")
 
 
 def add_parser(sub, common) -> None:
@@ -55,6 +56,7 @@ def output_for(src: Path, out_dir: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from freqvsr.inference import DEFAULT_MODEL, Upscaler, upscale_video
+    from freqvsr.inference.job import output_kind, work_dir_for
 
     inputs = [Path(p) for p in args.inputs]
     out = Path(args.output)
@@ -66,13 +68,29 @@ def run(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
         targets = [output_for(src, out) for src in inputs]
     else:
-        targets = [out]
+        targets = [args.output]  # as typed: "frames.v2/" names a folder
     model = args.model or DEFAULT_MODEL
+    if Path(model).suffix.lower() in _FOREIGN_WEIGHTS and not args.weights:
+        # The API's message names create_model(); on the command line the same thing is two flags.
+        raise UsageError(
+            f"{model}: not a freqvsr checkpoint (official weights load into a named architecture): "
+            f"use --model NAME --weights {model}, NAME from `freqvsr models`"
+        )
+    for src in inputs:
+        if not src.exists():  # before the model is built: a typo should fail at once
+            raise InputError(f"{src}: no such file or folder")
+    for dst in targets:
+        output_kind(dst)  # an unsupported extension is refused before any work
     engine = Upscaler(model, weights=args.weights, device=args.device, precision=args.precision,
                       chunk=args.chunk, overlap=args.overlap, tile=args.tile, tile_overlap=args.tile_overlap,
                       memory_budget=args.memory_budget)
     reports = []
     for src, dst in zip(inputs, targets):
+        if args.resume and not args.overwrite and Path(dst).exists() and not work_dir_for(Path(dst)).exists():
+            # Rerunning an interrupted batch with --resume: files finished before are kept as they are.
+            if not args.quiet:
+                print(f"freqvsr: {dst}: already finished, skipped (--resume keeps finished outputs)", file=sys.stderr)
+            continue
         report = upscale_video(
             src, dst, model=model, weights=args.weights, scale=args.scale, codec=args.codec, crf=args.crf,
             preset=args.preset, pix_fmt=args.pix_fmt, lossless=args.lossless, audio=not args.no_audio,

@@ -37,6 +37,7 @@ import torch
 from freqvsr.errors import FreqVSRError, UsageError
 from freqvsr.functional.color import rgb_to_ycbcr601, ycbcr601_to_rgb
 from freqvsr.functional.resize import bicubic_upsample
+from freqvsr.inference.allocator import HEAP_SLACK, keep_freed_memory
 from freqvsr.inference.device import autocast, is_oom, resolve_device, resolve_precision
 from freqvsr.inference.memory import (
     MAX_CHUNK,
@@ -72,6 +73,27 @@ class SegmentEnd:
 class SRFrame:
     index: int
     image: torch.Tensor  # (C, sH, sW) float32 on CPU, clamped to [0, 1]
+
+
+_WARNED_UNTRAINED: set[str] = set()
+
+
+def _warn_if_untrained(name: str, model: VSRModel) -> None:
+    """Once per process and model: a registry entry without shipped weights is randomly
+    initialised, and its output (dark, checkerboarded frames) must not pass for a result."""
+    from freqvsr.models._registry import _REGISTRY
+
+    spec = _REGISTRY.get(name)
+    if spec is None or spec.weights is not None or name in _WARNED_UNTRAINED:
+        return
+    if not any(True for _ in model.parameters()):  # nothing to train (bicubic)
+        return
+    _WARNED_UNTRAINED.add(name)
+    warnings.warn(
+        f"model {name!r} has no trained weights (random initialisation): its output is not a real "
+        "upscale; pass --weights FILE, or pick a model with weights in `freqvsr models`",
+        stacklevel=3,
+    )
 
 
 def _default_chunk(model: VSRModel) -> tuple[int, int]:
@@ -116,10 +138,15 @@ class Upscaler:
         memory_budget: int | str | None = None,
     ) -> None:
         self.device = resolve_device(device)
+        # large activations without a page fault per 4 KiB (allocator.py); the planner then
+        # counts the allocator's slack in the budget
+        self.keeps_freed_memory = self.device.type == "cpu" and keep_freed_memory()
         if isinstance(model, VSRModel):
             self.model = model
         else:
             self.model = create_model(model, weights=weights) if weights else create_model(model)
+            if not weights:
+                _warn_if_untrained(str(model), self.model)
             if self.model.checkpoint_header is None:
                 # shipped weights / weights=PATH: keep their header (measured records live there)
                 self.model.checkpoint_header = weights_header(model, weights)
@@ -219,6 +246,7 @@ class Upscaler:
             chunk=self.chunk_request, overlap=self.overlap_request, tile=self.tile_request,
             tile_overlap=self.tile_overlap, size_multiple=getattr(self.model, "size_multiple", 1), window=self.model.window,
             host_buffers=self.device.type == "cpu", max_chunk=max_chunk, num_frames=num_frames,
+            allocator_slack=HEAP_SLACK if self.keeps_freed_memory else 1.0,
         )
         if not p.fits and self.tile_request is None:
             warnings.warn(f"no plan fits the memory budget ({p.describe()}); lower --chunk or pass a larger --memory-budget",

@@ -20,6 +20,8 @@ import json
 import os
 import queue
 import shutil
+import signal
+import sys
 import threading
 import time
 import warnings
@@ -30,14 +32,27 @@ from typing import Any
 import numpy as np
 import torch
 
-from freqvsr.errors import InputError, ModelError, OutputError, UsageError
+from freqvsr.errors import FreqVSRError, InputError, Interrupted, ModelError, OutputError, UsageError
 from freqvsr.inference.device import peak_host_memory
 from freqvsr.inference.engine import SegmentEnd, SRFrame, Upscaler, to_array, to_lr_tensor
-from freqvsr.io import SEGMENT_SUFFIX, EncodeSettings, FrameFolderWriter, SegmentWriter, assemble_video, is_video_output, open_input
+from freqvsr.io import (
+    SEGMENT_SUFFIX,
+    VIDEO_EXTENSIONS,
+    EncodeSettings,
+    FrameFolderWriter,
+    SegmentWriter,
+    assemble_video,
+    check_encoder,
+    open_input,
+)
+from freqvsr.io.frames import FRAME_PATTERN, MARKER
 
 DEFAULT_MODEL = "basicvsr.small.mix"  # trained weights shipped in freqvsr/weights (tests/test_default_model.py)
 _JOB_VERSION = 2  # 2: the plan (chunk, overlap, tile) is recorded in the manifest
 _QUEUE_FRAMES = 8
+# Seconds between progress lines when stderr is not a terminal (logs, CI, nohup): a long job
+# must show it is alive without filling a log with a redrawn bar.
+PROGRESS_INTERVAL = 5.0
 
 
 @dataclasses.dataclass
@@ -107,29 +122,33 @@ def upscale_video(
     (tests of ``resume``). ``memory_budget`` (bytes or ``"2G"``): what the model and the engine's
     buffers may use; chunk and tiles are planned against it (default ``min(available / 2, 2 GiB)``).
     """
+    to_video = output_kind(dst) == "video"  # the raw name: a trailing slash means a folder
     src, dst = Path(src), Path(dst)
     if not src.exists():
         raise InputError(f"{src}: no such file or folder")
     if src.resolve() == dst.resolve():
         raise UsageError(f"{dst}: the output would overwrite the input")
-    if dst.exists() and not overwrite and not resume:
-        raise OutputError(f"{dst}: already exists (pass --overwrite to replace it)")
-    to_video = is_video_output(dst)
+    _check_output(dst, to_video, overwrite)
+    work = work_dir_for(dst)
+    _check_unfinished_job(work, dst, resume, overwrite)
     settings = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, lossless=lossless)
     if not to_video and (codec or crf is not None or preset or pix_fmt or lossless):
         raise UsageError(f"{dst}: a folder output is written as lossless PNG frames; --codec/--crf/--preset/--pix-fmt/--lossless apply to video files")
 
-    with open_input(src) as source:
+    with _StopSignals() as stop, open_input(src) as source:
         info = source.info
         if to_video:
             settings = settings.resolve(dst, info)
+        _warn_lost_planes(info, to_video)
         engine = upscaler or Upscaler(
             model, weights=weights, device=device, precision=precision, chunk=chunk, overlap=overlap,
             tile=tile, tile_overlap=tile_overlap, memory_budget=memory_budget,
         )
         if scale is not None and engine.scale != scale:
-            raise ModelError(f"{model}: is a ×{engine.scale} model, but ×{scale} was asked for")
-        work = work_dir_for(dst)
+            raise ModelError(f"{model}: is a \u00d7{engine.scale} model, but \u00d7{scale} was asked for")
+        if to_video:
+            # An encoder that refuses the upscaled size must say so now, not after hours of compute.
+            check_encoder(settings, info.width * engine.scale, info.height * engine.scale, dst, info)
         fingerprint = _fingerprint(src, model, weights, engine, settings if to_video else "png", to_video)
         manifest = _prepare_work_dir(work, fingerprint, resume)
         job = _Job(engine, source, info, work, manifest, settings, to_video, quiet)
@@ -137,22 +156,154 @@ def upscale_video(
         if torch.cuda.is_available() and engine.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(engine.device)
         try:
-            finished = job.run(_stop_after_segments)
+            finished = job.run(_stop_after_segments, stop)
         except BaseException as exc:
             job.close_on_error(exc)
             raise
-    if not finished:  # simulated interruption: leave the work folder for --resume
+        if not finished:  # simulated interruption: leave the work folder for --resume
+            return job.report(src, dst, model, started)
+        try:
+            if to_video:
+                segments = [work / s["file"] for s in job.manifest["segments"]]
+                assemble_video(dst, segments, info, audio=audio, subtitles=subtitles)
+            else:
+                _assemble_folder(dst, [work / s["file"] for s in job.manifest["segments"]], overwrite)
+        except OSError as exc:
+            raise OutputError(f"{dst}: cannot write output ({exc.strerror or exc}); "
+                              "the finished segments are kept, rerun with --resume") from exc
+        except KeyboardInterrupt as exc:
+            signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+            raise Interrupted(signum, resumable=True) from None
+        shutil.rmtree(work, ignore_errors=True)
         return job.report(src, dst, model, started)
+
+
+def output_kind(dst: str | os.PathLike) -> str:
+    """``"video"`` (a known container extension) or ``"folder"`` (PNG frames); UsageError otherwise.
+
+    A name with any other extension (``out.ts``, ``out.xyz``, ``out.png``) is refused instead of
+    quietly becoming a folder of that name: it is almost always a typo or an unsupported container.
+    An existing folder, or a name given with a trailing slash, is a folder whatever its dots.
+    """
+    raw = os.fspath(dst)
+    path = Path(raw)
+    ext = path.suffix.lower()
+    if ext in VIDEO_EXTENSIONS:
+        return "video"
+    if not ext or path.is_dir() or raw.endswith((os.sep, "/")):
+        return "folder"
+    raise UsageError(
+        f"{path}: '{path.suffix}' is not a supported output (video: {', '.join(e for e in VIDEO_EXTENSIONS if e != '.avi')}; "
+        "for PNG frames give a folder name without an extension, or end it with /)"
+    )
+
+
+def _check_output(dst: Path, to_video: bool, overwrite: bool) -> None:
+    """Refuse, before any work, an OUTPUT that exists (without --overwrite) or that --overwrite may
+    not replace: only what freqvsr wrote is ever removed."""
+    parent = dst.parent
+    if not parent.is_dir():
+        raise OutputError(f"{parent}: output folder does not exist (create it first)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{parent}: output folder is not writable")
+    if not (dst.exists() or dst.is_symlink()):
+        return
+    if not overwrite:
+        raise OutputError(f"{dst}: already exists (pass --overwrite to replace it)")
+    if to_video and dst.is_dir():
+        raise OutputError(f"{dst}: is a folder; --overwrite replaces a video file, never a folder")
+    if not to_video:
+        if not dst.is_dir():
+            raise OutputError(f"{dst}: exists and is not a folder; --overwrite replaces a previous frame folder only")
+        foreign = _foreign_entries(dst)
+        if foreign:
+            more = f" (+{len(foreign) - 3} more)" if len(foreign) > 3 else ""
+            raise OutputError(
+                f"{dst}: holds files freqvsr did not write ({', '.join(foreign[:3])}{more}); "
+                "--overwrite only replaces freqvsr's own frames, choose a new or empty folder"
+            )
+
+
+def _foreign_entries(folder: Path) -> list[str]:
+    """Entries of ``folder`` that are not freqvsr's frames (which count only under its marker)."""
+    names = sorted(p.name for p in folder.iterdir())
+    ours = MARKER in names
+    return [n for n in names if n != MARKER and not (ours and FRAME_PATTERN.fullmatch(n))]
+
+
+def _check_unfinished_job(work: Path, dst: Path, resume: bool, overwrite: bool) -> None:
+    """A previous interrupted job's finished segments are never thrown away silently."""
+    if resume or overwrite or not work.is_dir():
+        return
     try:
-        if to_video:
-            segments = [work / s["file"] for s in job.manifest["segments"]]
-            assemble_video(dst, segments, info, audio=audio, subtitles=subtitles)
-        else:
-            _assemble_folder(dst, [work / s["file"] for s in job.manifest["segments"]], overwrite)
-    except OSError as exc:
-        raise OutputError(f"{dst}: cannot write output ({exc.strerror or exc})") from exc
-    shutil.rmtree(work, ignore_errors=True)
-    return job.report(src, dst, model, started)
+        done = len(json.loads((work / "job.json").read_text()).get("segments", []))
+    except (OSError, ValueError, AttributeError):
+        done = 0
+    if done:
+        raise OutputError(
+            f"{dst}: an interrupted job left {done} finished segment(s) in {work.name}; rerun with "
+            "--resume to continue it, or with --overwrite to start over"
+        )
+
+
+class _StopSignals:
+    """SIGINT (Ctrl-C) and SIGTERM during a job: stop at a safe point, exit 130 / 143.
+
+    Python raises KeyboardInterrupt in the main thread wherever it happens to be; unwinding from
+    there closed the input container while the decoder thread was still inside libavformat,
+    which crashed (segmentation fault, issue 11). The handler only records the signal while the
+    worker threads run; the main loop then stops them in order (decoder, encoder), keeps the
+    finished segments, and raises :class:`~freqvsr.errors.Interrupted`. When no worker thread
+    runs (model loading, final remux), raising at once is safe and quicker. A second signal
+    means "now": the process exits immediately (finished segments are on disk already).
+    Installed only in the main thread, and never over a signal the caller ignores (``nohup``).
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.raise_now = True
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "_StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    if signal.getsignal(sig) is not signal.SIG_IGN:
+                        self._previous[sig] = signal.signal(sig, self._handle)
+                except (ValueError, OSError):  # not the main interpreter, or unsupported
+                    pass
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:
+            os.write(2, b"freqvsr: stopped at once; finished segments are kept (--resume)\n")
+            os._exit(128 + signum)
+        self.signum = signum
+        if self.raise_now:
+            raise Interrupted(signum)
+        os.write(2, b"freqvsr: stopping after the current step (press Ctrl-C again to quit at once)\n")
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+
+
+def _warn_lost_planes(info: Any, to_video: bool) -> None:
+    """Say what the output cannot hold: transparency is not upscaled (colour only)."""
+    try:
+        import av
+
+        fmt = av.VideoFormat(info.pix_fmt)
+        alpha = any(c.is_alpha for c in fmt.components)
+    except Exception:  # an unknown format name: nothing to say
+        return
+    if alpha:
+        warnings.warn(f"{info.path}: the alpha channel (transparency) is dropped; freqvsr upscales colour only",
+                      stacklevel=3)
 
 
 class _Job:
@@ -166,9 +317,12 @@ class _Job:
         self.pts: dict[int, int | None] = {}
         self.error: BaseException | None = None
         self.out_size = (info.width * engine.scale, info.height * engine.scale)
+        self._cancel = threading.Event()  # the encoder thread abandons its unfinished segment
 
     # reader thread -> bounded queue -> engine
     def _frames(self) -> Iterator[torch.Tensor]:
+        """LR frames from a decoder thread. Closing this generator stops and joins that thread,
+        so the input container is never closed while the thread is inside libav."""
         q: queue.Queue = queue.Queue(maxsize=_QUEUE_FRAMES)
         stop = threading.Event()
 
@@ -202,27 +356,30 @@ class _Job:
                 except queue.Empty:
                     reader.join(0.05)
 
-    def run(self, stop_after: int | None) -> bool:
+    def run(self, stop_after: int | None, stop: "_StopSignals | None" = None) -> bool:
         segs = self.manifest["segments"]
         resume_state = None
         if segs and (self.work / "state.pt").exists():
             resume_state = torch.load(self.work / "state.pt", weights_only=True)
+        frames = self._frames()
         events = self.engine.stream(
-            self._frames(), resume_from=len(segs), resume_frame=self.frames_done, resume_state=resume_state,
+            frames, resume_from=len(segs), resume_frame=self.frames_done, resume_state=resume_state,
             num_frames=self.info.num_frames,
             fixed_plan=self.manifest.get("plan"),  # a resumed job computes with the plan it began with
         )
         out_q: queue.Queue = queue.Queue(maxsize=_QUEUE_FRAMES)
         writer_thread = threading.Thread(target=self._write_loop, args=(out_q,), name="freqvsr-encode", daemon=True)
+        progress = _Progress(self.info, self.frames_done, self.quiet)
+        if stop is not None:
+            stop.raise_now = False  # worker threads run from here on: only a flag, see _StopSignals
         writer_thread.start()
-        from tqdm import tqdm
-
-        total = self.info.num_frames
-        bar = tqdm(total=total, initial=self.frames_done, unit="frame", disable=True if self.quiet else None,
-                   desc=self.info.path.name, dynamic_ncols=True, leave=False)
+        completed = False  # every event reached the encoder (or a simulated interruption)
+        simulated_stop = False
         done_segments = 0
         try:
             for ev in events:
+                if stop is not None:
+                    stop.check()
                 if self.error:
                     break
                 if out_q.maxsize != min(_QUEUE_FRAMES, self.engine.queue_frames):
@@ -230,27 +387,60 @@ class _Job:
                     out_q.maxsize = min(_QUEUE_FRAMES, self.engine.queue_frames)
                 if "plan" not in self.manifest:
                     self.manifest["plan"] = self.engine.plan_record()
-                out_q.put(ev)
+                if not self._put(out_q, ev, writer_thread):
+                    break  # the encoder stopped on an error, raised below
                 if isinstance(ev, SRFrame):
-                    bar.update(1)
+                    progress.update(1)
                 elif isinstance(ev, SegmentEnd):
                     done_segments += 1
                     if stop_after is not None and done_segments >= stop_after:
-                        out_q.put(None)
-                        writer_thread.join()
-                        return False
-            out_q.put(None)
-            writer_thread.join()
+                        simulated_stop = True  # the encoder still finishes this segment
+                        break
+            completed = True
         finally:
-            bar.close()
-            if writer_thread.is_alive():
-                out_q.put(None)
-                writer_thread.join(timeout=30)
+            # Order matters: stop computing, then the decoder (joined before the caller closes the
+            # input), then the encoder (which finishes or abandons its segment).
+            events.close()
+            frames.close()
+            self._stop_writer(out_q, writer_thread, cancel=not completed)
+            progress.close()
+            if stop is not None:
+                stop.raise_now = True
+        if stop is not None:
+            stop.check()  # a signal that arrived while the threads were stopping
         if self.error:
             raise self.error
+        if simulated_stop:
+            return False
         if not self.manifest["segments"]:
             raise InputError(f"{self.info.path}: no frames could be decoded")
         return True
+
+    @staticmethod
+    def _put(q: queue.Queue, item: Any, consumer: threading.Thread) -> bool:
+        """Put ``item`` unless the consumer has died (a dead encoder never empties the queue)."""
+        while consumer.is_alive():
+            try:
+                q.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _stop_writer(self, q: queue.Queue, thread: threading.Thread, cancel: bool) -> None:
+        if cancel:
+            self._cancel.set()
+        while thread.is_alive():
+            try:
+                q.put(None, timeout=0.2)
+                break
+            except queue.Full:
+                if cancel:  # frames of an abandoned segment: nobody needs them
+                    try:
+                        q.get_nowait()
+                    except queue.Empty:
+                        pass
+        thread.join()
 
     def _write_loop(self, q: queue.Queue) -> None:
         writer = None
@@ -258,7 +448,7 @@ class _Job:
         try:
             while True:
                 ev = q.get()
-                if ev is None:
+                if ev is None or self._cancel.is_set():
                     break
                 if isinstance(ev, SRFrame):
                     if writer is None:
@@ -282,13 +472,7 @@ class _Job:
                     _write_json_atomic(self.work / "job.json", self.manifest)
                     seg_index = ev.index + 1
         except BaseException as exc:
-            self.error = exc
-            while True:  # keep draining so the producer never blocks on a full queue
-                try:
-                    if q.get(timeout=1) is None:
-                        break
-                except queue.Empty:
-                    break
+            self.error = _as_output_error(exc, self.work)
         finally:
             if writer is not None:
                 self._abort_segment(writer)
@@ -313,13 +497,18 @@ class _Job:
 
     def close_on_error(self, exc: BaseException) -> None:
         # Keep finished segments for --resume; a job that finished nothing leaves nothing behind.
-        if not self.manifest["segments"]:
+        kept = len(self.manifest["segments"])
+        if not kept:
             shutil.rmtree(self.work, ignore_errors=True)
+            return
+        if isinstance(exc, Interrupted):
+            exc.resumable = True
+        elif isinstance(exc, FreqVSRError):
+            # one line: the cause, then what survives
+            exc.args = (f"{exc} ({kept} finished segment(s) kept; rerun with --resume to continue)",)
         elif not self.quiet:
-            warnings.warn(
-                f"{len(self.manifest['segments'])} finished segment(s) kept in {self.work}; rerun with --resume to continue",
-                stacklevel=2,
-            )
+            warnings.warn(f"{kept} finished segment(s) kept in {self.work}; rerun with --resume to continue",
+                          stacklevel=2)
 
     def report(self, src: Path, dst: Path, model: str, started: float) -> UpscaleReport:
         seconds = time.perf_counter() - started
@@ -387,7 +576,7 @@ def _prepare_work_dir(work: Path, fingerprint: dict, resume: bool) -> dict:
             if changed:
                 raise UsageError(
                     f"{work}: cannot --resume, the job differs from the interrupted one in: {', '.join(changed)} "
-                    "(run without --resume to start over)"
+                    "(run with --overwrite instead of --resume to start over)"
                 )
             # Keep only segments whose files are really there, in order.
             kept = []
@@ -399,38 +588,124 @@ def _prepare_work_dir(work: Path, fingerprint: dict, resume: bool) -> dict:
             return manifest
     if not work.parent.is_dir():
         raise OutputError(f"{work.parent}: output folder does not exist (create it first)")
-    if work.exists():
+    if work.exists():  # ours by name; one with finished segments was refused or --overwrite given
         shutil.rmtree(work)
     try:
         work.mkdir(parents=False)
         manifest = {"fingerprint": fingerprint, "segments": []}
         _write_json_atomic(manifest_path, manifest)
     except OSError as exc:
+        shutil.rmtree(work, ignore_errors=True)
         raise OutputError(f"{work.parent}: output folder is not writable ({exc.strerror or exc})") from exc
     return manifest
 
 
 def _assemble_folder(dst: Path, segment_dirs: list[Path], overwrite: bool) -> None:
-    tmp = dst.parent / f".{dst.name}.freqvsr-tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    for seg in segment_dirs:
-        for f in sorted(seg.iterdir()):
-            os.replace(f, tmp / f.name)
+    """Move the segments' frames into ``dst``. A previous freqvsr frame folder there is replaced
+    only after the new one is complete; a folder with anyone else's files is never touched."""
     if dst.exists():
         if not overwrite:
             raise OutputError(f"{dst}: already exists (pass --overwrite to replace it)")
-        shutil.rmtree(dst) if dst.is_dir() else dst.unlink()
-    os.replace(tmp, dst)
+        _check_output(dst, False, overwrite)  # it may have changed while we were working
+    tmp = dst.parent / f".{dst.name}.freqvsr-tmp"
+    shutil.rmtree(tmp, ignore_errors=True)  # ours by name: a leftover of a crashed assembly
+    tmp.mkdir()
+    moved: list[tuple[Path, Path]] = []
+    old = None
+    try:
+        for seg in segment_dirs:
+            for f in sorted(seg.iterdir()):
+                os.replace(f, tmp / f.name)
+                moved.append((tmp / f.name, f))
+        if dst.exists():
+            old = dst.parent / f".{dst.name}.freqvsr-old"
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(dst, old)
+        os.replace(tmp, dst)
+    except BaseException:
+        # Put everything back: the previous output stays, the segments stay resumable.
+        if old is not None and old.exists() and not dst.exists():
+            os.replace(old, dst)
+        for now, was in reversed(moved):
+            if now.exists():
+                os.replace(now, was)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _as_output_error(exc: BaseException, work: Path) -> BaseException:
+    """An OS error of the encoder thread (full disk, folder removed) as one line naming the folder."""
+    if isinstance(exc, OSError):
+        return OutputError(f"{work.parent}: cannot write the output ({exc.strerror or exc})")
+    return exc
+
+
+class _Progress:
+    """A bar (frames, fps, ETA) on a terminal; elsewhere (a log file, a pipe, CI) one line every
+    :data:`PROGRESS_INTERVAL` seconds, so a long job shows that it is alive."""
+
+    def __init__(self, info: Any, initial: int, quiet: bool) -> None:
+        self.total = info.num_frames
+        self.name = info.path.name
+        self.done = self.first = initial
+        self.bar = None
+        self.lines = False
+        self.started = self.last = time.monotonic()
+        if quiet:
+            return
+        isatty = getattr(sys.stderr, "isatty", None)
+        if isatty is not None and isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, initial=initial, unit="frame", desc=self.name,
+                            dynamic_ncols=True, leave=False)
+        else:
+            self.lines = True
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        elif self.lines:
+            now = time.monotonic()
+            if now - self.last >= PROGRESS_INTERVAL:
+                self.last = now
+                print(self.line(now), file=sys.stderr, flush=True)
+
+    def line(self, now: float) -> str:
+        elapsed = max(now - self.started, 1e-9)
+        fps = (self.done - self.first) / elapsed
+        text = f"freqvsr: {self.name}: frame {self.done}"
+        if self.total:
+            text += f"/{self.total} ({100 * min(self.done, self.total) / self.total:.0f}%)"
+        text += f", {fps:.2f} fps"
+        if self.total and fps > 0 and self.done < self.total:
+            eta = int((self.total - self.done) / fps)
+            text += f", ETA {eta // 3600}:{eta // 60 % 60:02d}:{eta % 60:02d}"
+        return text
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=1, default=str))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

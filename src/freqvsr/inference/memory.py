@@ -348,6 +348,7 @@ def plan(
     host_buffers: bool = True,
     max_chunk: int = MAX_CHUNK,
     num_frames: int | None = None,
+    allocator_slack: float = 1.0,
 ) -> Plan:
     """The cheapest (chunk, tiles) whose working set fits ``budget`` (see the module docstring).
 
@@ -356,6 +357,9 @@ def plan(
     ``num_frames`` (the video's length, when known) prices a sequence model's chunks exactly,
     short last chunk included; unknown, a chunk of T frames with K of overlap costs T / (T - K).
     When nothing fits, the smallest configuration is returned with ``fits=False``.
+    ``allocator_slack`` scales the model's working set for an allocator that keeps freed blocks
+    (:data:`freqvsr.inference.allocator.HEAP_SLACK`): peak RSS, not live tensors, is what the
+    budget promises.
     """
     frame_px = height * width
     hr32 = 4.0 * out_channels * scale * scale * frame_px  # one float32 SR frame
@@ -409,7 +413,7 @@ def plan(
             temporal_costs[t] = (k, sequence_cost(t, k, num_frames) if temporal == "sequence" else 1.0)
         k, temporal_cost = temporal_costs[t]
         frames_per_call = 1 if temporal == "online" else t
-        total = SAFETY * working_set.bytes(frames_per_call, tile_px) + lr32 * frames_per_call * (window if temporal == "window" else 1)
+        total = SAFETY * allocator_slack * working_set.bytes(frames_per_call, tile_px) + lr32 * frames_per_call * (window if temporal == "window" else 1)
         if host_buffers:
             # what grows with the chunk: the blended full-frame output of a tiled call and the
             # cross-faded frames kept for the next chunk

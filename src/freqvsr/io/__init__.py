@@ -17,6 +17,7 @@ from freqvsr.io.encode import (
     VIDEO_EXTENSIONS,
     EncodeSettings,
     SegmentWriter,
+    check_encoder,
     codec_pix_fmts,
     output_colour,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "SegmentWriter",
     "VideoInfo",
     "assemble_video",
+    "check_encoder",
     "check_frame_folder",
     "codec_pix_fmts",
     "is_video_output",

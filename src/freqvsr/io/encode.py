@@ -144,19 +144,30 @@ class EncodeSettings:
                 )
         else:
             deep = source is not None and source.bit_depth > 8
-            base = "yuv444p" if lossless else "yuv420p"
+            # Keep the source's chroma resolution: 4:4:4 (and RGB video) and 4:2:2 are not halved
+            # to 4:2:0 behind the user's back. Image folders keep the widely playable 4:2:0.
+            wanted = "yuv444p" if lossless else _source_chroma(source)
+            base = wanted
+            if base not in allowed:  # e.g. libsvtav1 has only 4:2:0
+                base = "yuv420p"
             pix_fmt = base
             if deep:
                 if base + "10le" in allowed:
                     pix_fmt = base + "10le"
+                elif "yuv420p10le" in allowed and wanted != "yuv420p":
+                    base = pix_fmt = "yuv420p10le"  # keep the depth, lose chroma (said below)
                 else:
                     warnings.warn(
                         f"{codec} in this FFmpeg build has no 10-bit {base}; "
                         f"writing 8-bit {base} from a {source.bit_depth}-bit source",
                         stacklevel=2,
                     )
-            if pix_fmt not in allowed:  # e.g. libsvtav1 has no yuv444p
-                pix_fmt = "yuv420p10le" if deep and "yuv420p10le" in allowed else "yuv420p"
+            if not base.startswith(wanted):
+                warnings.warn(
+                    f"{output}: {codec} cannot store {_CHROMA_NAMES[wanted]} chroma; writing 4:2:0 "
+                    "(half the colour resolution; use --codec ffv1 in .mkv, or libx264, to keep it)",
+                    stacklevel=2,
+                )
         return EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, lossless=lossless)
 
     def encoder_options(self) -> dict[str, str]:
@@ -186,6 +197,58 @@ class EncodeSettings:
         if c == "ffv1":
             return {"level": "3", "slicecrc": "1"}
         raise ValueError(f"unresolved EncodeSettings: {self}")
+
+
+_CHROMA_NAMES = {"yuv444p": "4:4:4", "yuv422p": "4:2:2", "yuv420p": "4:2:0"}
+
+
+def _source_chroma(source: VideoInfo | None) -> str:
+    """The 8-bit YUV layout that keeps a video source's chroma resolution (4:2:0 for anything else)."""
+    if source is None or source.kind != "video" or source.grayscale:
+        return "yuv420p"
+    try:
+        fmt = av.VideoFormat(source.pix_fmt)
+    except Exception:  # an unknown format name
+        return "yuv420p"
+    if C.is_rgb_format(source.pix_fmt) or (fmt.chroma_width(2) == 2 and fmt.chroma_height(2) == 2):
+        return "yuv444p"
+    if fmt.chroma_width(2) == 1 and fmt.chroma_height(2) == 2:
+        return "yuv422p"
+    return "yuv420p"
+
+
+# Largest frames the encoders accept (measured with this FFmpeg build; used to word the error).
+_MAX_SIZE = {"libx264": 16384, "libsvtav1": 16384}
+
+
+def check_encoder(settings: EncodeSettings, width: int, height: int, output, source: VideoInfo | None = None) -> None:
+    """Open (and close) the encoder for ``width`` x ``height`` frames with ``settings``: a size the
+    encoder refuses (too large for H.264, too small for x265) fails here, in one line, before any
+    frame is computed. ``settings`` must be resolved."""
+    even_w, even_h = C.needs_even(settings.pix_fmt)
+    w = width + (width % 2 if even_w else 0)
+    h = height + (height % 2 if even_h else 0)
+    if settings.codec == "libsvtav1":
+        os.environ.setdefault("SVT_LOG", "1")  # see SegmentWriter
+    try:
+        ctx = av.CodecContext.create(settings.codec, "w")
+        ctx.width, ctx.height, ctx.pix_fmt = w, h, settings.pix_fmt
+        tb = Fraction(source.time_base) if source is not None else Fraction(1, 25)
+        ctx.time_base = tb
+        ctx.framerate = Fraction(source.fps) if source is not None else Fraction(25)
+        ctx.options = settings.encoder_options()
+        ctx.open()
+        ctx.close() if hasattr(ctx, "close") else None
+    except (av.FFmpegError, ValueError, OverflowError) as e:
+        limit = _MAX_SIZE.get(settings.codec)
+        what = f"{width}x{height}"
+        if source is not None:
+            what += f" (the upscaled size of {source.path.name}'s {source.width}x{source.height})"
+        hint = f"; it takes at most {limit}x{limit}" if limit and max(w, h) > limit else ""
+        raise OutputError(
+            f"{output}: {settings.codec} cannot encode frames of {what}{hint} "
+            f"({_short(e)}); write a .mkv with --codec ffv1, or a folder of PNG frames"
+        ) from None
 
 
 def output_colour(source: VideoInfo | None, height: int) -> tuple[int, int, int, int]:

@@ -11,6 +11,7 @@ freqvsr output is replaced only then, so an aborted run leaves it intact.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from fractions import Fraction
 from pathlib import Path
@@ -23,6 +24,7 @@ from freqvsr.io.encode import VIDEO_EXTENSIONS
 
 MARKER = ".freqvsr-frames"
 FRAME_NAME = "{index:08d}.png"
+FRAME_PATTERN = re.compile(r"\d{8}\.png")  # the names FRAME_NAME gives: what freqvsr may replace
 
 
 def is_video_output(path) -> bool:

@@ -11,6 +11,7 @@ The output is written to a hidden temporary file in the destination folder and r
 
 from __future__ import annotations
 
+import errno
 import heapq
 import itertools
 import os
@@ -74,7 +75,22 @@ def assemble_video(
 
     tmp = temporary_path(output)
     try:
-        _assemble(tmp, output, segments, source, audio, subtitles)
+        try:
+            _assemble(tmp, output, segments, source, audio, subtitles)
+        except av.FFmpegError as e:
+            copied = source is not None and source.kind == "video" and (
+                (audio and source.audio_streams) or (subtitles and source.subtitle_streams))
+            if not copied or getattr(e, "errno", None) in (errno.ENOSPC, errno.EIO, errno.EDQUOT):
+                raise  # a disk problem, not the streams: say so
+            # The muxer refused the copied streams (timestamps it cannot store, ...): the video is
+            # what the user waited for, so write it alone rather than fail after all the work.
+            os.remove(tmp) if tmp.exists() else None
+            warnings.warn(
+                f"{source.path}: its audio/subtitle streams could not be copied ({_short(e)}); "
+                f"{output.name} has video only",
+                stacklevel=2,
+            )
+            _assemble(tmp, output, segments, source, False, False)
         os.replace(tmp, output)
     except BaseException as e:
         try:
@@ -120,7 +136,7 @@ def _assemble(tmp: Path, output: Path, segments: list[Path], source: VideoInfo |
         copies: dict[int, av.stream.Stream] = {}
         if source is not None and source.kind == "video" and (audio or subtitles):
             try:
-                src = av.open(str(source.path))
+                src = av.open(str(source.path), metadata_errors="replace")
             except (av.FFmpegError, OSError) as e:
                 raise InputError(f"{source.path}: cannot reopen the source to copy audio/subtitles ({_short(e)})") from None
             opened.append(src)
@@ -283,11 +299,28 @@ def _rebuilt_dts(pending: list[int], pts: int, k: int, delay: int, first_pts: in
 
 
 def _source_packets(src, copies: dict) -> Iterator[tuple]:
+    """Audio/subtitle packets of the source, with timestamps that never go back.
+
+    Joined recordings restart their clocks; the reader re-times the video to follow on (see
+    :class:`freqvsr.io.FrameSource`), and each copied stream here continues right after its own
+    last packet in the same way, which keeps them in step with the video.
+    """
     seq = 0
     streams = [s for s in src.streams if s.index in copies]
+    state: dict[int, list[int]] = {}  # stream index -> [offset, end of the last packet]
     for packet in src.demux(*streams):
         if packet.size == 0 or (packet.pts is None and packet.dts is None):
             continue
+        offset, end = state.setdefault(packet.stream_index, [0, None])
+        ts = packet.dts if packet.dts is not None else packet.pts
+        if end is not None and ts + offset < end - (packet.duration or 0):
+            offset = end - ts  # a jump back by more than one packet: continue after the last one
+        if offset:
+            if packet.pts is not None:
+                packet.pts += offset
+            if packet.dts is not None:
+                packet.dts += offset
+        state[packet.stream_index] = [offset, ts + offset + max(packet.duration or 0, 1)]
         seq += 1
         yield (_key(packet), 1, seq, packet, copies[packet.stream_index])
 

@@ -189,7 +189,7 @@ class FrameSource:
 
     def _read_image_frame(self, file: Path) -> av.VideoFrame:
         try:
-            with av.open(str(file)) as c:
+            with av.open(str(file), metadata_errors="replace") as c:
                 for frame in c.decode(video=0):
                     return frame
         except (av.FFmpegError, IndexError, OSError) as e:
@@ -215,8 +215,10 @@ class FrameSource:
     def _open_video(self):
         path = self.path
         try:
-            self._container = av.open(str(path))
-        except (av.FFmpegError, OSError) as e:
+            # Tags that are not UTF-8 (old cameras, hand-edited files) must not stop a job:
+            # FFmpeg plays such files, and nothing here depends on a tag's exact bytes.
+            self._container = av.open(str(path), metadata_errors="replace")
+        except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
             raise InputError(f"{path}: not a readable video file ({_short(e)})") from None
         c = self._container
         if not c.streams.video:
@@ -304,9 +306,29 @@ class FrameSource:
         index = 0
         frame = self._first
         self._first = None
+        step = max(1, round(1 / (info.fps * tb))) if info.fps else 1  # one frame, in time-base ticks
+        offset, last = 0, None
+        warned = False
         while frame is not None:
             image = frame_to_rgb(frame, self._out_bits, matrix, rng)
             pts = frame.pts
+            if pts is not None:
+                pts += offset
+                if last is not None and pts < last:
+                    # Timestamps jump back (concatenated recordings, e.g. `cat a.ts b.ts`): no
+                    # muxer takes that. Later frames continue one frame after the last one, as
+                    # players show them; the audio is shifted the same way when it is copied.
+                    jump = last - pts
+                    offset += last + step - pts
+                    pts = last + step
+                    if not warned:
+                        warnings.warn(
+                            f"{self.path}: timestamps jump back {float(jump * tb):.3f}s "
+                            f"at frame {index} (joined recordings?); later frames are re-timed to follow on",
+                            stacklevel=2,
+                        )
+                        warned = True
+                last = pts
             time = float(pts * tb) if pts is not None else float(index / info.fps)
             yield Frame(index=index, image=image, pts=pts, time=time)
             index += 1

@@ -247,3 +247,35 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     load_state_dict_strict(model, state, f"checkpoint {path}")
     model.checkpoint_header = header
     return model.to(map_location)
+
+
+def load_pickled_state(path: str | os.PathLike) -> Any:
+    """Read an official ``.pth``/``.pt`` file without running any code it may hold.
+
+    ``torch.load(weights_only=True)`` unpickles tensors and plain containers only; anything else
+    (a class, ``os.system``) stops the load before it is called. Its error text advises
+    retrying with ``weights_only=False``, exactly what a stranger's file must never get, so the
+    refusal is reworded: what was found, and what to do if the file is trusted.
+    """
+    import re
+    import warnings
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            # "Detected pickle protocol 4 ..." is torch talking to its own developers
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        text = str(exc)
+        found = re.search(r"GLOBAL ([\w.]+)", text) or re.search(r"Unsupported (?:global|class)[: ]+([\w.]+)", text)
+        if found:
+            what = f"it holds a Python object ({found.group(1)}) that loading would run"
+        elif isinstance(exc, (EOFError, RuntimeError)) or "Unsupported operand" in text or "pickle" in text.lower():
+            what = "it is not a plain tensor file (corrupt, or holds objects other than tensors)"
+        else:
+            what = f"{type(exc).__name__}: {text.strip().splitlines()[0] if text.strip() else ''}"
+        raise ModelError(
+            f"weights file {path} cannot be read safely: {what}; it was not loaded "
+            "(if you trust it, re-save only its state dict with torch.save)"
+        ) from None

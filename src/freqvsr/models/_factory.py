@@ -18,6 +18,7 @@ from freqvsr.errors import ModelError
 from freqvsr.models._base import VSRModel
 from freqvsr.models._checkpoint import (
     load_checkpoint,
+    load_pickled_state,
     load_state_dict_strict,
     read_checkpoint_header,
     read_checkpoint_tensors,
@@ -122,16 +123,8 @@ def load_weights(model: VSRModel, weights: str | os.PathLike, *, spec: ModelSpec
         if path.suffix == ".safetensors":
             state = read_checkpoint_tensors(path)
         else:
-            try:
-                state = torch.load(str(path), map_location="cpu", weights_only=True)
-            except Exception as exc:
-                # weights_only refuses pickled objects other than tensors/containers (e.g. a config
-                # object in the checkpoint's "meta"); never fall back to an unsafe unpickle.
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                raise ModelError(
-                    f"weights file {path} cannot be read safely ({type(exc).__name__}: {first}); if it holds "
-                    "non-tensor objects, re-save only its state dict with torch.save"
-                ) from None
+            # tensors and plain containers only: never an unsafe unpickle (see load_pickled_state)
+            state = load_pickled_state(path)
         state = _unwrap_foreign(state, path)
         hook = _convert_hook(model, spec)
         if hook is not None:
