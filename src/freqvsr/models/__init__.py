@@ -10,6 +10,9 @@ from freqvsr.models._registry import ModelSpec, get_spec, list_models, register_
 # Architecture modules, in the order `freqvsr models` lists them. Keep this list explicit.
 from freqvsr.models import bicubic as _bicubic  # noqa: F401,E402
 from freqvsr.models import basicvsr as _basicvsr  # noqa: F401,E402
+from freqvsr.models import basicvsrpp as _basicvsrpp  # noqa: F401,E402
+from freqvsr.models import iconvsr as _iconvsr  # noqa: F401,E402
+from freqvsr.models import mfpi as _mfpi  # noqa: F401,E402
 from freqvsr.models import ftvsr as _ftvsr  # noqa: F401,E402
 from freqvsr.models import ftvsrpp as _ftvsrpp  # noqa: F401,E402
 from freqvsr.models import fcvsr as _fcvsr  # noqa: F401,E402
