@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import re
 
@@ -27,30 +26,11 @@ def _public(text: str) -> str:
     return _ABSOLUTE_PATH.sub(lambda m: m.group(0).rstrip("/").rsplit("/", 1)[-1], text)
 
 
-@contextlib.contextmanager
-def _no_weight_init():
-    """Counting parameters builds every network; their initial values do not matter, and on the
-    meta device torch runs its random initialisers as slow Python reference code (about 5 of the
-    6-11 s the table took). Skip them while the table is built."""
-    import torch
-
-    names = [n for n in dir(torch.nn.init) if n.endswith("_") and not n.startswith("_")]
-    saved = {n: getattr(torch.nn.init, n) for n in names}
-    try:
-        for n in names:
-            setattr(torch.nn.init, n, lambda tensor, *a, **k: tensor)
-        yield
-    finally:
-        for n, f in saved.items():
-            setattr(torch.nn.init, n, f)
-
-
 def run(args: argparse.Namespace) -> int:
     from freqvsr.inference import DEFAULT_MODEL
     from freqvsr.models._zoo import zoo_rows
 
-    with _no_weight_init():
-        rows = zoo_rows()
+    rows = zoo_rows()
     for r in rows:
         r["trained_on"] = _public(r["trained_on"] or "")
     if args.json:

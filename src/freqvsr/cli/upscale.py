@@ -32,7 +32,8 @@ def add_parser(sub, common) -> None:
     p.add_argument("--memory-budget", default=None, metavar="SIZE",
                    help="memory the model and its buffers may use, e.g. 2G or 1500M; chunk and tiles are planned "
                         "to fit it (default: min(available/2, 2G) on CPU, 80%% of free GPU memory)")
-    p.add_argument("--codec", default=None, help="libx264 | libx265 | libvpx-vp9 | libsvtav1 | ffv1")
+    p.add_argument("--codec", default=None, help="libx264 | libx265 | libvpx-vp9 | libsvtav1 | ffv1 | prores_ks "
+                   "(alpha is kept by prores_ks in .mov/.mkv, ffv1 in .mkv, libvpx-vp9 in .webm/.mkv, and PNG frames)")
     p.add_argument("--crf", type=int, default=None)
     p.add_argument("--preset", default=None)
     p.add_argument("--pix-fmt", default=None)
@@ -41,8 +42,13 @@ def add_parser(sub, common) -> None:
     p.add_argument("--no-subtitles", action="store_true", help="drop subtitle streams")
     p.add_argument("--resume", action="store_true", help="continue an interrupted job from its last finished segment")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--strict", action="store_true",
+                   help="fail (exit 1, nothing written) when any input frame is lost to corrupt or missing data; "
+                        "by default the frames that decode are upscaled and the loss is reported")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    p.add_argument("--json", metavar="FILE", default=None, help="write the report(s) as JSON")
+    p.add_argument("--json", metavar="FILE", default=None,
+                   help="write the report(s) as JSON: frames_in / frames_out / frames_lost, seconds, fps, "
+                        "peak_memory_bytes (peak RSS), peak_gpu_memory_bytes, plan, ...")
     p.set_defaults(func=run)
 
 
@@ -95,12 +101,13 @@ def run(args: argparse.Namespace) -> int:
             src, dst, model=model, weights=args.weights, scale=args.scale, codec=args.codec, crf=args.crf,
             preset=args.preset, pix_fmt=args.pix_fmt, lossless=args.lossless, audio=not args.no_audio,
             subtitles=not args.no_subtitles, resume=args.resume, overwrite=args.overwrite, quiet=args.quiet,
-            upscaler=engine,
+            strict=args.strict, upscaler=engine,
         )
         reports.append(report)
         if not args.quiet:
             mem = report.peak_memory_bytes / 2**20
-            print(f"{report.output}: {report.frames} frames {report.input_size[0]}x{report.input_size[1]} -> "
+            lost = f" ({report.frames_lost} input frames lost)" if report.frames_lost else ""
+            print(f"{report.output}: {report.frames} frames{lost} {report.input_size[0]}x{report.input_size[1]} -> "
                   f"{report.output_size[0]}x{report.output_size[1]} with {report.model} on {report.device} "
                   f"({report.precision}) in {report.seconds:.1f} s, {report.fps:.2f} fps, peak RAM {mem:.0f} MiB",
                   file=sys.stderr)

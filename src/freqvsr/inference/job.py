@@ -34,16 +34,17 @@ import torch
 
 from freqvsr.errors import FreqVSRError, InputError, Interrupted, ModelError, OutputError, UsageError
 from freqvsr.inference.device import peak_host_memory
-from freqvsr.inference.engine import SegmentEnd, SRFrame, Upscaler, to_array, to_lr_tensor
+from freqvsr.inference.engine import SegmentEnd, SRFrame, Upscaler, to_array, to_lr_tensor, upscale_alpha
 from freqvsr.io import (
-    SEGMENT_SUFFIX,
     VIDEO_EXTENSIONS,
     EncodeSettings,
     FrameFolderWriter,
     SegmentWriter,
     assemble_video,
     check_encoder,
+    has_alpha_plane,
     open_input,
+    segment_suffix,
 )
 from freqvsr.io.frames import FRAME_PATTERN, MARKER
 
@@ -62,7 +63,7 @@ class UpscaleReport:
     model: str
     device: str
     precision: str
-    frames: int
+    frames: int  # frames computed by this run (a resumed job: those after its restart point)
     seconds: float
     fps: float
     peak_memory_bytes: int
@@ -77,6 +78,10 @@ class UpscaleReport:
     memory_budget_bytes: int | None = None
     planned_memory_bytes: int | None = None
     plan: dict | None = None  # the engine's plan: chunk, overlap, tile, accumulate, describe
+    frames_in: int = 0  # frames decoded from the input by this run
+    frames_out: int = 0  # frames in OUTPUT (a resumed job's earlier segments included)
+    frames_lost: int = 0  # input frames lost to corrupt or missing data (see FrameSource.frames_lost)
+    alpha: bool = False  # the input's transparency was upscaled into OUTPUT
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -111,6 +116,7 @@ def upscale_video(
     resume: bool = False,
     overwrite: bool = False,
     quiet: bool = False,
+    strict: bool = False,
     upscaler: Upscaler | None = None,
     _stop_after_segments: int | None = None,
 ) -> UpscaleReport:
@@ -121,6 +127,9 @@ def upscale_video(
     built engine (several inputs, one model); ``_stop_after_segments`` simulates an interruption
     (tests of ``resume``). ``memory_budget`` (bytes or ``"2G"``): what the model and the engine's
     buffers may use; chunk and tiles are planned against it (default ``min(available / 2, 2 GiB)``).
+    A partly corrupt input is upscaled as far as it decodes, with a warning counting the lost
+    frames (``report.frames_lost``); ``strict=True`` makes any loss an InputError, and then
+    nothing is left at or beside ``dst`` (a resumed run would meet the same damage).
     """
     to_video = output_kind(dst) == "video"  # the raw name: a trailing slash means a folder
     src, dst = Path(src), Path(dst)
@@ -135,11 +144,11 @@ def upscale_video(
     if not to_video and (codec or crf is not None or preset or pix_fmt or lossless):
         raise UsageError(f"{dst}: a folder output is written as lossless PNG frames; --codec/--crf/--preset/--pix-fmt/--lossless apply to video files")
 
-    with _StopSignals() as stop, open_input(src) as source:
+    with _StopSignals() as stop, open_input(src, strict=strict) as source:
         info = source.info
         if to_video:
             settings = settings.resolve(dst, info)
-        _warn_lost_planes(info, to_video)
+        keep_alpha = _keeps_alpha(info, dst, settings if to_video else None)
         engine = upscaler or Upscaler(
             model, weights=weights, device=device, precision=precision, chunk=chunk, overlap=overlap,
             tile=tile, tile_overlap=tile_overlap, memory_budget=memory_budget,
@@ -149,9 +158,12 @@ def upscale_video(
         if to_video:
             # An encoder that refuses the upscaled size must say so now, not after hours of compute.
             check_encoder(settings, info.width * engine.scale, info.height * engine.scale, dst, info)
-        fingerprint = _fingerprint(src, model, weights, engine, settings if to_video else "png", to_video)
+        # A folder job's frames are RGBA when the alpha is kept: an interrupted RGB job (older
+        # freqvsr) must not be resumed into a folder of mixed frames.
+        out_kind = settings if to_video else ("png+alpha" if keep_alpha else "png")
+        fingerprint = _fingerprint(src, model, weights, engine, out_kind, to_video)
         manifest = _prepare_work_dir(work, fingerprint, resume)
-        job = _Job(engine, source, info, work, manifest, settings, to_video, quiet)
+        job = _Job(engine, source, info, work, manifest, settings, to_video, quiet, keep_alpha)
         started = time.perf_counter()
         if torch.cuda.is_available() and engine.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(engine.device)
@@ -292,25 +304,41 @@ class _StopSignals:
             raise Interrupted(self.signum)
 
 
-def _warn_lost_planes(info: Any, to_video: bool) -> None:
-    """Say what the output cannot hold: transparency is not upscaled (colour only)."""
-    try:
-        import av
-
-        fmt = av.VideoFormat(info.pix_fmt)
-        alpha = any(c.is_alpha for c in fmt.components)
-    except Exception:  # an unknown format name: nothing to say
-        return
-    if alpha:
-        warnings.warn(f"{info.path}: the alpha channel (transparency) is dropped; freqvsr upscales colour only",
-                      stacklevel=3)
+def _keeps_alpha(info: Any, dst: Path, settings: EncodeSettings | None) -> bool:
+    """Whether the input's alpha plane goes to the output: always for PNG frames (``settings``
+    None), for video when the resolved pixel format has alpha (see EncodeSettings.resolve).
+    Otherwise warn, once, what is lost and which output would keep it."""
+    if not getattr(info, "alpha", False):
+        return False
+    if settings is None or has_alpha_plane(settings.pix_fmt):
+        return True
+    ext = dst.suffix.lower()
+    if ext in (".mov", ".mkv"):
+        keep = "--codec prores_ks (ProRes 4444)"
+        if ext == ".mkv":
+            keep += " or --codec ffv1 (lossless)"
+        hint = f"{keep} keeps it in a {ext} file, as do .webm and a folder of PNG frames"
+    else:
+        hint = ("a .mov with --codec prores_ks, a .webm (VP9), a .mkv with --codec ffv1, "
+                "or a folder of PNG frames keeps it")
+    warnings.warn(
+        f"{info.path}: the alpha channel (transparency) is dropped: {settings.codec} ({settings.pix_fmt}) "
+        f"in {dst.name} cannot store it; {hint}",
+        stacklevel=3,
+    )
+    return False
 
 
 class _Job:
-    def __init__(self, engine, source, info, work, manifest, settings, to_video, quiet) -> None:
+    def __init__(self, engine, source, info, work, manifest, settings, to_video, quiet, keep_alpha=False) -> None:
         self.engine, self.source, self.info, self.work = engine, source, info, work
         self.manifest, self.settings, self.to_video = manifest, settings, to_video
         self.quiet = quiet
+        self.keep_alpha = keep_alpha
+        # LR alpha planes by frame index, from the decoder until the encoder writes that frame
+        # (the engine's look-ahead bounds how many wait: a plane is a third of an LR frame).
+        self.alpha: dict[int, np.ndarray] = {}
+        self.seg_suffix = segment_suffix(settings) if to_video else ""
         self.frames_done = manifest["segments"][-1]["end"] if manifest["segments"] else 0
         self.resumed_frames = self.frames_done
         self.out_dtype = np.uint16 if info.bit_depth > 8 else np.uint8
@@ -331,7 +359,7 @@ class _Job:
                 for frame in self.source:
                     if stop.is_set():
                         return
-                    q.put((frame.index, frame.pts, to_lr_tensor(frame.image)))
+                    q.put((frame.index, frame.pts, to_lr_tensor(frame.image), frame.alpha))
                 q.put(None)
             except BaseException as exc:  # surfaced in the main thread
                 q.put(exc)
@@ -345,8 +373,10 @@ class _Job:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                index, pts, tensor = item
+                index, pts, tensor, alpha = item
                 self.pts[index] = pts
+                if self.keep_alpha and alpha is not None and index >= self.resumed_frames:
+                    self.alpha[index] = alpha  # frames before a resumed job's start are never written
                 yield tensor
         finally:
             stop.set()
@@ -454,6 +484,8 @@ class _Job:
                     if writer is None:
                         writer = self._open_segment(seg_index)
                     image = to_array(ev.image, self.out_dtype, inplace=True)
+                    if self.keep_alpha:
+                        image = self._with_alpha(image, ev.index)
                     pts = self.pts.pop(ev.index, None)
                     if self.to_video:
                         writer.write(image, pts)
@@ -467,7 +499,8 @@ class _Job:
                     if ev.state is not None:
                         _atomic_torch_save(ev.state, self.work / "state.pt")
                     self.manifest["segments"].append(
-                        {"index": ev.index, "start": ev.start, "end": ev.end, "file": _segment_name(ev.index, self.to_video)}
+                        {"index": ev.index, "start": ev.start, "end": ev.end,
+                         "file": _segment_name(ev.index, self.to_video, self.seg_suffix)}
                     )
                     _write_json_atomic(self.work / "job.json", self.manifest)
                     seg_index = ev.index + 1
@@ -477,8 +510,18 @@ class _Job:
             if writer is not None:
                 self._abort_segment(writer)
 
+    def _with_alpha(self, image: np.ndarray, index: int) -> np.ndarray:
+        """(H, W, 3) SR colour + the frame's LR alpha up-sampled -> (H, W, 4) RGBA."""
+        plane = self.alpha.pop(index, None)
+        h, w = image.shape[:2]
+        if plane is None:  # cannot happen for a decoded frame; opaque rather than a crash
+            up = np.full((h, w), np.iinfo(image.dtype).max, image.dtype)
+        else:
+            up = upscale_alpha(plane, self.engine.scale)[:h, :w]
+        return np.concatenate([image, up[..., None]], axis=2)
+
     def _open_segment(self, index: int):
-        path = self.work / _segment_name(index, self.to_video)
+        path = self.work / _segment_name(index, self.to_video, self.seg_suffix)
         if self.to_video:
             w = SegmentWriter(path, self.settings, *self.out_size, self.info)
         else:
@@ -496,9 +539,10 @@ class _Job:
             pass
 
     def close_on_error(self, exc: BaseException) -> None:
-        # Keep finished segments for --resume; a job that finished nothing leaves nothing behind.
+        # Keep finished segments for --resume; a job that finished nothing leaves nothing behind,
+        # and neither does one stopped by damage in its input (--strict): resuming meets it again.
         kept = len(self.manifest["segments"])
-        if not kept:
+        if not kept or (isinstance(exc, InputError) and getattr(self.source, "strict", False)):
             shutil.rmtree(self.work, ignore_errors=True)
             return
         if isinstance(exc, Interrupted):
@@ -526,11 +570,13 @@ class _Job:
             tile_size=self.engine.tile_hw, memory_budget_bytes=plan.budget if plan else None,
             planned_memory_bytes=plan.bytes if plan else None,
             plan={**self.engine.plan_record(), "describe": plan.describe() if plan else "fixed (resumed job)"},
+            frames_in=int(getattr(self.source, "frames_decoded", 0)), frames_out=self.frames_done,
+            frames_lost=int(getattr(self.source, "frames_lost", 0)), alpha=self.keep_alpha,
         )
 
 
-def _segment_name(index: int, to_video: bool) -> str:
-    return f"seg_{index:05d}{SEGMENT_SUFFIX}" if to_video else f"seg_{index:05d}"
+def _segment_name(index: int, to_video: bool, suffix: str) -> str:
+    return f"seg_{index:05d}{suffix}" if to_video else f"seg_{index:05d}"
 
 
 def _fingerprint(src: Path, model: str, weights: str | None, engine: Upscaler, settings: Any, to_video: bool) -> dict:

@@ -19,7 +19,9 @@ from freqvsr.io.encode import (
     SegmentWriter,
     check_encoder,
     codec_pix_fmts,
+    has_alpha_plane,
     output_colour,
+    segment_suffix,
 )
 from freqvsr.io.frames import FrameFolderWriter, check_frame_folder, is_video_output
 from freqvsr.io.mux import assemble_video
@@ -49,9 +51,11 @@ __all__ = [
     "check_encoder",
     "check_frame_folder",
     "codec_pix_fmts",
+    "has_alpha_plane",
     "is_video_output",
     "list_images",
     "open_input",
     "output_colour",
     "probe",
+    "segment_suffix",
 ]

@@ -31,14 +31,14 @@ SEGMENT_SUFFIX = ".mp4"
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v")
 
-CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "ffv1")
+CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "ffv1", "prores_ks")
 
 # Which of our encoders each output container may hold. Stricter than FFmpeg (which, e.g.,
 # accepts FFV1 in MP4): we only allow combinations common players read.
 _CONTAINER_CODECS = {
     ".mp4": ("libx264", "libx265", "libsvtav1", "libvpx-vp9"),
     ".m4v": ("libx264",),
-    ".mov": ("libx264", "libx265"),
+    ".mov": ("libx264", "libx265", "prores_ks"),
     ".mkv": CODECS,
     ".webm": ("libvpx-vp9", "libsvtav1"),
     ".nut": CODECS,
@@ -56,6 +56,8 @@ _X26X_PRESETS = (
     "medium", "slow", "slower", "veryslow", "placebo",
 )
 _VP9_DEADLINES = ("good", "best", "realtime")
+# Codecs with a fixed quality (no --crf, no --preset): FFV1 is lossless, ProRes has fixed profiles.
+_FIXED_QUALITY = ("ffv1", "prores_ks")
 _DEFAULT_PRESET = {"libx264": "medium", "libx265": "medium", "libvpx-vp9": "good", "libsvtav1": "8"}
 
 
@@ -108,6 +110,9 @@ class EncodeSettings:
         if codec == "ffv1":
             if crf is not None:
                 raise UsageError("ffv1 is always lossless; --crf does not apply")
+        elif codec == "prores_ks":
+            if crf is not None or self.lossless:
+                raise UsageError("prores_ks has fixed-quality profiles (HQ, 4444); --crf and --lossless do not apply")
         elif self.lossless:
             if codec == "libsvtav1":
                 raise UsageError("libsvtav1 has no lossless mode; use libx264, libx265 or ffv1")
@@ -122,9 +127,9 @@ class EncodeSettings:
             crf = int(crf)
 
         preset = self.preset
-        if codec == "ffv1":
+        if codec in _FIXED_QUALITY:
             if preset is not None:
-                raise UsageError("ffv1 has no presets; --preset does not apply")
+                raise UsageError(f"{codec} has no presets; --preset does not apply")
         elif preset is None:
             preset = _DEFAULT_PRESET[codec]
         elif codec in ("libx264", "libx265") and preset not in _X26X_PRESETS:
@@ -142,6 +147,12 @@ class EncodeSettings:
                     f"pixel format '{pix_fmt}' is not supported by {codec} "
                     f"({', '.join(f for f in allowed if f.startswith('yuv'))})"
                 )
+        elif codec == "prores_ks":
+            # ProRes is 10-bit 4:2:2 (HQ) or 4:4:4 (4444, the profile with alpha), nothing else.
+            if source is not None and source.alpha:
+                pix_fmt = "yuva444p10le"
+            else:
+                pix_fmt = "yuv444p10le" if _source_chroma(source) == "yuv444p" else "yuv422p10le"
         else:
             deep = source is not None and source.bit_depth > 8
             # Keep the source's chroma resolution: 4:4:4 (and RGB video) and 4:2:2 are not halved
@@ -168,6 +179,8 @@ class EncodeSettings:
                     "(half the colour resolution; use --codec ffv1 in .mkv, or libx264, to keep it)",
                     stacklevel=2,
                 )
+            if source is not None and source.alpha and ext in _ALPHA_CONTAINERS:
+                pix_fmt = _with_alpha(pix_fmt, allowed, codec, source, output)
         return EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, lossless=lossless)
 
     def encoder_options(self) -> dict[str, str]:
@@ -196,10 +209,70 @@ class EncodeSettings:
             return {"preset": str(self.preset), "crf": str(self.crf)}
         if c == "ffv1":
             return {"level": "3", "slicecrc": "1"}
+        if c == "prores_ks":
+            # 4444 for 4:4:4 and alpha (the only ProRes profile with alpha), else 422 HQ; the Apple
+            # vendor tag makes QuickTime/Final Cut accept the file.
+            return {"profile": "4444" if "444" in str(self.pix_fmt) else "hq", "vendor": "apl0"}
         raise ValueError(f"unresolved EncodeSettings: {self}")
 
 
 _CHROMA_NAMES = {"yuv444p": "4:4:4", "yuv422p": "4:2:2", "yuv420p": "4:2:0"}
+
+# Containers whose muxers keep a codec's alpha: VP9 stores it beside the picture (Matroska
+# BlockAdditional), which MP4 drops; FFV1 and ProRes carry it inside the picture.
+_ALPHA_CONTAINERS = (".mkv", ".webm", ".mov", ".nut")
+
+
+def has_alpha_plane(pix_fmt: str | None) -> bool:
+    """True when frames encoded in ``pix_fmt`` keep a transparency plane."""
+    if not pix_fmt:
+        return False
+    try:
+        return any(c.is_alpha for c in av.VideoFormat(pix_fmt).components)
+    except Exception:  # an unknown format name
+        return False
+
+
+# Alpha formats that really work, where the encoder lists more: libvpx encodes VP9 alpha only as
+# 4:2:0 (yuva444p fails to open, measured); x265's yuva420p is a second layer that FFmpeg's HEVC
+# decoder does not read back.
+_ALPHA_FORMATS = {"libvpx-vp9": ("yuva420p",), "libx265": ()}
+
+
+def _with_alpha(pix_fmt: str, allowed: tuple[str, ...], codec: str, source: VideoInfo, output) -> str:
+    """The variant of ``pix_fmt`` with an alpha plane (yuv420p -> yuva420p), when ``codec`` has it.
+
+    When the codec has alpha only in a lesser format (VP9: 8-bit 4:2:0), transparency is kept
+    and the depth or chroma is not, with a warning: a lost alpha plane shows (a black or opaque
+    background), two bits of depth or half the chroma resolution rarely do. A codec without
+    alpha gets ``pix_fmt`` back unchanged (the job warns that the alpha is dropped).
+    """
+    variant = pix_fmt.replace("yuv", "yuva", 1) if pix_fmt.startswith("yuv") else pix_fmt
+    usable = _ALPHA_FORMATS.get(codec)
+    if usable is None:
+        usable = tuple(f for f in allowed if f.startswith("yuva"))
+    if variant in usable:
+        return variant
+    if not usable:
+        return pix_fmt
+    choice = next((f for f in usable if variant.startswith(f)), "yuva420p" if "yuva420p" in usable else usable[0])
+    warnings.warn(
+        f"{output}: {codec} stores alpha only as {choice}; writing {choice} instead of {pix_fmt} "
+        f"to keep the transparency",
+        stacklevel=3,
+    )
+    return choice
+
+
+def segment_suffix(settings: "EncodeSettings") -> str:
+    """Container of a job's segments for resolved ``settings``: MP4 (see the module docstring)
+    unless it cannot hold them. ProRes goes in MOV (the same muxer family, exact timestamps);
+    VP9 with alpha in Matroska, the only container that keeps VP9's alpha (MP4 drops it)."""
+    if settings.codec == "prores_ks":
+        return ".mov"
+    if settings.codec == "libvpx-vp9" and has_alpha_plane(settings.pix_fmt):
+        return ".mkv"
+    return SEGMENT_SUFFIX
 
 
 def _source_chroma(source: VideoInfo | None) -> str:
@@ -330,6 +403,8 @@ class SegmentWriter:
         spc, rng, pri, trc = output_colour(source, self.height)
         self.colorspace, self.color_range, self.color_primaries, self.color_trc = spc, rng, pri, trc
         self._sws = C.sws_matrix(spc)
+        # (plane, bits) of a planar alpha the frames are written into exactly, see _put_alpha
+        self._alpha_plane = _alpha_plane(settings.pix_fmt)
         self._container = None
         if settings.codec == "libsvtav1":
             # SVT-AV1 prints a banner and config table to stderr for every encoder it opens (one
@@ -362,18 +437,22 @@ class SegmentWriter:
             raise OutputError(f"{self.path}: cannot create video file ({e.strerror or e})") from None
 
     def write(self, image: np.ndarray, pts: int | None = None) -> None:
-        """Encode one (H, W, 3) RGB frame (uint8, or uint16 over 0..65535)."""
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"expected an (H, W, 3) RGB array, got shape {image.shape}")
+        """Encode one (H, W, 3) RGB or (H, W, 4) RGBA frame (uint8, or uint16 over 0..65535).
+
+        The alpha of an RGBA frame is kept when the pixel format has an alpha plane, else dropped
+        (the caller says so); an RGB frame written to a format with alpha is fully opaque."""
+        if image.ndim != 3 or image.shape[2] not in (3, 4):
+            raise ValueError(f"expected an (H, W, 3) RGB or (H, W, 4) RGBA array, got shape {image.shape}")
         h, w = image.shape[:2]
         if (w, h) != (self.source_width, self.source_height):
             raise ValueError(f"frame is {w}x{h}, writer expects {self.source_width}x{self.source_height}")
         if (w, h) != (self.width, self.height):
             image = np.pad(image, ((0, self.height - h), (0, self.width - w), (0, 0)), mode="edge")
+        rgba = image.shape[2] == 4
         if image.dtype == np.uint8:
-            fmt = "rgb24"
+            fmt = "rgba" if rgba else "rgb24"
         elif image.dtype == np.uint16:
-            fmt = "rgb48le"
+            fmt = "rgba64le" if rgba else "rgb48le"
             image = image.astype("<u2", copy=False)
         else:
             raise ValueError(f"expected uint8 or uint16 image, got {image.dtype}")
@@ -384,6 +463,8 @@ class SegmentWriter:
             dst_color_range=self.color_range,
             interpolation=C.INTERPOLATION,
         )
+        if rgba and self._alpha_plane is not None:
+            _put_alpha(out, image[..., 3], *self._alpha_plane)
         # Tag the frame exactly like the stream (reformat writes SMPTE170M for every 601 variant).
         out.colorspace, out.color_range = self.colorspace, self.color_range
         out.color_primaries, out.color_trc = self.color_primaries, self.color_trc
@@ -449,6 +530,27 @@ class SegmentWriter:
             self._abort()
         else:
             self.close()
+
+
+def _alpha_plane(pix_fmt: str | None) -> tuple[int, int] | None:
+    """(plane index, bits) of the alpha of a planar YUVA format, else None."""
+    if not pix_fmt or not pix_fmt.startswith("yuva"):
+        return None
+    comp = next(c for c in av.VideoFormat(pix_fmt).components if c.is_alpha)
+    return comp.plane, comp.bits
+
+
+def _put_alpha(frame: av.VideoFrame, alpha: np.ndarray, plane_index: int, bits: int) -> None:
+    """Write ``alpha`` (uint8, or uint16 over 0..65535) into ``frame``'s alpha plane, rescaled to
+    its depth. swscale's RGBA -> YUVA conversion moves alpha values by one step (measured), so
+    even FFV1, a lossless codec, would not give the transparency back as it was written."""
+    plane = frame.planes[plane_index]
+    peak = 255 if alpha.dtype == np.uint8 else 65535
+    top = (1 << bits) - 1
+    values = alpha if top == peak else np.rint(alpha.astype(np.float32) * (top / peak))
+    dtype = np.uint8 if bits <= 8 else np.dtype("<u2")
+    view = np.frombuffer(memoryview(plane), dtype=dtype).reshape(plane.height, -1)[:, : plane.width]
+    view[...] = values
 
 
 def _short(e: BaseException) -> str:

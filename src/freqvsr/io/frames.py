@@ -46,7 +46,8 @@ def check_frame_folder(folder: Path) -> None:
 
 class FrameFolderWriter:
     """Write frames as ``00000000.png``, ``00000001.png``, ... (8-bit RGB for uint8 input,
-    16-bit RGB for uint16 input) into ``folder``, atomically at :meth:`finish`."""
+    16-bit RGB for uint16 input; RGBA for (H, W, 4) input) into ``folder``, atomically at
+    :meth:`finish`."""
 
     def __init__(self, folder):
         self.folder = Path(folder)
@@ -81,15 +82,16 @@ class FrameFolderWriter:
     def write(self, image: np.ndarray, index: int) -> None:
         if self._done:
             raise RuntimeError("FrameFolderWriter is finished")
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"expected an (H, W, 3) RGB array, got shape {image.shape}")
+        if image.ndim != 3 or image.shape[2] not in (3, 4):
+            raise ValueError(f"expected an (H, W, 3) RGB or (H, W, 4) RGBA array, got shape {image.shape}")
+        rgba = image.shape[2] == 4
         if image.dtype == np.uint8:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-            pix_fmt = "rgb24"
+            pix_fmt = "rgba" if rgba else "rgb24"
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=pix_fmt)
         elif image.dtype == np.uint16:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image.astype("<u2", copy=False)), format="rgb48le")
-            frame = frame.reformat(format="rgb48be")  # PNG stores big-endian samples
-            pix_fmt = "rgb48be"
+            little, pix_fmt = ("rgba64le", "rgba64be") if rgba else ("rgb48le", "rgb48be")
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image.astype("<u2", copy=False)), format=little)
+            frame = frame.reformat(format=pix_fmt)  # PNG stores big-endian samples
         else:
             raise ValueError(f"expected uint8 or uint16 image, got {image.dtype}")
         h, w = image.shape[:2]

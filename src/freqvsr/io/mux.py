@@ -123,6 +123,12 @@ def _assemble(tmp: Path, output: Path, segments: list[Path], source: VideoInfo |
                 f"{output}: a {output.suffix} file cannot hold {template.codec_context.name} video"
             ) from None
         ov.time_base = time_base
+        if template.codec_context.name == "vp9" and _alpha_mode(template):
+            # VP9's alpha rides in each block's BlockAdditional (copied with the packets); the
+            # track's AlphaMode flag tells a player, and our reader, to decode it. The Matroska
+            # muxer writes that flag from the stream's pixel format (a tag of that name is only
+            # a tag), and the segment's demuxer reports the colour planes alone.
+            ov.codec_context.pix_fmt = "yuva420p"
         if template.codec_context.name == "hevc" and output.suffix.lower() in (".mp4", ".mov", ".m4v"):
             ov.codec_context.codec_tag = "hvc1"  # the tag Apple players require (FFmpeg's default is hev1)
         rate = source.fps if source is not None else template.average_rate
@@ -191,6 +197,12 @@ def _assemble(tmp: Path, output: Path, segments: list[Path], source: VideoInfo |
                 c.close()
             except Exception:
                 pass
+
+
+def _alpha_mode(stream) -> bool:
+    """The Matroska track flag for VP9 with alpha (FFmpeg's demuxer spells it alpha_mode; as a
+    copied tag it comes back as ALPHA_MODE)."""
+    return any(k.lower() == "alpha_mode" and str(v).strip() == "1" for k, v in stream.metadata.items())
 
 
 def _rescale(ts, tb, out_tb) -> int | None:

@@ -3,13 +3,16 @@
 Frames come out as RGB numpy arrays in display order, one at a time, so memory does not depend on
 the video length and nothing is extracted to disk. YUV is converted with the stream's own matrix
 and range (see :mod:`freqvsr.io._colour`); sources deeper than 8 bits come out as ``uint16``
-scaled to the full 0..65535 range, so 10-bit detail survives.
+scaled to the full 0..65535 range, so 10-bit detail survives. An alpha channel (RGBA PNG,
+ProRes 4444, QuickTime RLE/PNG in MOV, FFV1, VP9 with alpha in WebM/Matroska) comes out beside the
+colour as its own plane of the same type.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -55,6 +58,7 @@ class VideoInfo:
     audio_streams: int = 0
     subtitle_streams: int = 0
     codec: str | None = None
+    alpha: bool = False  # frames carry a transparency plane (Frame.alpha)
 
     @property
     def matrix(self) -> int:
@@ -77,13 +81,16 @@ class Frame:
 
     ``image``: (H, W, 3) RGB, ``uint8`` for 8-bit sources, else ``uint16`` over 0..65535.
     ``pts``: presentation timestamp in ``VideoInfo.time_base`` units (None when the container
-    has none). ``time``: seconds (from pts, or index / fps when pts is unknown).
+    has none). ``time``: seconds (from pts, or index / fps when pts is unknown). ``alpha``: the
+    (H, W) transparency plane (straight, not premultiplied; same dtype and range as ``image``)
+    when the source has one, else None.
     """
 
     index: int
     image: np.ndarray
     pts: int | None
     time: float
+    alpha: np.ndarray | None = None
 
 
 def _natural_key(name: str):
@@ -100,11 +107,38 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(files, key=lambda p: _natural_key(p.name))
 
 
-def frame_to_rgb(
+def has_alpha(pix_fmt: str) -> bool:
+    """True for a pixel format with a transparency component (rgba, yuva420p, ya8, argb, ...)."""
+    try:
+        return any(c.is_alpha for c in av.VideoFormat(pix_fmt).components)
+    except Exception:  # an unknown format name
+        return False
+
+
+def frame_to_rgba(
     frame: av.VideoFrame, out_bits: int, matrix: int, color_range: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(RGB image, alpha plane or None) of a decoded frame, both uint8 or both uint16.
+
+    Frames without alpha convert as :func:`frame_to_rgb`. With alpha, swscale converts to RGBA
+    in one pass (the colour exactly as without alpha: same matrix, range and interpolation) and
+    the planes are split; the alpha is straight, as PNG, ProRes 4444 and VP9 store it.
+    """
+    if not has_alpha(frame.format.name):
+        return frame_to_rgb(frame, out_bits, matrix, color_range), None
+    rgba = frame_to_rgb(frame, out_bits, matrix, color_range, alpha=True)
+    return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
+
+
+def frame_to_rgb(
+    frame: av.VideoFrame, out_bits: int, matrix: int, color_range: int, *, alpha: bool = False
 ) -> np.ndarray:
-    """Convert a decoded frame to (H, W, 3) RGB: uint8 when out_bits == 8, else uint16 (rgb48)."""
-    target = "rgb24" if out_bits <= 8 else "rgb48le"
+    """Convert a decoded frame to (H, W, 3) RGB: uint8 when out_bits == 8, else uint16 (rgb48);
+    ``alpha=True``: (H, W, 4) RGBA (rgba / rgba64)."""
+    if alpha:
+        target = "rgba" if out_bits <= 8 else "rgba64le"
+    else:
+        target = "rgb24" if out_bits <= 8 else "rgb48le"
     name = frame.format.name
     if C.is_rgb_format(name) or C.is_gray_format(name):
         # No matrix involved. Gray is luma only: swscale expands it to equal channels.
@@ -136,10 +170,18 @@ class FrameSource:
 
     info: VideoInfo
 
-    def __init__(self, path, *, fps: Fraction | float | None = None):
+    def __init__(self, path, *, fps: Fraction | float | None = None, strict: bool = False):
         self.path = Path(path)
         self._container = None
         self._iterated = False
+        self.strict = strict
+        # After iteration: frames that came out, and frames known to be lost to corrupt or missing
+        # data (see _count_lost); an image folder never loses one (an unreadable image is an error).
+        self.frames_decoded = 0
+        self.frames_lost = 0
+        self._decode_failures = 0  # packets the decoder refused
+        self._last_decode_error = ""
+        self._broken_off: str | None = None  # why demuxing stopped before the end of the file
         if not self.path.exists():
             raise InputError(f"{self.path}: no such file or folder")
         if self.path.is_dir():
@@ -184,6 +226,7 @@ class FrameSource:
             audio_streams=0,
             subtitle_streams=0,
             codec=None,
+            alpha=has_alpha(pix_fmt),
         )
         self._first_image = self._image_array(first, self._images[0])
 
@@ -196,20 +239,27 @@ class FrameSource:
             raise InputError(f"{file}: not a readable image ({_short(e)})") from None
         raise InputError(f"{file}: not a readable image (no picture decoded)")
 
-    def _image_array(self, frame: av.VideoFrame, file: Path) -> np.ndarray:
+    def _image_array(self, frame: av.VideoFrame, file: Path) -> tuple[np.ndarray, np.ndarray | None]:
         if (frame.width, frame.height) != (self.info.width, self.info.height):
             raise InputError(
                 f"{file}: size {frame.width}x{frame.height} differs from the folder's first "
                 f"image ({self.info.width}x{self.info.height})"
             )
         # Still images (JPEG/JFIF included) use BT.601 full range when they are YUV at all.
-        return frame_to_rgb(frame, self._depth, self.info.matrix, self.info.range)
+        image, alpha = frame_to_rgba(frame, self._depth, self.info.matrix, self.info.range)
+        if self.info.alpha and alpha is None:
+            # A folder that mixes RGBA and RGB frames: an opaque frame is fully opaque.
+            alpha = np.full(image.shape[:2], np.iinfo(image.dtype).max, image.dtype)
+        elif not self.info.alpha:
+            alpha = None  # the first frame decides, so every frame of the job has the same planes
+        return image, alpha
 
     def _iter_images(self) -> Iterator[Frame]:
         for i, file in enumerate(self._images):
-            img = self._first_image if i == 0 else self._image_array(self._read_image_frame(file), file)
+            img, alpha = self._first_image if i == 0 else self._image_array(self._read_image_frame(file), file)
             self._first_image = None
-            yield Frame(index=i, image=img, pts=i, time=float(i / self.info.fps))
+            self.frames_decoded = i + 1
+            yield Frame(index=i, image=img, pts=i, time=float(i / self.info.fps), alpha=alpha)
 
     # ------------------------------------------------------------------ video files
     def _open_video(self):
@@ -228,10 +278,16 @@ class FrameSource:
         # Frame threading speeds up decoding; display order is unaffected.
         stream.thread_type = "AUTO"
         self._stream = stream
+        self._alpha_decoder = _vp9_alpha_decoder(stream)
         self._decoder = self._decode_frames()
         try:
             first = next(self._decoder)
         except StopIteration:
+            if self._decode_failures:
+                raise InputError(
+                    f"{path}: corrupt video stream, no frame could be decoded "
+                    f"({self._last_decode_error})"
+                ) from None
             raise InputError(f"{path}: video stream has no frames") from None
         self._first = first
 
@@ -249,6 +305,9 @@ class FrameSource:
         else:
             # Matroska has no per-stream duration field; FFmpeg's muxer writes a DURATION tag.
             duration = _parse_duration_tag(stream.metadata.get("DURATION") or stream.metadata.get("duration"))
+        # The video's own end, for counting frames missing at the end (never the container's
+        # duration, which an audio track longer than the video sets).
+        self._stream_duration = duration
         if duration is None and c.duration:
             duration = c.duration / av.time_base
         num = stream.frames or None
@@ -286,18 +345,47 @@ class FrameSource:
             audio_streams=len(c.streams.audio),
             subtitle_streams=len(c.streams.subtitles),
             codec=cc.codec.canonical_name,  # 'av1', not the decoder's name 'libdav1d'
+            alpha=has_alpha(pix_fmt),
         )
 
     def _decode_frames(self) -> Iterator[av.VideoFrame]:
+        """Decoded frames, packet by packet, so that damage costs only the frames it hits.
+
+        A packet the decoder refuses is counted and skipped (decoders resynchronise at the next
+        one; a strict source stops instead). A demuxer error after some frames ends the stream
+        early, keeping what came before; before any frame it is a broken file.
+        """
+        decoder = self._alpha_decoder or self._stream.codec_context
+        if decoder is None:  # a codec this FFmpeg build does not know (or a damaged codec id)
+            raise InputError(f"{self.path}: its video codec is unknown or not supported by this FFmpeg build")
+        packets = self._container.demux(self._stream)
         n = 0
-        try:
-            for frame in self._container.decode(self._stream):
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.FFmpegError as e:
+                if n == 0 or self.strict:
+                    raise InputError(
+                        f"{self.path}: corrupt or truncated video stream after {n} frames ({_short(e)})"
+                    ) from None
+                self._broken_off = _short(e)
+                return
+            try:
+                frames = decoder.decode(packet)
+            except av.FFmpegError as e:
+                self._decode_failures += 1
+                self._last_decode_error = _short(e)
+                if self.strict:
+                    raise InputError(
+                        f"{self.path}: corrupt data after frame {n}, a frame cannot be decoded ({_short(e)}); "
+                        "without --strict the frames that decode are upscaled"
+                    ) from None
+                continue
+            for frame in frames:
                 n += 1
                 yield frame
-        except av.FFmpegError as e:
-            raise InputError(
-                f"{self.path}: corrupt or truncated video stream after {n} frames ({_short(e)})"
-            ) from None
 
     def _iter_video(self) -> Iterator[Frame]:
         info = self.info
@@ -309,8 +397,18 @@ class FrameSource:
         step = max(1, round(1 / (info.fps * tb))) if info.fps else 1  # one frame, in time-base ticks
         offset, last = 0, None
         warned = False
+        steps: Counter = Counter()  # source pts differences (ticks) between decoded frames
+        last_src = None
         while frame is not None:
-            image = frame_to_rgb(frame, self._out_bits, matrix, rng)
+            if frame.pts is not None:
+                if last_src is not None and frame.pts > last_src:
+                    steps[frame.pts - last_src] += 1
+                last_src = frame.pts
+            image, alpha = frame_to_rgba(frame, self._out_bits, matrix, rng)
+            if not info.alpha:
+                alpha = None  # the first frame decides: every frame of a job has the same planes
+            elif alpha is None:
+                alpha = np.full(image.shape[:2], np.iinfo(image.dtype).max, image.dtype)
             pts = frame.pts
             if pts is not None:
                 pts += offset
@@ -330,14 +428,66 @@ class FrameSource:
                         warned = True
                 last = pts
             time = float(pts * tb) if pts is not None else float(index / info.fps)
-            yield Frame(index=index, image=image, pts=pts, time=time)
+            self.frames_decoded = index + 1
+            yield Frame(index=index, image=image, pts=pts, time=time, alpha=alpha)
             index += 1
             frame = next(self._decoder, None)
-        if info.num_frames and self._stream.frames and index < info.num_frames:
-            warnings.warn(
-                f"{self.path}: decoded {index} of {info.num_frames} frames the container declares",
-                stacklevel=2,
-            )
+        self.frames_decoded = index
+        self.frames_lost = self._count_lost(index, steps, last_src)
+        self._report_loss()
+
+    def _count_lost(self, decoded: int, steps: Counter, last_pts: int | None) -> int:
+        """Frames lost to corrupt or missing data: the largest of three lower bounds.
+
+        - packets the decoder refused;
+        - the frame count the container declares (MP4, MOV), less the frames decoded;
+        - for a stream without a declared count whose frames are evenly spaced (nine in ten
+          steps equal, allowing a tick of rounding): the whole frame slots missing between
+          decoded frames (a damaged Matroska cluster the demuxer skipped) and after the last
+          one up to the stream's own recorded duration. Variable-rate streams are left out: a
+          long frame there is not a lost one.
+        A stream that broke off with nothing to measure the rest by counts at least one.
+        ``self._loss_detail`` says which bound it was, for the message.
+        """
+        found = [(self._decode_failures, f"{self._decode_failures} could not be decoded")]
+        declared = self._stream.frames
+        if declared:
+            found.append((declared - decoded, f"the container declares {declared}"))
+        elif decoded:
+            nominal = max(1, round(1 / (self.info.fps * self.info.time_base)))
+            mode = steps.most_common(1)[0][0] if steps else nominal
+            even = sum(c for d, c in steps.items() if abs(d - mode) <= 1)
+            if even >= 0.9 * sum(steps.values()):
+                gaps = sum((round(d / mode) - 1) * c for d, c in steps.items() if d > 1.5 * mode)
+                tail = 0
+                if self._stream_duration and last_pts is not None:
+                    # The duration may count from 0 or from the first frame; reading the last
+                    # frame's end as absolute time never counts more than is missing.
+                    end = last_pts + mode
+                    tail = max(0, round((self._stream_duration / self.info.time_base - end) / mode))
+                parts = ([f"the timestamps skip {gaps} frame slot(s)"] if gaps else []) + (
+                    [f"the stream ends {tail} frame(s) before its recorded duration"] if tail else [])
+                found.append((gaps + tail, " and ".join(parts)))
+        if self._broken_off is not None:
+            found.append((1, ""))
+        lost, detail = max(found, key=lambda f: f[0])
+        self._loss_detail = detail
+        return int(max(lost, 0))
+
+    def _report_loss(self) -> None:
+        """One line about lost frames: a warning, or with ``strict`` the error."""
+        lost, decoded = self.frames_lost, self.frames_decoded
+        if not lost:
+            return
+        if self._broken_off is not None:
+            what = (f"the video stream breaks off after frame {decoded} ({self._broken_off}); "
+                    f"at least {lost} frame(s) lost")
+        else:
+            what = f"{lost} of {decoded + lost} frames lost to corrupt or missing data ({self._loss_detail})"
+        if self.strict:
+            raise InputError(f"{self.path}: {what} (--strict)")
+        warnings.warn(f"{self.path}: {what}; the output has the {decoded} that decoded "
+                      "(--strict makes this an error)", stacklevel=3)
 
     # ------------------------------------------------------------------ protocol
     def __iter__(self) -> Iterator[Frame]:
@@ -358,6 +508,25 @@ class FrameSource:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _vp9_alpha_decoder(stream) -> av.CodecContext | None:
+    """libvpx's VP9 decoder for a WebM/Matroska VP9 stream that carries alpha, else None.
+
+    VP9 keeps transparency as a second bitstream in each block's BlockAdditional (the track says
+    ``alpha_mode=1``); FFmpeg's own vp9 decoder ignores it and returns opaque yuv420p, libvpx
+    decodes both into yuva420p. Without libvpx in this build the colour is still read, as an
+    opaque video.
+    """
+    flagged = any(k.lower() == "alpha_mode" and str(v).strip() == "1" for k, v in stream.metadata.items())
+    if stream.codec_context is None or stream.codec_context.name != "vp9" or not flagged:
+        return None
+    try:
+        ctx = av.CodecContext.create("libvpx-vp9", "r")
+    except Exception:  # not compiled into this FFmpeg build
+        return None
+    ctx.thread_type = "AUTO"
+    return ctx
 
 
 def _check_not_truncated(path: Path, container) -> None:
@@ -399,14 +568,16 @@ def _short(e: BaseException) -> str:
     return lines[0] if lines else type(e).__name__
 
 
-def open_input(path, *, fps: Fraction | float | None = None) -> FrameSource:
+def open_input(path, *, fps: Fraction | float | None = None, strict: bool = False) -> FrameSource:
     """Open a video file or a folder of images for streaming decode.
 
     ``fps`` sets the frame rate of an image folder (default 25); it is ignored for videos.
+    A partly corrupt video yields the frames that decode and warns, at the end, how many were
+    lost (``FrameSource.frames_lost``); ``strict=True`` makes any loss an InputError instead.
     Raises :class:`~freqvsr.errors.InputError` for a missing path, a file that is not a video,
     a truncated/corrupt file, or one without frames.
     """
-    return FrameSource(path, fps=fps)
+    return FrameSource(path, fps=fps, strict=strict)
 
 
 def probe(path, *, fps: Fraction | float | None = None) -> VideoInfo:
