@@ -11,10 +11,11 @@ also note ``uptime``: with other jobs running, wall time is inflated and CPU tim
 OpenMP spin-waiting; ``--threads 1`` CPU time is the most load-robust comparison between
 variants.
 
-``--nchw`` turns off the channels-last layout (model and SPyNet) to approximate the official
-code's memory layout; the official code additionally re-stacks its token buffers every step,
-grid-samples all four LTAM buffers, computes the space-frequency attention and the shared half of
-the trunk input convolutions twice and materialises the attention map, so it is slower still.
+``--nchw`` builds the model with ``channels_last=False`` (NCHW feature maps, SPyNet included) to
+approximate the official code's memory layout; the official code additionally re-stacks its
+token buffers every step, grid-samples all four LTAM buffers, computes the space-frequency
+attention and the shared half of the trunk input convolutions twice and materialises the
+attention map, so it is slower still.
 Weights are random (timing does not depend on their values).
 """
 
@@ -33,7 +34,7 @@ def main() -> None:
     ap.add_argument("--shape", type=int, nargs=5, default=[1, 5, 3, 64, 64], metavar=("B", "T", "C", "H", "W"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--nchw", action="store_true", help="disable channels-last (baseline layout)")
+    ap.add_argument("--nchw", action="store_true", help="channels_last=False: NCHW feature maps (baseline layout)")
     ap.add_argument("--no-winograd", action="store_true", help="plain oneDNN convolutions in the frequency stage")
     ap.add_argument("--flops", action="store_true", help="count FLOPs instead of timing")
     args = ap.parse_args()
@@ -41,15 +42,12 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from freqvsr.models import ftvsr as ftvsr_mod
     from freqvsr.models._registry import get_spec
 
-    if args.nchw:
-        ftvsr_mod.CHANNELS_LAST = False
-        _patch_spynet_nchw()
     spec = get_spec(args.model)
+    options = {**({"winograd": 0} if args.no_winograd else {}), **({"channels_last": False} if args.nchw else {})}
     torch.manual_seed(0)
-    model = spec.builder(**{**spec.args, **({"winograd": 0} if args.no_winograd else {})}).eval()
+    model = spec.builder(**{**spec.args, **options}).eval()
     x = torch.rand(*args.shape)
     params = sum(p.numel() for p in model.parameters())
     state = sum(v.numel() for v in model.state_dict().values() if v.is_floating_point())
@@ -80,33 +78,6 @@ def main() -> None:
         f"CPU median {statistics.median(cpus):.2f} s"
     )
     print(f"load: {load}")
-
-
-def _patch_spynet_nchw() -> None:
-    # SPyNet converts its conv inputs to channels-last; for the baseline, run it NCHW.
-    import torch
-    import torch.nn.functional as F
-
-    from freqvsr.functional.flow import flow_warp
-    from freqvsr.layers.spynet import SPyNet
-
-    def compute_flow(self, ref, supp):
-        n, _, h, w = ref.shape
-        refs = [(ref - self.mean) / self.std]
-        supps = [(supp - self.mean) / self.std]
-        for _ in range(self.num_levels - 1):
-            refs.append(F.avg_pool2d(refs[-1], 2, 2, count_include_pad=False))
-            supps.append(F.avg_pool2d(supps[-1], 2, 2, count_include_pad=False))
-        refs, supps = refs[::-1], supps[::-1]
-        flow = ref.new_zeros(n, 2, h // 32, w // 32)
-        for level in range(self.num_levels):
-            flow_up = flow if level == 0 else F.interpolate(flow, scale_factor=2, mode="bilinear", align_corners=True) * 2.0
-            warped = flow_warp(supps[level], flow_up.permute(0, 2, 3, 1), padding_mode="border")
-            inp = torch.cat([refs[level].contiguous(), warped, flow_up.contiguous()], 1).contiguous()
-            flow = flow_up + self.basic_module[level](inp)
-        return flow
-
-    SPyNet.compute_flow = compute_flow
 
 
 if __name__ == "__main__":

@@ -5,7 +5,20 @@ Super-Resolution" (ECCV 2022) and its TPAMI extension (FTVSR++). Full descriptio
 included: ``design/specs/ftvsr-official.md``; golden outputs of the official code:
 ``shared/golden/ftvsr``.
 
-Two stages:
+Two stages, each a module with a ``forward``; :class:`FTVSR` only joins them (official padding,
+HR flows, crop):
+
+==================  =============================  ===============================================
+module              class                          ``forward``
+==================  =============================  ===============================================
+``stage1``          :class:`TTVSR`                 LR clip → :class:`Stage1Output` (SR1, bilinear
+                                                   ×4, LR flows)
+``stage1.spynet``   ``layers.spynet.SPyNet``       flow between two frames (LR in stage 1, HR for
+                                                   stage 2)
+``stage1.LTAM``     :class:`LTAM`                  one trajectory-aware attention step
+``FTT``             :class:`FrequencyTransformer`  (bilinear, SR1, HR flows) → output images
+``FTT.ftta``        ``FrequencyTokenAttention``    one space- or time-frequency attention call
+==================  =============================  ===============================================
 
 1. **TTVSR** (stage 1): SPyNet flow on the LR frames, a bidirectional recurrent trunk
    (``resblocks``, shared by both directions) with trajectory-aware long-range attention
@@ -16,8 +29,28 @@ Two stages:
    from SR1) followed by time-frequency attention against the flow-warped hidden state, both with
    the single shared ``ftta`` layer. Output = IDCT(residual + DCT(SR1)) + SR1.
 
-State-dict keys are the official ones (``spynet.*``, ``LTAM.fusion.*``, ``FTT.ftta.*``...), so an
-official checkpoint loads after stripping its ``generator.`` prefix (:meth:`FTVSR.convert_state_dict`).
+Key map. Our state-dict keys are the official ones, so an official checkpoint loads after
+:meth:`FTVSR.convert_state_dict` unwraps ``{"state_dict": ...}``, strips ``generator.`` /
+``module.`` and drops the restorer's ``step_counter``. The official generator (like TTVSRNet, whose
+stage-1 keys it shares) holds TTVSR's modules at its top level, so ``stage1`` registers its
+children on :class:`FTVSR` and is no key prefix; the config freeze lists and
+:meth:`FTVSR.lr_multipliers` name the same top-level modules:
+
+=======================================================  ===================  =====================
+official key prefix                                      owner                role
+=======================================================  ===================  =====================
+``spynet.``                                              ``stage1.spynet``    LR and HR flows
+``feat_extractor.``                                      ``stage1``           per-frame features
+``LTAM.fusion.``                                         ``stage1.LTAM``      memory fusion
+``resblocks.``                                           ``stage1``           trunk, both directions
+``fusion.``, ``upsample1.``, ``upsample2.``,             ``stage1``           ×4 head
+``conv_hr.``, ``conv_last.``
+``FTT.dct.dct_conv.weight``,                             ``FTT``              fixed DCT / IDCT
+``FTT.rdct.reverse_dct_conv.weight``                                          (persistent buffers)
+``FTT.conv_layer1.``, ``FTT.feat_extractor.``            ``FTT``              frequency embedding
+``FTT.resblocks.``, ``FTT.ftta.``                        ``FTT``              recurrence
+``FTT.fusion.``, ``FTT.conv_layer2.``                    ``FTT``              output residual
+=======================================================  ===================  =====================
 
 How this port differs from the official code (none of it changes the result beyond fp32 rounding):
 
@@ -26,20 +59,26 @@ How this port differs from the official code (none of it changes the result beyo
   E_sr / extractor-feature half of each trunk's input convolution;
 * both SPyNet directions run in one batch; the two stage-2 recurrences run side by side as one
   batch; the per-frame output heads run over chunks of frames;
-* feature maps are channels-last (oneDNN's faster CPU layout) and, on CPU, the frequency stage's
-  512-channel 3×3 convolutions use Winograd F(4,3) (``layers/winograd.py``), chosen by the
-  constructor flag ``winograd``: 4 = F(4,3) (default; GEMM work / 4, ~3× faster than oneDNN's
-  direct convolution on one core; not ulp-exact: rounding ~3× that of a direct convolution,
-  ~1e-5 relative, and the golden intermediates stay >= 5× inside their tolerances), 2 = F(2,3)
-  (~1.8×, a few ulps), 0 = direct convolutions. With ``winograd_cache=True`` (default) the
-  transformed weights are kept on the model while the weights are unchanged: 36/9 of those
-  weights, ~560 MB for ``ftvsr.official`` (16/9 with F(2,3)); ``False`` re-transforms them in
-  every forward (~0.1 s of float64 work per forward) and keeps no extra memory;
 * LTAM scores only the K keyframe keys and gathers just the winning token (instead of
   grid-sampling all four token buffers for every keyframe); the keyframe memory is one
   preallocated tensor instead of lists re-stacked at every step;
 * attention uses ``scaled_dot_product_attention`` without the discarded attention map;
 * batch size > 1 works (the official code crashes).
+
+Execution flags (constructor arguments; same maths up to fp32 rounding, not part of the weights):
+
+* ``channels_last`` (True): feature maps, SPyNet's included, are kept channels-last, oneDNN's
+  faster CPU layout (up to ~1.6× on the 64-channel trunk, never slower); ``False`` runs NCHW
+  (the official layout; ``benchmarks/bench_ftvsr.py --nchw``).
+* ``winograd`` (4): on CPU the frequency stage's wide (>= 256 channels) 3×3 convolutions use
+  Winograd F(``winograd``, 3) (``layers/winograd.py``): 4 = F(4,3) (GEMM work / 4, ~3× faster than
+  oneDNN's direct convolution on one core at 512 channels; not ulp-exact: rounding ~3× that of a
+  direct convolution, ~1e-5 relative, and the golden intermediates stay >= 5× inside their
+  tolerances), 2 = F(2,3) (~1.8×, a few ulps), 0 = direct convolutions.
+* ``winograd_cache`` (True): the transformed weights are kept on the model while the weights are
+  unchanged: 36/9 of those weights, ~560 MB for ``ftvsr.official`` (16/9 with F(2,3)); ``False``
+  re-transforms them in every forward (~0.1 s of float64 work per forward) and keeps no extra
+  memory.
 
 Speed against an emulation of the official op sequence on the same weights and input
 (``python benchmarks/ftvsr_official_like.py --threads 2 --repeat 3 --bf16``, (1, 5, 3, 64, 64),
@@ -69,9 +108,14 @@ Official quirks, reproduced by default, each switchable for our own trained vari
 
 Not a switch: the backward keyframe list ``range(t-1, 0, -s)`` never contains frame 0, but frame 0
 is the last backward step, so its tokens could never be used anyway (reproduced, harmless).
+
+Registered variants (data, at the end of this file): ``ftvsr.official`` (REDS config),
+``ftvsr.official-vimeo`` (keyframe stride 1) and ``ftvsr.official.tiny`` (tests).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -82,38 +126,61 @@ from freqvsr.functional.dct import dct_basis_2d
 from freqvsr.functional.flow import flow_warp
 from freqvsr.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
 from freqvsr.layers.frequency_attention import FrequencyTokenAttention
+from freqvsr.layers.propagation import neighbour_flows
 from freqvsr.layers.spynet import SPyNet
 from freqvsr.layers.winograd import winograd_conv3x3, winograd_weight
 from freqvsr.models._base import VSRModel
 from freqvsr.models._registry import register_model
 
-__all__ = ["FTVSR", "LTAM", "FrequencyTransformer", "pad_official", "keyframe_schedule"]
+__all__ = [
+    "FTVSR", "LTAM", "TTVSR", "FrequencyTransformer", "Stage1Output", "keyframe_schedule", "pad_official",
+    "register_stage_flat",
+]
 
-
-def _lrelu(x: torch.Tensor) -> torch.Tensor:
-    return F.leaky_relu(x, 0.1)
-
-
-# Feature maps are kept channels-last: oneDNN's CPU convolutions are up to ~1.6x faster in NHWC
-# (64-channel trunk) and never slower; grid_sample / cat / reshapes return NCHW, hence _cl().
-# Module-level switch only so benchmarks/bench_ftvsr.py can measure the NCHW baseline.
-CHANNELS_LAST = True
 # Winograd (constructor flag ``winograd``) only pays off for wide layers: measured on one core at
 # 64 channels F(4,3) is at best 1.1x oneDNN's direct convolution, at 512 channels 3x.
 WINOGRAD_MIN_CHANNELS = 256
 WINOGRAD_TILES = (0, 2, 4)
 
 
-def _cl(x: torch.Tensor) -> torch.Tensor:
-    return x.contiguous(memory_format=torch.channels_last) if CHANNELS_LAST else x.contiguous()
+def _lrelu(x: torch.Tensor) -> torch.Tensor:
+    return F.leaky_relu(x, 0.1)
+
+
+def _layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    # grid_sample / cat / reshapes return NCHW, so maps are put back in the stage's layout before
+    # every convolution that should see it
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x.contiguous()
+
+
+def _frames_per_batch(pixels: int) -> int:
+    # frames per batch in the per-frame heads: bounded memory (~1 GB of HR features) and large
+    # enough convolution batches on small inputs
+    return max(1, (1 << 18) // max(pixels // 16, 1))
+
+
+def register_stage_flat(parent: nn.Module, stage: nn.Module, name: str = "stage1") -> None:
+    """Register ``stage``'s children directly on ``parent`` and keep ``stage`` as ``parent.<name>``.
+
+    For stages whose official checkpoints hold their modules at the network's top level (TTVSR in
+    FTVSR, BasicVSR in FTVSR++): the keys, ``get_submodule`` names and config freeze lists stay
+    the official ones while the stage keeps its own ``forward``. ``stage`` itself is a plain
+    attribute, not a child (registering it too would list every tensor twice in the state dict),
+    so ``parent.train()`` must also set its ``training`` flag.
+    """
+    if any(True for _ in stage.parameters(recurse=False)) or any(True for _ in stage.buffers(recurse=False)):
+        raise ModelError(f"{type(stage).__name__} holds tensors of its own; only its children can be registered flat")
+    for child_name, child in stage.named_children():
+        parent.add_module(child_name, child)
+    object.__setattr__(parent, name, stage)  # bypasses nn.Module.__setattr__, which would register it
 
 
 class _Conv3x3:
-    """Runs the 3×3 / stride 1 / padding 1 convolutions of the frequency stage.
+    """Runs the 3×3 / stride 1 / padding 1 convolutions of the frequency stage, for one forward.
 
     On CPU, wide layers (>= ``WINOGRAD_MIN_CHANNELS`` in and out) go through Winograd
     F(``tile``, 3) (``layers/winograd.py``; ``tile`` 0 = never). Transformed weights are cached
-    in ``cache`` (owned by the model; None = no cache beyond this forward) and reused while the
+    in ``cache`` (owned by the module; None = no cache beyond this forward) and reused while the
     weight is unchanged (same tensor, same version counter) and no gradient is needed; with
     autograd on they are recomputed once per forward.
     """
@@ -158,6 +225,29 @@ def _run_blocks(blocks: nn.Sequential, x: torch.Tensor, conv=_plain_conv) -> tor
     return x
 
 
+def _split_input_conv(trunk: ResidualBlocksWithInputConv, first: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    # The trunk's input conv sees cat[x, h]; conv(cat) = conv_x(x) + conv_h(h) + b. The x part is
+    # identical in both directions, so it is computed once per frame.
+    conv = trunk.main[0]
+    return conv.weight[:, :first], conv.weight[:, first:], conv.bias
+
+
+def _run_trunk(
+    trunk: ResidualBlocksWithInputConv,
+    pre: torch.Tensor,
+    w_h: torch.Tensor,
+    h: torch.Tensor | None,
+    channels_last: bool,
+    conv: _Conv3x3 | None = None,
+) -> torch.Tensor:
+    """The trunk on cat[x, h] given ``pre`` = conv_x(x) + b (see :func:`_split_input_conv`)."""
+    if conv is None:
+        x = pre if h is None else pre + F.conv2d(_layout(h, channels_last), w_h, padding=1)
+        return _run_blocks(trunk.main[2], _lrelu(x))
+    x = pre if h is None else pre + conv(_layout(h, channels_last), w_h, None)
+    return _run_blocks(trunk.main[2], _lrelu(x), conv.module)
+
+
 def pad_official(x: torch.Tensor, multiple: int = 8) -> tuple[torch.Tensor, tuple[int, int]]:
     """The official ``check_and_padding_imgs``: pad (..., H, W) at the bottom/right to a multiple.
 
@@ -193,25 +283,8 @@ def keyframe_schedule(t: int, stride: int, backward: bool) -> list[int]:
     return list(range(0, t, stride))
 
 
-def _split_input_conv(trunk: ResidualBlocksWithInputConv, first: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    # The trunk's input conv sees cat[x, h]; conv(cat) = conv_x(x) + conv_h(h) + b. The x part is
-    # identical in both directions, so it is computed once per frame.
-    conv = trunk.main[0]
-    return conv.weight[:, :first], conv.weight[:, first:], conv.bias
-
-
-def _run_trunk(
-    trunk: ResidualBlocksWithInputConv, pre: torch.Tensor, w_h: torch.Tensor, h: torch.Tensor | None, conv: _Conv3x3 | None = None
-) -> torch.Tensor:
-    if conv is None:
-        x = pre if h is None else pre + F.conv2d(_cl(h), w_h, padding=1)
-        return _run_blocks(trunk.main[2], _lrelu(x))
-    x = pre if h is None else pre + conv(_cl(h), w_h, None)
-    return _run_blocks(trunk.main[2], _lrelu(x), conv.module)
-
-
 # ------------------------------------------------------------------------------------------------
-# Stage 1: TTVSR's trajectory-aware long-range attention
+# Stage 1: TTVSR with its trajectory-aware long-range attention
 # ------------------------------------------------------------------------------------------------
 
 
@@ -223,12 +296,13 @@ class LTAM(nn.Module):
     the token lying on its trajectory in each keyframe is compared (cosine) with the current
     frame's token; the best keyframe's multi-scale tokens (s1, s2, s3) are fused and added to the
     warped hidden state, weighted by the best score. LR pixels outside the token grid get no
-    contribution (official behaviour).
+    contribution (official behaviour). ``channels_last``: layout of the fusion convolution's input.
     """
 
-    def __init__(self, channels: int = 64, stride: int = 4) -> None:
+    def __init__(self, channels: int = 64, stride: int = 4, *, channels_last: bool = True) -> None:
         super().__init__()
         self.channels, self.stride = channels, stride
+        self.channels_last = channels_last
         self.fusion = nn.Conv2d(3 * channels, channels, 3, 1, 1, bias=True)
 
     # token <-> map (exactly F.unfold / F.fold with kernel = stride = s)
@@ -319,90 +393,27 @@ class LTAM(nn.Module):
         dm = memory.shape[-1]
         tok = torch.gather(memory.reshape(n, k_num * length, dm), 1, pick.unsqueeze(-1).expand(-1, -1, dm))
         tok = tok * pick_valid.unsqueeze(-1).to(tok.dtype)
-        aggregated = _cl(torch.cat([self.to_map(part, (h, w)) for part in tok.split(d, dim=2)], dim=1))
+        aggregated = torch.cat([self.to_map(part, (h, w)) for part in tok.split(d, dim=2)], dim=1)
         score_map = self.to_map(best.unsqueeze(-1).expand(n, length, s * s), (h, w))  # (n, 1, h, w)
-        return self.fusion(aggregated) * score_map + anchor
+        return self.fusion(_layout(aggregated, self.channels_last)) * score_map + anchor
 
 
-# ------------------------------------------------------------------------------------------------
-# Stage 2: the frequency transformer
-# ------------------------------------------------------------------------------------------------
+class Stage1Output(NamedTuple):
+    """What a first stage hands the frequency stage; clips are (n, t, 3, 4h, 4w)."""
+
+    sr: torch.Tensor                      # SR1
+    bilinear: torch.Tensor                # bilinear ×4 of the LR clip (the official ``bicubic_imgs``)
+    flows_forward: torch.Tensor | None    # (n, t-1, 2, h, w): [:, i] warps LR frame i onto i+1; None if t = 1
+    flows_backward: torch.Tensor | None   # (n, t-1, 2, h, w): [:, i] warps LR frame i+1 onto i
 
 
-class _FixedWeight(nn.Module):
-    # Holds a fixed conv kernel under the official key (``dct.dct_conv.weight``). A persistent
-    # buffer: it is loaded from checkpoints (the Vimeo model trained it) but never optimised.
-    def __init__(self, weight: torch.Tensor) -> None:
-        super().__init__()
-        self.register_buffer("weight", weight)
+class TTVSR(nn.Module):
+    """Stage 1 of FTVSR: TTVSR (SPyNet, LTAM, one trunk for both directions, ×4 head).
 
-
-class _DCTConv(nn.Module):
-    def __init__(self, name: str, block: int, colours: int) -> None:
-        super().__init__()
-        weight = dct_basis_2d(block, torch.float32).reshape(block * block, 1, block, block).repeat(colours, 1, 1, 1)
-        setattr(self, name, _FixedWeight(weight.clone()))
-
-
-class FrequencyTransformer(nn.Module):
-    """The official ``FTT`` module (stage 2). Key names follow the official code."""
-
-    def __init__(
-        self,
-        d_model: int = 512,
-        n_heads: int = 4,
-        groups: int = 64,
-        patch: int = 8,
-        num_blocks: int = 3,
-        dct_block: int = 8,
-        colours: int = 3,
-        cover_border: bool = False,
-    ) -> None:
-        super().__init__()
-        self.block = dct_block
-        self.colours = colours
-        freq = colours * dct_block * dct_block
-        self.dct = _DCTConv("dct_conv", dct_block, colours)
-        self.rdct = _DCTConv("reverse_dct_conv", dct_block, colours)
-        self.conv_layer1 = nn.Conv2d(freq, d_model, 1, 1, 0)
-        self.feat_extractor = ResidualBlocksWithInputConv(d_model, d_model, num_blocks)
-        self.resblocks = ResidualBlocksWithInputConv(2 * d_model, d_model, num_blocks)
-        self.fusion = nn.Sequential(
-            nn.Conv2d(3 * d_model, d_model, 1, 1, 0, bias=True),
-            nn.LeakyReLU(negative_slope=0.1, inplace=True),
-            nn.Conv2d(d_model, d_model, 1, 1, 0, bias=True),
-        )
-        self.ftta = FrequencyTokenAttention(d_model, groups, patch, n_heads, cover_border=cover_border)
-        self.conv_layer2 = nn.Conv2d(d_model, freq, 1, 1, 0)
-
-    def forward_dct(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, colours, H, W) → (N, colours·B², H/B, W/B); channel ``colour·B² + u·B + v``."""
-        return F.conv2d(x, self.dct.dct_conv.weight, stride=self.block, groups=self.colours)
-
-    def inverse_dct(self, y: torch.Tensor) -> torch.Tensor:
-        return F.conv_transpose2d(y, self.rdct.reverse_dct_conv.weight, stride=self.block, groups=self.colours)
-
-
-# ------------------------------------------------------------------------------------------------
-# The model
-# ------------------------------------------------------------------------------------------------
-
-
-class FTVSR(VSRModel):
-    """FTVSR (official two-stage network). ``forward(lq)``: (B, T, 3, h, w) in [0, 1] → (B, T, 3, 4h, 4w).
-
-    Args (official names): ``mid_channels`` stage-1 width, ``num_blocks`` stage-1 trunk depth,
-    ``stride`` LTAM token size (LR px), ``keyframe_stride`` spacing of LTAM keyframes (REDS 3,
-    Vimeo 1), ``d_model`` FTT width, ``n_heads`` attention heads. Extra: ``ftt_groups`` /
-    ``ftt_patch`` FTTA channel groups and tile size, ``ftt_blocks`` residual blocks in each FTT
-    trunk, ``dct_block`` DCT block size, and the ``quirk_*`` switches described in the module
-    docstring (all ``True`` = official behaviour). Execution only (same maths up to fp32
-    rounding): ``winograd`` output tile of the CPU Winograd path for the wide frequency-stage
-    convolutions (4, 2 or 0 = direct), ``winograd_cache`` keep the transformed weights between
-    forwards (memory for speed, see the module docstring).
+    ``forward(lrs)``: (n, t, 3, h, w) → :class:`Stage1Output`. Children carry the official names
+    (``spynet``, ``feat_extractor``, ``LTAM``, ``resblocks``, ``fusion``, ``upsample1/2``,
+    ``conv_hr``, ``conv_last``). Arguments as :class:`FTVSR`'s of the same names.
     """
-
-    temporal = "sequence"
 
     def __init__(
         self,
@@ -410,53 +421,16 @@ class FTVSR(VSRModel):
         num_blocks: int = 60,
         stride: int = 4,
         keyframe_stride: int = 3,
-        d_model: int = 512,
-        n_heads: int = 4,
-        ftt_groups: int = 64,
-        ftt_patch: int = 8,
-        ftt_blocks: int = 3,
-        dct_block: int = 8,
-        quirk_pad_fill: bool = True,
-        quirk_unattended_border: bool = True,
-        quirk_size_dependent_norm: bool = True,
-        quirk_double_residual: bool = True,
-        norm_reference_blocks: int = 1024,
-        winograd: int = 4,
-        winograd_cache: bool = True,
-        scale: int = 4,
-        in_channels: int = 3,
+        *,
+        channels_last: bool = True,
     ) -> None:
-        super().__init__(scale=scale, in_channels=in_channels)
-        if scale != 4:
-            raise ModelError(f"FTVSR supports only scale 4 (two fixed x2 pixel-shuffles), got {scale}")
-        if winograd not in WINOGRAD_TILES:
-            raise ModelError(f"FTVSR: winograd must be 0 (off), 2 (F(2,3)) or 4 (F(4,3)), got {winograd!r}")
-        self.winograd = int(winograd)
-        self.winograd_cache = bool(winograd_cache)
-        if in_channels != 3:
-            raise ModelError(f"FTVSR takes RGB input (in_channels=3), got {in_channels}")
+        super().__init__()
         self.mid_channels = mid_channels
         self.keyframe_stride = keyframe_stride
-        self.dct_block = dct_block
-        self.quirk_pad_fill = quirk_pad_fill
-        self.quirk_size_dependent_norm = quirk_size_dependent_norm
-        self.quirk_double_residual = quirk_double_residual
-        self.norm_reference_blocks = norm_reference_blocks
-
-        self._build_stage1(mid_channels, num_blocks, stride)
-        # transformed conv weights of the frequency stage (CPU Winograd), not part of the state
-        self._winograd_cache: dict = {}
-        # stage 2
-        self.FTT = FrequencyTransformer(
-            d_model, n_heads, ftt_groups, ftt_patch, ftt_blocks, dct_block, 3,
-            cover_border=not quirk_unattended_border,
-        )
-
-    def _build_stage1(self, mid_channels: int, num_blocks: int, stride: int) -> None:
-        """Stage 1 (TTVSR) modules, official names; FTVSR++'s TTVSR backbone builds the same."""
-        self.spynet = SPyNet()
+        self.channels_last = channels_last
+        self.spynet = SPyNet(channels_last=channels_last)
         self.feat_extractor = ResidualBlocksWithInputConv(3, mid_channels, 5)
-        self.LTAM = LTAM(mid_channels, stride)
+        self.LTAM = LTAM(mid_channels, stride, channels_last=channels_last)
         self.resblocks = ResidualBlocksWithInputConv(2 * mid_channels, mid_channels, num_blocks)
         self.fusion = nn.Conv2d(3 * mid_channels, mid_channels, 1, 1, 0, bias=True)
         self.upsample1 = PixelShufflePack(mid_channels, mid_channels, 2, kernel_size=3)
@@ -464,44 +438,16 @@ class FTVSR(VSRModel):
         self.conv_hr = nn.Conv2d(mid_channels, mid_channels, 3, 1, 1)
         self.conv_last = nn.Conv2d(mid_channels, 3, 3, 1, 1)
 
-    # -- checkpoints --------------------------------------------------------------------------
-    @staticmethod
-    def convert_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Map an official (mmediting) FTVSR state dict to this module's keys.
+    def _cl(self, x: torch.Tensor) -> torch.Tensor:
+        return _layout(x, self.channels_last)
 
-        Our keys are the official ones, so this only unwraps ``{"state_dict": ...}``, strips
-        ``generator.`` / ``module.`` prefixes and drops the restorer's ``step_counter``.
-        """
-        if "state_dict" in state_dict and isinstance(state_dict["state_dict"], dict):
-            state_dict = state_dict["state_dict"]
-        out = {}
-        has_generator = any(k.startswith("generator.") for k in state_dict)
-        for key, value in state_dict.items():
-            if has_generator:
-                if not key.startswith("generator."):
-                    continue  # restorer-level entries such as step_counter
-                key = key[len("generator."):]
-            while key.startswith("module."):
-                key = key[len("module."):]
-            if key == "step_counter":
-                continue
-            out[key] = value
-        return out
-
-    def lr_multipliers(self) -> dict[str, float]:
-        return {"spynet": 0.125}  # official configs: SPyNet learns at 1/8 of the base rate
-
-    # -- helpers --------------------------------------------------------------------------------
-    def _flows(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """SPyNet flows (n, t-1, 2, h, w): backward = flow(x_i ← x_{i+1}), forward = flow(x_{i+1} ← x_i)."""
+    def flows(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """SPyNet flows of neighbouring frames (n, t ≥ 2, 3, H, W) → ``(forward, backward)``, each
+        (n, t-1, 2, H, W), both directions in one batch (``layers.propagation.neighbour_flows``)."""
         n, t, c, h, w = frames.shape
-        a = frames[:, :-1].reshape(-1, c, h, w)
-        b = frames[:, 1:].reshape(-1, c, h, w)
-        both = self.spynet(torch.cat([a, b]), torch.cat([b, a])).view(2, n, t - 1, 2, h, w)
-        return both[0], both[1]
+        return neighbour_flows(self.spynet, self._cl(frames.reshape(n * t, c, h, w)).view(n, t, c, h, w))
 
-    # -- stage 1 --------------------------------------------------------------------------------
-    def _propagate_stage1(
+    def _propagate(
         self, feats: torch.Tensor, pre: torch.Tensor, flows: torch.Tensor | None, backward: bool
     ) -> list[torch.Tensor]:
         n, t, c, h, w = feats.shape
@@ -537,7 +483,7 @@ class FTVSR(VSRModel):
                     feat_prop = self.LTAM(feats[:, i], keys[:, :k_num], feat_prop, memory[:, :k_num], location)
                     if i in is_key:
                         location = torch.cat([location, identity], dim=1)
-            feat_prop = _run_trunk(self.resblocks, pre[:, i], w_h, feat_prop)
+            feat_prop = _run_trunk(self.resblocks, pre[:, i], w_h, feat_prop, self.channels_last)
             outs[i] = feat_prop
             if i in is_key and length:
                 new_keys = self.LTAM.to_tokens(feats[:, i])
@@ -553,85 +499,182 @@ class FTVSR(VSRModel):
                 k_num += 1
         return outs
 
-    def stage1(self, lrs: torch.Tensor, capture: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """TTVSR stage: returns (SR1, bilinear ×4 upsampling), each (n, t, 3, 4h, 4w)."""
+    def forward(self, lrs: torch.Tensor) -> Stage1Output:
         n, t, c, h, w = lrs.shape
         mid = self.mid_channels
         fe = self.feat_extractor.main
-        feats = _run_blocks(fe[2], _lrelu(fe[0](_cl(lrs.reshape(n * t, c, h, w)))))
+        feats = _run_blocks(fe[2], _lrelu(fe[0](self._cl(lrs.reshape(n * t, c, h, w)))))
         w_x, _, bias = _split_input_conv(self.resblocks, mid)
         pre = F.conv2d(feats, w_x, bias, padding=1).view(n, t, mid, h, w)
         feats = feats.view(n, t, mid, h, w)
-        flows_b = flows_f = None
-        if t > 1:
-            flows_b, flows_f = self._flows(_cl(lrs.reshape(n * t, c, h, w)).view(n, t, c, h, w))
-            if capture is not None:
-                capture["lr_flows_backward"], capture["lr_flows_forward"] = flows_b, flows_f
-        back = self._propagate_stage1(feats, pre, flows_b, backward=True)
-        fwd = self._propagate_stage1(feats, pre, flows_f, backward=False)
+        flows_f, flows_b = self.flows(lrs) if t > 1 else (None, None)
+        back = self._propagate(feats, pre, flows_b, backward=True)
+        fwd = self._propagate(feats, pre, flows_f, backward=False)
         sr, bic = [], []
-        step = self._chunk(16 * h * w)
+        step = _frames_per_batch(16 * h * w)
         for i0 in range(0, t, step):
             i1 = min(t, i0 + step)
             x = torch.cat([torch.stack(back[i0:i1], 1), feats[:, i0:i1], torch.stack(fwd[i0:i1], 1)], dim=2)
-            x = _lrelu(self.fusion(_cl(x.flatten(0, 1))))
-            x = _cl(_lrelu(F.pixel_shuffle(self.upsample1.upsample_conv(x), 2)))
-            x = _cl(_lrelu(F.pixel_shuffle(self.upsample2.upsample_conv(x), 2)))
+            x = _lrelu(self.fusion(self._cl(x.flatten(0, 1))))
+            x = self._cl(_lrelu(F.pixel_shuffle(self.upsample1.upsample_conv(x), 2)))
+            x = self._cl(_lrelu(F.pixel_shuffle(self.upsample2.upsample_conv(x), 2)))
             x = self.conv_last(_lrelu(self.conv_hr(x)))
             base = F.interpolate(lrs[:, i0:i1].flatten(0, 1), scale_factor=4, mode="bilinear", align_corners=False)
             sr.append((x + base).view(n, i1 - i0, c, 4 * h, 4 * w))
             bic.append(base.view(n, i1 - i0, c, 4 * h, 4 * w))
-        return torch.cat(sr, dim=1), torch.cat(bic, dim=1)
+        return Stage1Output(torch.cat(sr, dim=1), torch.cat(bic, dim=1), flows_f, flows_b)
 
-    # -- stage 2 --------------------------------------------------------------------------------
-    def _normalise(self, coeffs: torch.Tensor) -> torch.Tensor:
-        # L2 over all block positions of each frame and channel (official, eps 1e-12)
+
+# ------------------------------------------------------------------------------------------------
+# Stage 2: the frequency transformer
+# ------------------------------------------------------------------------------------------------
+
+
+class _FixedWeight(nn.Module):
+    # Holds a fixed conv kernel under the official key (``dct.dct_conv.weight``). A persistent
+    # buffer: it is loaded from checkpoints (the Vimeo model trained it) but never optimised.
+    def __init__(self, weight: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("weight", weight)
+
+
+class _DCTConv(nn.Module):
+    def __init__(self, name: str, block: int, colours: int) -> None:
+        super().__init__()
+        weight = dct_basis_2d(block, torch.float32).reshape(block * block, 1, block, block).repeat(colours, 1, 1, 1)
+        setattr(self, name, _FixedWeight(weight.clone()))
+
+
+class FrequencyTransformer(nn.Module):
+    """The official ``FTT`` module (stage 2); key names follow the official code.
+
+    ``forward(bic, sr, flows_forward, flows_backward)``: bilinear and SR1 clips (n, t, colours, H, W)
+    with H, W multiples of ``dct_block`` (:func:`pad_official`), HR flows of SR1 (n, t-1, 2, H, W)
+    or None for t = 1 → output clip (n, t, colours, H, W). Quirk flags (:class:`FTVSR`'s without
+    the ``quirk_`` prefix; ``cover_border`` = not ``quirk_unattended_border``) and execution flags
+    (``winograd``, ``winograd_cache``, ``channels_last``) as described in the module docstring.
+    """
+
+    def __init__(
+        self,
+        d_model: int = 512,
+        n_heads: int = 4,
+        groups: int = 64,
+        patch: int = 8,
+        num_blocks: int = 3,
+        dct_block: int = 8,
+        colours: int = 3,
+        cover_border: bool = False,
+        *,
+        size_dependent_norm: bool = True,
+        norm_reference_blocks: int = 1024,
+        double_residual: bool = True,
+        winograd: int = 4,
+        winograd_cache: bool = True,
+        channels_last: bool = True,
+    ) -> None:
+        super().__init__()
+        if winograd not in WINOGRAD_TILES:
+            raise ModelError(f"FTVSR: winograd must be 0 (off), 2 (F(2,3)) or 4 (F(4,3)), got {winograd!r}")
+        self.block = dct_block
+        self.colours = colours
+        self.size_dependent_norm = size_dependent_norm
+        self.norm_reference_blocks = norm_reference_blocks
+        self.double_residual = double_residual
+        self.winograd = int(winograd)
+        self.winograd_cache = bool(winograd_cache)
+        self.channels_last = channels_last
+        # transformed conv weights (CPU Winograd), not part of the state; see __getstate__
+        self._winograd_cache: dict = {}
+        freq = colours * dct_block * dct_block
+        self.dct = _DCTConv("dct_conv", dct_block, colours)
+        self.rdct = _DCTConv("reverse_dct_conv", dct_block, colours)
+        self.conv_layer1 = nn.Conv2d(freq, d_model, 1, 1, 0)
+        self.feat_extractor = ResidualBlocksWithInputConv(d_model, d_model, num_blocks)
+        self.resblocks = ResidualBlocksWithInputConv(2 * d_model, d_model, num_blocks)
+        self.fusion = nn.Sequential(
+            nn.Conv2d(3 * d_model, d_model, 1, 1, 0, bias=True),
+            nn.LeakyReLU(negative_slope=0.1, inplace=True),
+            nn.Conv2d(d_model, d_model, 1, 1, 0, bias=True),
+        )
+        self.ftta = FrequencyTokenAttention(d_model, groups, patch, n_heads, cover_border=cover_border)
+        self.conv_layer2 = nn.Conv2d(d_model, freq, 1, 1, 0)
+
+    def __getstate__(self) -> dict:
+        # copies (deepcopy for an EMA, pickling) start without the Winograd cache: its entries
+        # belong to this module's weight tensors and would only hold memory in the copy
+        state = self.__dict__.copy()
+        state["_winograd_cache"] = {}
+        return state
+
+    def _cl(self, x: torch.Tensor) -> torch.Tensor:
+        return _layout(x, self.channels_last)
+
+    def forward_dct(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, colours, H, W) → (N, colours·B², H/B, W/B); channel ``colour·B² + u·B + v``."""
+        return F.conv2d(x, self.dct.dct_conv.weight, stride=self.block, groups=self.colours)
+
+    def inverse_dct(self, y: torch.Tensor) -> torch.Tensor:
+        return F.conv_transpose2d(y, self.rdct.reverse_dct_conv.weight, stride=self.block, groups=self.colours)
+
+    def normalise(self, coeffs: torch.Tensor) -> torch.Tensor:
+        """L2 normalisation of each DCT channel over all block positions of its frame (official,
+        eps 1e-12); with ``size_dependent_norm=False`` rescaled to ``norm_reference_blocks``."""
         nt, ch, hb, wb = coeffs.shape
         flat = coeffs.reshape(nt, ch, hb * wb)
-        if self.quirk_size_dependent_norm:
+        if self.size_dependent_norm:
             return F.normalize(flat, dim=2).view(nt, ch, hb, wb)
         norm = flat.norm(dim=2, keepdim=True) * (self.norm_reference_blocks / (hb * wb)) ** 0.5
         return (flat / norm.clamp_min(1e-12)).view(nt, ch, hb, wb)
 
-    def stage2(self, bic: torch.Tensor, sr1: torch.Tensor, capture: dict | None = None) -> torch.Tensor:
-        """Frequency transformer on (n, t, 3, H, W) bilinear and SR1 images → (n, t, 3, H, W)."""
-        ftt = self.FTT
-        n, t, c, h, w = sr1.shape
-        pad = pad_official if self.quirk_pad_fill else _pad_replicate
-        b = self.dct_block
-        bic_p, _ = pad(bic, b)
-        sr_p, _ = pad(sr1, b)
-        hp, wp = sr_p.shape[-2:]
+    def _block_flows(
+        self, flows_forward: torch.Tensor, flows_backward: torch.Tensor, hb: int, wb: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # HR flows → the DCT-block grid: scale each component by the size ratio, then resize
+        # bilinearly (official order); both directions in one call
+        n, tm1, _, hp, wp = flows_forward.shape
+        flows = torch.stack([flows_backward, flows_forward]).reshape(-1, 2, hp, wp)
+        ratio = torch.tensor([wb / wp, hb / hp], dtype=flows.dtype, device=flows.device).view(1, 2, 1, 1)
+        flows = F.interpolate(flows * ratio, size=(hb, wb), mode="bilinear", align_corners=False)
+        flows = flows.view(2, n, tm1, 2, hb, wb)
+        return flows[1], flows[0]
+
+    def forward(
+        self,
+        bic: torch.Tensor,
+        sr: torch.Tensor,
+        flows_forward: torch.Tensor | None = None,
+        flows_backward: torch.Tensor | None = None,
+        intermediates: dict[str, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """See the class docstring; ``intermediates``, when given, receives the golden-test
+        tensors ``ftta_call0_q/kv/out`` and ``stage2_dct_residual``."""
+        n, t, c, hp, wp = sr.shape
+        b = self.block
         hb, wb = hp // b, wp // b
-
-        flows_b = flows_f = None
+        flows_f = flows_b = None
         if t > 1:
-            flows = torch.stack(self._flows(_cl(sr_p.reshape(n * t, c, hp, wp)).view(n, t, c, hp, wp)))
-            flows = flows.reshape(-1, 2, hp, wp)
-            ratio = torch.tensor([wb / wp, hb / hp], dtype=flows.dtype, device=flows.device).view(1, 2, 1, 1)
-            flows = F.interpolate(flows * ratio, size=(hb, wb), mode="bilinear", align_corners=False)
-            flows = flows.view(2, n, t - 1, 2, hb, wb)
-            flows_b, flows_f = flows[0], flows[1]
+            flows_f, flows_b = self._block_flows(flows_forward, flows_backward, hb, wb)
 
-        conv = _Conv3x3(sr1.device, self._winograd_cache if self.winograd_cache else None, self.winograd)
-        d_bic = ftt.forward_dct(_cl(bic_p.reshape(n * t, c, hp, wp)))
-        d_sr = ftt.forward_dct(_cl(sr_p.reshape(n * t, c, hp, wp)))
-        fe = ftt.feat_extractor.main
-        emb = ftt.conv_layer1(_cl(torch.cat([self._normalise(d_bic), self._normalise(d_sr)])))
+        conv = _Conv3x3(sr.device, self._winograd_cache if self.winograd_cache else None, self.winograd)
+        d_bic = self.forward_dct(self._cl(bic.reshape(n * t, c, hp, wp)))
+        d_sr = self.forward_dct(self._cl(sr.reshape(n * t, c, hp, wp)))
+        fe = self.feat_extractor.main
+        emb = self.conv_layer1(self._cl(torch.cat([self.normalise(d_bic), self.normalise(d_sr)])))
         emb = _run_blocks(fe[2], _lrelu(conv.module(emb, fe[0])), conv.module)
         dm = emb.shape[1]
         e_bic, e_sr = emb[: n * t], emb[n * t:]
-        w_x, w_h, bias = _split_input_conv(ftt.resblocks, dm)
+        w_x, w_h, bias = _split_input_conv(self.resblocks, dm)
         pre = conv(e_sr, w_x, bias).view(n, t, dm, hb, wb)
 
         space = None
         if t > 1:
             # space-frequency attention A(E_bic, E_sr, E_sr): identical in both directions
-            space = ftt.ftta(e_bic, e_sr, e_sr).view(n, t, dm, hb, wb)
-            if capture is not None:
-                capture["ftta_call0_q"] = e_bic.view(n, t, dm, hb, wb)[:, t - 2]
-                capture["ftta_call0_kv"] = e_sr.view(n, t, dm, hb, wb)[:, t - 2]
-                capture["ftta_call0_out"] = space[:, t - 2]
+            space = self.ftta(e_bic, e_sr, e_sr).view(n, t, dm, hb, wb)
+            if intermediates is not None:
+                intermediates["ftta_call0_q"] = e_bic.view(n, t, dm, hb, wb)[:, t - 2]
+                intermediates["ftta_call0_kv"] = e_sr.view(n, t, dm, hb, wb)[:, t - 2]
+                intermediates["ftta_call0_out"] = space[:, t - 2]
 
         # The backward and forward recurrences are independent until the output head, so they
         # run side by side as one batch of 2n: step k handles frame t-1-k (backward, rows :n)
@@ -645,56 +688,163 @@ class FTVSR(VSRModel):
                 flow = torch.cat([flows_b[:, ib], flows_f[:, jf - 1]])
                 state = flow_warp(state, flow.permute(0, 2, 3, 1), padding_mode="border")
                 # time-frequency attention: query = this frame's space-frequency result
-                state = ftt.ftta(torch.cat([space[:, ib], space[:, jf]]), state)
-            state = _run_trunk(ftt.resblocks, torch.cat([pre[:, ib], pre[:, jf]]), w_h, state, conv)
+                state = self.ftta(torch.cat([space[:, ib], space[:, jf]]), state)
+            both = torch.cat([pre[:, ib], pre[:, jf]])
+            state = _run_trunk(self.resblocks, both, w_h, state, self.channels_last, conv)
             hid_b[ib], hid_f[jf] = state[:n], state[n:]
 
         e_sr = e_sr.view(n, t, dm, hb, wb)
         d_sr = d_sr.view(n, t, -1, hb, wb)
-        out = []
-        for i0 in range(0, t, self._chunk(hp * wp)):
-            i1 = min(t, i0 + self._chunk(hp * wp))
+        out, residuals = [], []
+        step = _frames_per_batch(hp * wp)
+        for i0 in range(0, t, step):
+            i1 = min(t, i0 + step)
             fused = torch.cat(
                 [torch.stack(hid_b[i0:i1], 1), e_sr[:, i0:i1], torch.stack(hid_f[i0:i1], 1)], dim=2
             ).flatten(0, 1)
-            res = ftt.conv_layer2(ftt.fusion(_cl(fused)))  # (n*(i1-i0), 192, hb, wb)
+            res = self.conv_layer2(self.fusion(self._cl(fused)))  # (n*(i1-i0), colours·B², hb, wb)
             res = res.reshape(n, i1 - i0, -1, hb, wb)
-            if capture is not None:
-                for i in range(i0, i1):
-                    if i in (0, t - 1):
-                        capture.setdefault("_residuals", []).append(res[:, i - i0])
-            img = ftt.inverse_dct((res + d_sr[:, i0:i1]).flatten(0, 1)).view(n, i1 - i0, c, hp, wp)
-            if self.quirk_double_residual:
-                img = img + sr_p[:, i0:i1]
-            out.append(img[..., :h, :w])
-        if capture is not None and "_residuals" in capture:
-            capture["stage2_dct_residual"] = torch.stack(capture.pop("_residuals"), dim=1)
+            if intermediates is not None:
+                residuals += [res[:, i - i0] for i in range(i0, i1) if i in (0, t - 1)]
+            img = self.inverse_dct((res + d_sr[:, i0:i1]).flatten(0, 1)).view(n, i1 - i0, c, hp, wp)
+            if self.double_residual:
+                img = img + sr[:, i0:i1]
+            out.append(img)
+        if intermediates is not None:
+            intermediates["stage2_dct_residual"] = torch.stack(residuals, dim=1)
         return torch.cat(out, dim=1)
 
+
+# ------------------------------------------------------------------------------------------------
+# The model
+# ------------------------------------------------------------------------------------------------
+
+
+class FTVSR(VSRModel):
+    """FTVSR (official two-stage network). ``forward(lq)``: (B, T, 3, h, w) in [0, 1] → (B, T, 3, 4h, 4w).
+
+    Args (official names): ``mid_channels`` stage-1 width, ``num_blocks`` stage-1 trunk depth,
+    ``stride`` LTAM token size (LR px), ``keyframe_stride`` spacing of LTAM keyframes (REDS 3,
+    Vimeo 1), ``d_model`` FTT width, ``n_heads`` attention heads. Extra: ``ftt_groups`` /
+    ``ftt_patch`` FTTA channel groups and tile size, ``ftt_blocks`` residual blocks in each FTT
+    trunk, ``dct_block`` DCT block size, the ``quirk_*`` switches (all ``True`` = official
+    behaviour) and the execution flags ``winograd``, ``winograd_cache``, ``channels_last`` (same
+    maths up to fp32 rounding); both described in the module docstring.
+
+    Modules: ``stage1`` (:class:`TTVSR`, its children registered here under the official names)
+    and ``FTT`` (:class:`FrequencyTransformer`).
+    """
+
+    temporal = "sequence"
+    stage1: TTVSR  # set by register_stage_flat
+
+    def __init__(
+        self,
+        mid_channels: int = 64,
+        num_blocks: int = 60,
+        stride: int = 4,
+        keyframe_stride: int = 3,
+        d_model: int = 512,
+        n_heads: int = 4,
+        ftt_groups: int = 64,
+        ftt_patch: int = 8,
+        ftt_blocks: int = 3,
+        dct_block: int = 8,
+        quirk_pad_fill: bool = True,
+        quirk_unattended_border: bool = True,
+        quirk_size_dependent_norm: bool = True,
+        quirk_double_residual: bool = True,
+        norm_reference_blocks: int = 1024,
+        winograd: int = 4,
+        winograd_cache: bool = True,
+        channels_last: bool = True,
+        scale: int = 4,
+        in_channels: int = 3,
+    ) -> None:
+        super().__init__(scale=scale, in_channels=in_channels)
+        if scale != 4:
+            raise ModelError(f"FTVSR supports only scale 4 (two fixed x2 pixel-shuffles), got {scale}")
+        if in_channels != 3:
+            raise ModelError(f"FTVSR takes RGB input (in_channels=3), got {in_channels}")
+        self.quirk_pad_fill = quirk_pad_fill
+        register_stage_flat(self, TTVSR(mid_channels, num_blocks, stride, keyframe_stride, channels_last=channels_last))
+        self.FTT = FrequencyTransformer(
+            d_model, n_heads, ftt_groups, ftt_patch, ftt_blocks, dct_block, 3,
+            cover_border=not quirk_unattended_border,
+            size_dependent_norm=quirk_size_dependent_norm,
+            norm_reference_blocks=norm_reference_blocks,
+            double_residual=quirk_double_residual,
+            winograd=winograd,
+            winograd_cache=winograd_cache,
+            channels_last=channels_last,
+        )
+
+    @property
+    def keyframe_stride(self) -> int:
+        return self.stage1.keyframe_stride
+
+    def train(self, mode: bool = True) -> FTVSR:
+        super().train(mode)
+        self.stage1.training = mode  # not a registered child; its children were set above
+        return self
+
+    # -- checkpoints --------------------------------------------------------------------------
     @staticmethod
-    def _chunk(pixels: int) -> int:
-        # frames per batch in the per-frame heads: bounded memory (~1 GB of HR features) and
-        # large enough convolution batches on small inputs
-        return max(1, (1 << 18) // max(pixels // 16, 1))
+    def convert_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Map an official (mmediting) FTVSR state dict to this module's keys (the key map in the
+        module docstring): unwrap ``{"state_dict": ...}``, strip ``generator.`` / ``module.``
+        prefixes, drop the restorer's ``step_counter``."""
+        if "state_dict" in state_dict and isinstance(state_dict["state_dict"], dict):
+            state_dict = state_dict["state_dict"]
+        out = {}
+        has_generator = any(k.startswith("generator.") for k in state_dict)
+        for key, value in state_dict.items():
+            if has_generator:
+                if not key.startswith("generator."):
+                    continue  # restorer-level entries such as step_counter
+                key = key[len("generator."):]
+            while key.startswith("module."):
+                key = key[len("module."):]
+            if key == "step_counter":
+                continue
+            out[key] = value
+        return out
+
+    def lr_multipliers(self) -> dict[str, float]:
+        return {"spynet": 0.125}  # official configs: SPyNet learns at 1/8 of the base rate
 
     # -- forward --------------------------------------------------------------------------------
     def _check_input(self, lrs: torch.Tensor) -> None:
         if lrs.dim() != 5 or lrs.shape[2] != 3:
             raise ModelError(f"FTVSR expects input (B, T, 3, H, W), got shape {tuple(lrs.shape)}")
 
-    def forward(self, lrs: torch.Tensor) -> torch.Tensor:
+    def _run(self, lrs: torch.Tensor, intermediates: dict[str, torch.Tensor] | None) -> torch.Tensor:
         self._check_input(lrs)
-        sr1, bic = self.stage1(lrs)
-        return self.stage2(bic, sr1)
+        s1 = self.stage1(lrs)
+        if intermediates is not None:
+            intermediates["stage1_out"] = s1.sr
+            if s1.flows_forward is not None:
+                intermediates["lr_flows_forward"] = s1.flows_forward
+                intermediates["lr_flows_backward"] = s1.flows_backward
+        # official glue (FTVSR.forward): pad both clips to whole DCT blocks, HR SPyNet flows of
+        # the padded SR1 (gradients reach stage 1 through them), FTT, crop
+        pad = pad_official if self.quirk_pad_fill else _pad_replicate
+        bic, _ = pad(s1.bilinear, self.FTT.block)
+        sr, _ = pad(s1.sr, self.FTT.block)
+        flows = self.stage1.flows(sr) if sr.shape[1] > 1 else (None, None)
+        out = self.FTT(bic, sr, *flows, intermediates=intermediates)
+        h, w = s1.sr.shape[-2:]
+        return out[..., :h, :w]
+
+    def forward(self, lrs: torch.Tensor) -> torch.Tensor:
+        return self._run(lrs, None)
 
     def forward_with_intermediates(self, lrs: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Forward pass that also returns the golden-test intermediates (``stage1_out``,
         ``lr_flows_*``, ``ftta_call0_*``, ``stage2_dct_residual``)."""
-        self._check_input(lrs)
-        capture: dict[str, torch.Tensor] = {}
-        sr1, bic = self.stage1(lrs, capture)
-        capture["stage1_out"] = sr1
-        return self.stage2(bic, sr1, capture), capture
+        intermediates: dict[str, torch.Tensor] = {}
+        out = self._run(lrs, intermediates)
+        return out, intermediates
 
 
 # ------------------------------------------------------------------------------------------------
@@ -703,26 +853,15 @@ class FTVSR(VSRModel):
 
 _PAPER = "Qiu et al., Learning Spatiotemporal Frequency-Transformer for Compressed Video Super-Resolution, ECCV 2022"
 _OFFICIAL = dict(mid_channels=64, num_blocks=60, stride=4, keyframe_stride=3, d_model=512, n_heads=4)
+_TINY = dict(mid_channels=8, num_blocks=1, stride=4, keyframe_stride=2, d_model=32, n_heads=2,
+             ftt_groups=8, ftt_patch=2, ftt_blocks=1)
 
-register_model(
-    "ftvsr.official",
-    FTVSR,
-    _OFFICIAL,
-    description="FTVSR as released (REDS config): TTVSR stage + frequency transformer, 45.8M params",
-    paper=_PAPER,
-)
-register_model(
-    "ftvsr.official-vimeo",
-    FTVSR,
-    {**_OFFICIAL, "keyframe_stride": 1},
-    description="FTVSR as released, Vimeo-90K config (LTAM keyframe stride 1)",
-    paper=_PAPER,
-)
-register_model(
-    "ftvsr.official.tiny",
-    FTVSR,
-    dict(mid_channels=8, num_blocks=1, stride=4, keyframe_stride=2, d_model=32, n_heads=2,
-         ftt_groups=8, ftt_patch=2, ftt_blocks=1),
-    description="FTVSR architecture at toy size for CPU tests (same code path, random weights)",
-    paper=_PAPER,
-)
+for _name, _args, _description in (
+    ("ftvsr.official", _OFFICIAL,
+     "FTVSR as released (REDS config): TTVSR stage + frequency transformer, 45.8M params"),
+    ("ftvsr.official-vimeo", {**_OFFICIAL, "keyframe_stride": 1},
+     "FTVSR as released, Vimeo-90K config (LTAM keyframe stride 1)"),
+    ("ftvsr.official.tiny", _TINY,
+     "FTVSR architecture at toy size for CPU tests (same code path, random weights)"),
+):
+    register_model(_name, FTVSR, _args, description=_description, paper=_PAPER)

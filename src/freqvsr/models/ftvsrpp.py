@@ -9,14 +9,17 @@ attention on a TTVSR backbone (``models/ftvsr.py``, ``ftvsr.official``); it has 
 frequency attention, no attention-scheme switch and no BasicVSR-backbone model, so nothing here
 can be checked against official weights, and the registered entries are untrained.
 
-Network (×4):
+Network (×4), two stage modules with a ``forward`` each, joined by :class:`FTVSRPlusPlus` (LR
+padding, crop): ``stage1`` (LR clip → ``Stage1Output``: SR1, bilinear ×4, LR flows) and ``freq``
+(:class:`FrequencyStage`: → SR1 + frequency residual).
 
-1. **Backbone** — ``backbone="basicvsr"`` (the paper's Table 6 configuration): BasicVSR (SPyNet
-   flow on LR frames, bidirectional recurrent residual trunks, pixel-shuffle head, bilinear ×4
-   skip) → SR1. Module names are BasicVSR's (``spynet``, ``backward_resblocks``, ...,
-   ``conv_last``), so a trained ``basicvsr`` checkpoint of the same width initialises stage 1
-   (``load_state_dict(strict=False)``). ``backbone="ttvsr"``: stage 1 of the released FTVSR
-   (TTVSR with LTAM; the official port's code, under ``backbone.*`` with the official names).
+1. **Backbone** — ``backbone="basicvsr"`` (the paper's Table 6 configuration): BasicVSR
+   (:class:`BasicVSRStage`: SPyNet flow on LR frames, bidirectional recurrent residual trunks,
+   pixel-shuffle head, bilinear ×4 skip) → SR1. Its modules are registered at the top level under
+   BasicVSR's names (``spynet``, ``backward_resblocks``, ..., ``conv_last``), so a trained
+   ``basicvsr`` checkpoint of the same width initialises stage 1 (``load_state_dict(strict=False)``).
+   ``backbone="ttvsr"``: stage 1 of the released FTVSR (``models.ftvsr.TTVSR``, the official
+   port's module, under ``backbone.*`` with the official names).
 2. **Frequency tokenization** (paper Eq. 3–5, ``functional/dct.py``): the bilinear ×4 image and
    SR1 are cut into ``dct_block``² blocks and DCT-transformed; coefficients are arranged
    frequency-major, ``(N, F·3, Hb, Wb)``, and divided by the block size (DC = block mean, a
@@ -98,7 +101,6 @@ from freqvsr.functional.dct import block_dct2d, block_idct2d
 from freqvsr.functional.flow import flow_warp
 from freqvsr.layers.blocks import ResidualBlocksWithInputConv
 from freqvsr.layers.frequency_attention_pp import make_frequency_attention
-from freqvsr.models._base import VSRModel
 from freqvsr.layers.propagation import (
     add_basicvsr_modules,
     backward_features,
@@ -106,10 +108,11 @@ from freqvsr.layers.propagation import (
     forward_features,
     neighbour_flows,
 )
+from freqvsr.models._base import VSRModel
 from freqvsr.models._registry import register_model
-from freqvsr.models.ftvsr import FTVSR
+from freqvsr.models.ftvsr import TTVSR, Stage1Output, register_stage_flat
 
-__all__ = ["ATTENTIONS", "BACKBONES", "SCHEMES", "FTVSRPlusPlus", "FrequencyStage", "TTVSRBackbone"]
+__all__ = ["ATTENTIONS", "BACKBONES", "SCHEMES", "BasicVSRStage", "FTVSRPlusPlus", "FrequencyStage"]
 
 SCHEMES = ("s", "t", "txs", "ts", "st")
 ATTENTIONS = ("lfa", "gfa", "dfa")
@@ -118,34 +121,36 @@ MIXERS = ("transformer", "cnn")
 BACKBONES = ("basicvsr", "ttvsr")
 
 
-def _lrelu(x: torch.Tensor) -> torch.Tensor:
-    return F.leaky_relu(x, 0.1)
+class BasicVSRStage(nn.Module):
+    """Stage 1 on the BasicVSR backbone: ``forward(lq)`` (n, t, 3, h, w) → :class:`Stage1Output`.
 
-
-class TTVSRBackbone(FTVSR):
-    """Stage 1 of ``ftvsr.official`` (TTVSR: SPyNet, LTAM, 60-block trunk) without its FTT.
-
-    Reuses the official port's stage-1 code unchanged (``FTVSR.stage1``); only the stage-1
-    modules are built, under the official names, so ``ftvsr.official`` weights for ``spynet``,
-    ``feat_extractor``, ``LTAM``, ``resblocks``, ``fusion``, ``upsample*``, ``conv_*`` load into
-    ``backbone.*``.
+    Children are BasicVSR's (``layers.propagation.add_basicvsr_modules``: ``spynet``,
+    ``backward_resblocks``, ..., ``conv_last``); :class:`FTVSRPlusPlus` registers them at its top
+    level, as ``models/basicvsr.py`` does, so a ``basicvsr`` checkpoint of the same width loads.
     """
 
-    def __init__(self, mid_channels: int = 64, num_blocks: int = 60, stride: int = 4, keyframe_stride: int = 3) -> None:
-        VSRModel.__init__(self, scale=4, in_channels=3)
+    def __init__(self, mid_channels: int = 64, num_blocks: int = 30) -> None:
+        super().__init__()
         self.mid_channels = mid_channels
-        self.keyframe_stride = keyframe_stride
-        self._build_stage1(mid_channels, num_blocks, stride)
+        add_basicvsr_modules(self, mid_channels, num_blocks)
 
-    def forward(self, lq: torch.Tensor):  # type: ignore[override]
-        """(SR1, bilinear ×4, forward flows, backward flows); flows are None when T = 1."""
-        capture: dict[str, torch.Tensor] = {}
-        sr1, bic = self.stage1(lq, capture)
-        return sr1, bic, capture.get("lr_flows_forward"), capture.get("lr_flows_backward")
+    def forward(self, lq: torch.Tensor) -> Stage1Output:
+        b, t, c, h, w = lq.shape
+        flows_f, flows_b = neighbour_flows(self.spynet, lq) if t > 1 else (None, None)
+        back = backward_features(lq, flows_b, self.backward_resblocks, self.mid_channels)
+        fwd = list(forward_features(lq, flows_f, self.forward_resblocks, self.mid_channels))
+        x = basicvsr_reconstruct(self, torch.stack(back, 1).flatten(0, 1), torch.stack(fwd, 1).flatten(0, 1))
+        bic = F.interpolate(lq.flatten(0, 1), scale_factor=4, mode="bilinear", align_corners=False)
+        return Stage1Output((x + bic).view(b, t, c, 4 * h, 4 * w), bic.view(b, t, c, 4 * h, 4 * w), flows_f, flows_b)
 
 
 class FrequencyStage(nn.Module):
-    """Stage 2: tokenization, embedding, recurrent frequency attention, output residual."""
+    """Stage 2: tokenization, embedding, recurrent frequency attention, output residual.
+
+    ``forward(bic, sr1, flows_forward, flows_backward)``: bilinear and SR1 clips (n, t, colours,
+    H, W), H and W multiples of ``dct_block``, and the backbone's LR flows (n, t-1, 2, h, w) or
+    None for t = 1 → SR1 + the frequency-stage residual, (n, t, colours, H, W).
+    """
 
     def __init__(
         self,
@@ -230,6 +235,57 @@ class FrequencyStage(nn.Module):
         x = q if h is None else self.attn_time(q, h)  # "ts"
         return self.attn_space(x, s)
 
+    def _block_flows(self, flows_f: torch.Tensor, flows_b: torch.Tensor, hb: int, wb: int) -> torch.Tensor:
+        # LR flows resized to the DCT-block grid (HR/8 = LR/2), both directions in one call:
+        # (2, n, t-1, 2, hb, wb), backward first
+        n, tm1, _, lh, lw = flows_f.shape
+        both = torch.cat([flows_b, flows_f]).flatten(0, 1)  # (2·n·(t-1), 2, h, w)
+        ratio = torch.tensor([wb / lw, hb / lh], dtype=both.dtype, device=both.device).view(1, 2, 1, 1)
+        flows = F.interpolate(both * ratio, size=(hb, wb), mode="bilinear", align_corners=False)
+        return flows.view(2, n, tm1, 2, hb, wb)
+
+    def forward(
+        self,
+        bic: torch.Tensor,
+        sr1: torch.Tensor,
+        flows_forward: torch.Tensor | None = None,
+        flows_backward: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        n, t, c, hh, ww = sr1.shape
+        bs = self.block
+        hb, wb = hh // bs, ww // bs
+        emb = self.embed_frames(torch.cat([bic, sr1]).flatten(0, 1))  # (2·n·t, D, hb, wb)
+        d = emb.shape[1]
+        q_all, s_all = emb[: n * t], emb[n * t:]
+        space = None
+        if self.scheme in ("s", "st"):
+            # depends on the frame only: once for both directions
+            space = self.space_attention(q_all, s_all).view(n, t, d, hb, wb)
+        q_all, s_all = q_all.view(n, t, d, hb, wb), s_all.view(n, t, d, hb, wb)
+        flows = self._block_flows(flows_forward, flows_backward, hb, wb) if t > 1 else None
+
+        # Both directions run side by side as one batch of 2n: step k is frame t-1-k backward
+        # (rows :n) and frame k forward (rows n:).
+        hid_b: list[torch.Tensor] = [emb.new_empty(0)] * t
+        hid_f: list[torch.Tensor] = [emb.new_empty(0)] * t
+        state = None
+        for k in range(t):
+            ib, jf = t - 1 - k, k
+            q = torch.cat([q_all[:, ib], q_all[:, jf]])
+            s = torch.cat([s_all[:, ib], s_all[:, jf]])
+            sp = None if space is None else torch.cat([space[:, ib], space[:, jf]])
+            if k > 0:
+                flow = torch.cat([flows[0, :, ib], flows[1, :, jf - 1]])
+                state = flow_warp(state, flow.permute(0, 2, 3, 1), padding_mode="border")
+            a = self.attend(q, s, state, sp)
+            prev = torch.zeros_like(s) if state is None else state
+            state = self.trunk(torch.cat([s, a, prev], dim=1))
+            hid_b[ib], hid_f[jf] = state[:n], state[n:]
+
+        fused = torch.cat([torch.stack(hid_b, 1), s_all, torch.stack(hid_f, 1)], dim=2).flatten(0, 1)
+        res = self.from_domain(self.fusion(fused))  # (n·t, colours, H, W)
+        return sr1 + res.view(n, t, c, hh, ww)
+
 
 class FTVSRPlusPlus(VSRModel):
     """FTVSR++. ``forward(lq)``: (B, T, 3, h, w) in [0, 1] → (B, T, 3, 4h, 4w).
@@ -241,9 +297,15 @@ class FTVSRPlusPlus(VSRModel):
     (token width = D/groups·patch²), ``heads``, ``embed_blocks`` / ``trunk_blocks`` residual blocks.
     Ablations: ``attention`` in {"lfa", "gfa", "dfa"}, ``scheme`` in {"s", "t", "txs", "ts", "st"},
     ``domain`` in {"frequency", "pixel"}, ``mixer`` in {"transformer", "cnn"}.
+
+    Modules: ``stage1`` — :class:`BasicVSRStage` with its children registered here under
+    BasicVSR's names (``spynet``, ``backward_resblocks``, ...), or the official port's
+    :class:`~freqvsr.models.ftvsr.TTVSR` registered as ``backbone`` — and ``freq``
+    (:class:`FrequencyStage`).
     """
 
     temporal = "sequence"
+    stage1: BasicVSRStage | TTVSR  # set in __init__, see the class docstring
 
     def __init__(
         self,
@@ -278,83 +340,28 @@ class FTVSRPlusPlus(VSRModel):
                 raise ModelError(f"FTVSR++: unknown {name} {value!r} (expected one of {', '.join(allowed)})")
         if channels % groups or (attention == "dfa" and mixer == "transformer" and groups % 2):
             raise ModelError(f"FTVSR++: channels {channels} / groups {groups} do not split (DFA needs even groups)")
-        self.mid_channels = mid_channels
-        self.dct_block = dct_block
         self.backbone_kind = backbone
         # LR padding so that the HR frame is a whole number of DCT blocks
         self.lr_multiple = dct_block // math.gcd(dct_block, scale)
-        # stage 2
+        # stage 2 first: the order in which the modules draw their random initial weights
         self.freq = FrequencyStage(channels, groups, patch, heads, embed_blocks, trunk_blocks, dct_block,
                                    attention, scheme, domain, mixer, 3)
         if backbone == "ttvsr":
-            # ``stride`` / ``keyframe_stride`` are LTAM's (TTVSR backbone only)
-            self.backbone = TTVSRBackbone(mid_channels, num_blocks, stride, keyframe_stride)
-            return
-        # stage 1: BasicVSR (same modules and names as models/basicvsr.py)
-        add_basicvsr_modules(self, mid_channels, num_blocks)
+            # ``stride`` / ``keyframe_stride`` are LTAM's (TTVSR backbone only); keys backbone.*
+            self.backbone = TTVSR(mid_channels, num_blocks, stride, keyframe_stride)
+            object.__setattr__(self, "stage1", self.backbone)  # an alias, not a second registration
+        else:
+            # keys spynet.*, backward_resblocks.*, ... as models/basicvsr.py
+            register_stage_flat(self, BasicVSRStage(mid_channels, num_blocks))
+
+    def train(self, mode: bool = True) -> FTVSRPlusPlus:
+        super().train(mode)
+        self.stage1.training = mode  # a flat BasicVSR stage is no registered child (see __init__)
+        return self
 
     def lr_multipliers(self) -> dict[str, float]:
         # BasicVSR's / the official FTVSR recipe: SPyNet at 1/8 of the base learning rate
         return {"backbone.spynet" if self.backbone_kind == "ttvsr" else "spynet": 0.125}
-
-    # -- stage 1 --------------------------------------------------------------------------------
-    def compute_flow(self, lqs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, T-1, 2, h, w) each: ``backward[:, i]`` warps frame i+1 onto i, ``forward[:, i]`` i onto i+1."""
-        return neighbour_flows(self.spynet, lqs)
-
-    def stage1(self, lq: torch.Tensor, flows_f: torch.Tensor | None, flows_b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """BasicVSR → (SR1, bilinear ×4), each (B, T, 3, 4h, 4w)."""
-        b, t, c, h, w = lq.shape
-        back = backward_features(lq, flows_b, self.backward_resblocks, self.mid_channels)
-        fwd = list(forward_features(lq, flows_f, self.forward_resblocks, self.mid_channels))
-        x = basicvsr_reconstruct(self, torch.stack(back, 1).flatten(0, 1), torch.stack(fwd, 1).flatten(0, 1))
-        bic = F.interpolate(lq.flatten(0, 1), scale_factor=4, mode="bilinear", align_corners=False)
-        return (x + bic).view(b, t, c, 4 * h, 4 * w), bic.view(b, t, c, 4 * h, 4 * w)
-
-    # -- stage 2 --------------------------------------------------------------------------------
-    def stage2(self, bic: torch.Tensor, sr1: torch.Tensor, flows_f: torch.Tensor | None, flows_b: torch.Tensor | None) -> torch.Tensor:
-        fs = self.freq
-        n, t, c, hh, ww = sr1.shape
-        bs = self.dct_block
-        hb, wb = hh // bs, ww // bs
-        emb = fs.embed_frames(torch.cat([bic, sr1]).flatten(0, 1))  # (2·n·t, D, hb, wb)
-        d = emb.shape[1]
-        q_all, s_all = emb[: n * t], emb[n * t:]
-        space = None
-        if fs.scheme in ("s", "st"):
-            # depends on the frame only: once for both directions
-            space = fs.space_attention(q_all, s_all).view(n, t, d, hb, wb)
-        q_all, s_all = q_all.view(n, t, d, hb, wb), s_all.view(n, t, d, hb, wb)
-
-        flows = None
-        if t > 1:
-            lh, lw = flows_f.shape[-2:]
-            both = torch.cat([flows_b, flows_f]).flatten(0, 1)  # (2·n·(t-1), 2, h, w)
-            ratio = torch.tensor([wb / lw, hb / lh], dtype=both.dtype, device=both.device).view(1, 2, 1, 1)
-            flows = F.interpolate(both * ratio, size=(hb, wb), mode="bilinear", align_corners=False)
-            flows = flows.view(2, n, t - 1, 2, hb, wb)
-
-        # Both directions run side by side as one batch of 2n: step k is frame t-1-k backward
-        # (rows :n) and frame k forward (rows n:).
-        hid_b: list[torch.Tensor] = [emb.new_empty(0)] * t
-        hid_f: list[torch.Tensor] = [emb.new_empty(0)] * t
-        state = None
-        for k in range(t):
-            ib, jf = t - 1 - k, k
-            q = torch.cat([q_all[:, ib], q_all[:, jf]])
-            s = torch.cat([s_all[:, ib], s_all[:, jf]])
-            sp = None if space is None else torch.cat([space[:, ib], space[:, jf]])
-            if k > 0:
-                flow = torch.cat([flows[0, :, ib], flows[1, :, jf - 1]])
-                state = flow_warp(state, flow.permute(0, 2, 3, 1), padding_mode="border")
-            a = fs.attend(q, s, state, sp)
-            prev = torch.zeros_like(s) if state is None else state
-            state = fs.trunk(torch.cat([s, a, prev], dim=1))
-            hid_b[ib], hid_f[jf] = state[:n], state[n:]
-
-        fused = torch.cat([torch.stack(hid_b, 1), s_all, torch.stack(hid_f, 1)], dim=2).flatten(0, 1)
-        res = fs.from_domain(fs.fusion(fused))  # (n·t, 3, H, W)
-        return sr1 + res.view(n, t, c, hh, ww)
 
     # -- forward --------------------------------------------------------------------------------
     def forward(self, lq: torch.Tensor) -> torch.Tensor:
@@ -365,14 +372,8 @@ class FTVSRPlusPlus(VSRModel):
         ph, pw = (-h) % m, (-w) % m
         if ph or pw:
             lq = F.pad(lq.reshape(n * t, c, h, w), (0, pw, 0, ph), mode="replicate").view(n, t, c, h + ph, w + pw)
-        if self.backbone_kind == "ttvsr":
-            sr1, bic, flows_f, flows_b = self.backbone(lq)
-        else:
-            flows_f = flows_b = None
-            if t > 1:
-                flows_f, flows_b = self.compute_flow(lq)
-            sr1, bic = self.stage1(lq, flows_f, flows_b)
-        out = self.stage2(bic, sr1, flows_f, flows_b)
+        s1 = self.stage1(lq)
+        out = self.freq(s1.bilinear, s1.sr, s1.flows_forward, s1.flows_backward)
         return out[..., : 4 * h, : 4 * w]
 
 
