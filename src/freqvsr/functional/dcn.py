@@ -20,23 +20,34 @@ shares. For output pixel (oy, ox), kernel tap k = i*kw + j and deform group g::
 * Deform group g owns input channels ``[g*C/dg, (g+1)*C/dg)``; ``groups`` splits input and output
   channels as in ``conv2d``.
 
-Two backends, chosen by ``backend=``:
+Implementations, chosen by ``backend=``:
 
-``"torch"``
-    Vectorised, no compiled code: the input is laid out once as a table of zero-padded 2x2
-    neighbourhoods (channels last), each sampling point fetches its neighbourhood with one
-    ``index_select``, the four bilinear weights (mmcv's ``w1 = (1-ly)(1-lx)`` ... , times the mask)
-    blend it in a batched ``(C/dg x 4) @ (4 x 1)`` product, and one GEMM per conv group applies
-    the weight. No ``grid_sample``: its coordinate normalisation rounds the sampling positions in
-    float32, this does not (the position is ``integer base + offset``, one rounding, as in mmcv).
-    Runs wherever autograd runs (CPU, CUDA, MPS), gradients included; coordinates stay in at
-    least float32 under bf16/fp16. Output rows are processed in chunks to bound memory.
+``"grid_sample"`` (also ``"torch"``; the pure-PyTorch default)
+    Per chunk of output rows: the sampling grid ``base + offset``, normalised for
+    ``grid_sample(mode="bilinear", padding_mode="zeros", align_corners=True)``, which samples each
+    deform group's ``C/dg`` channels (``(N*dg, C/dg, H, W)``) at all ``kh*kw`` taps at once; the
+    mask multiplies the samples; ``conv2d(samples, weight, bias, stride=(kh, kw), groups=groups)``
+    applies the weight. The samples are laid out as a ``(kh*rows, kw*Wo)`` image in which tap
+    (i, j) of output (oy, ox) sits at (oy*kh + i, ox*kw + j), so that strided convolution is
+    exactly the DCN's weighted sum, computed by the library's convolution kernel (oneDNN on CPU,
+    cuDNN on CUDA), which is faster than a GEMM on the same columns. The sampling positions are
+    rounded a few times in float32 (the normalisation, then grid_sample's un-normalisation):
+    about 2x the error of one rounding, i.e. ~1e-5 px at 320 px wide (docs/recurrent-baselines.md
+    has the measured errors). Coordinates and sampling stay in at least float32 under bf16/fp16
+    inputs or autocast; the convolution runs in the input's dtype. Runs wherever autograd runs.
+``"gather"``
+    The exact-rounding reference implementation: the input is laid out once as a table of
+    zero-padded 2x2 neighbourhoods (channels last), each sampling point fetches its neighbourhood
+    with one ``index_select``, the four bilinear weights (mmcv's ``w1 = (1-ly)(1-lx)`` ... , times
+    the mask) blend it in a batched ``(C/dg x 4) @ (4 x 1)`` product, and one GEMM per conv group
+    applies the weight. The position is ``integer base + offset``, one rounding, as in mmcv's
+    kernel. 4-6x slower than ``grid_sample`` on CPU (``benchmarks/dcn_speed.py``).
 ``"torchvision"``
     ``torchvision.ops.deform_conv2d`` (a compiled kernel: less memory, faster on CUDA).
 ``"auto"`` (default)
-    torchvision when it imports *and* a probe on the same device and dtype reproduces the torch
-    backend (checked once per device type and dtype, see :func:`dcn_backend`); otherwise torch.
-    torchvision is never required.
+    torchvision when it imports *and* a probe on the same device and dtype reproduces the gather
+    backend (checked once per device type and dtype, see :func:`dcn_backend`); otherwise
+    grid_sample. torchvision is never required.
 """
 
 from __future__ import annotations
@@ -46,8 +57,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-# Output rows are processed in chunks so that the gathered neighbourhoods of one chunk hold at
-# most this many elements (4 * c_in * kh * kw * rows * width); 2**24 float32 = 64 MiB.
+# The gather backend processes output rows in chunks so that the gathered neighbourhoods of one
+# chunk hold at most this many elements (4 * c_in * kh * kw * rows * width); 2**24 float32 = 64 MiB.
 _MAX_CHUNK_ELEMENTS = 1 << 24
 
 _TORCHVISION_STATUS: dict[tuple[str, torch.dtype], tuple[bool, str]] = {}
@@ -141,7 +152,7 @@ def _sample(
     return cols.view(n, rows * wo, dg, k, cg)
 
 
-def _deform_conv2d_torch(
+def _deform_conv2d_gather(
     x: torch.Tensor,
     offset: torch.Tensor,
     mask: torch.Tensor | None,
@@ -186,6 +197,87 @@ def _deform_conv2d_torch(
     return out
 
 
+
+# The grid_sample backend processes output rows in chunks whose samples hold at most this many
+# elements per CPU thread (n * c_in * kh * kw * rows * Wo; 2**19 float32 = 2 MiB), so that the
+# sampling, the mask product and the convolution work on cache-resident data, and no block is
+# big enough for glibc to mmap it afresh (a fresh mapping faults its pages in one at a time).
+# Measured at 1 thread (2 shared cores): 2**18 .. 2**20 alike; one chunk per frame up to 2x
+# slower at 180x320; tiling the width as well, or a channels-last input, no faster.
+# Scaling by the thread count is not measured (no quiet multi-core machine). Other devices take
+# big chunks: a GPU wants large kernels.
+_GRID_CHUNK_ELEMENTS_CPU = 1 << 19
+_GRID_CHUNK_ELEMENTS_OTHER = 1 << 26
+
+
+def _deform_conv2d_grid_sample(
+    x: torch.Tensor,
+    offset: torch.Tensor,
+    mask: torch.Tensor | None,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+) -> torch.Tensor:
+    """``grid_sample`` of every deform group at every tap, mask, one strided ``conv2d`` (module docstring)."""
+    n, c, h, w = x.shape
+    cout, cin_g, kh, kw = weight.shape
+    k = kh * kw
+    ho, wo = offset.shape[-2:]
+    dg = offset.shape[1] // (2 * k)
+    cg = c // dg
+    dev = x.device
+    # Sampling and coordinates in >= float32 (bf16 cannot hold "317.25"); the convolution in x's dtype.
+    cdt = torch.promote_types(x.dtype, torch.float32)
+    src = x.to(cdt)
+    if h == 1 or w == 1:
+        # align_corners=True normalises by (size - 1): give a 1-pixel axis a zero neighbour, which
+        # changes nothing (a neighbour outside the image counts 0 either way).
+        src = F.pad(src, (0, int(w == 1), 0, int(h == 1)))
+    hp, wp = src.shape[-2:]
+    src = src.reshape(n * dg, cg, hp, wp)
+    sy, sx = (hp - 1) / 2, (wp - 1) / 2
+    # grid = base / s - 1 + offset / s with s = (size-1)/2, which grid_sample(align_corners=True)
+    # maps back to base + offset. The integer base is normalised in float64 and rounded once.
+    hi = cdt if dev.type == "mps" else torch.float64  # MPS has no float64
+    out_y = torch.arange(ho, device=dev) * stride[0] - padding[0]
+    out_x = torch.arange(wo, device=dev) * stride[1] - padding[1]
+    base_y = out_y.view(ho, 1) + torch.arange(kh, device=dev) * dilation[0]  # integer positions (Ho, kh)
+    base_x = out_x.view(wo, 1) + torch.arange(kw, device=dev) * dilation[1]  # (Wo, kw)
+    bny = (base_y.to(hi) / sy - 1).to(cdt).view(ho, kh, 1, 1)  # (Ho, kh, 1, 1)
+    bnx = (base_x.to(hi) / sx - 1).to(cdt).view(wo, kw)  # (Wo, kw)
+    if dev.type == "cpu":
+        budget = _GRID_CHUNK_ELEMENTS_CPU * max(1, torch.get_num_threads())
+    else:
+        budget = _GRID_CHUNK_ELEMENTS_OTHER
+    rows_per_chunk = max(1, budget // max(1, n * c * k * wo))
+    grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, offset, mask))
+    offset = offset.to(cdt).reshape(n, dg, kh, kw, 2, ho, wo)
+    if mask is not None:
+        mask = mask.to(cdt).reshape(n, dg, kh, kw, ho, wo)
+    # A channels_last weight (the engine's CPU layout) would make conv2d return channels_last, and
+    # convert the samples to it first: the samples are NCHW, and so is the output (as mmcv's).
+    weight = weight.contiguous()
+    outs = []
+    for r0 in range(0, ho, rows_per_chunk):
+        r1 = min(ho, r0 + rows_per_chunk)
+        rows = r1 - r0
+        # (N, dg, rows, kh, Wo, kw): the interleaved column image; x first in the grid's last dim
+        off = offset[..., r0:r1, :].permute(0, 1, 5, 2, 6, 3, 4)
+        gx = torch.add(bnx, off[..., 1], alpha=1 / sx)
+        gy = torch.add(bny[r0:r1], off[..., 0], alpha=1 / sy)
+        grid = torch.stack((gx, gy), -1).view(n * dg, rows * kh, wo * kw, 2)
+        cols = F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+        if mask is not None:  # cols: (N*dg, C/dg, rows*kh, Wo*kw)
+            m = mask[..., r0:r1, :].permute(0, 1, 4, 2, 5, 3).reshape(n * dg, 1, rows * kh, wo * kw)
+            cols = cols * m if grad else cols.mul_(m)
+        cols = cols.view(n, c, rows * kh, wo * kw).to(x.dtype)
+        outs.append(F.conv2d(cols, weight, bias, stride=(kh, kw), groups=groups))
+    return outs[0] if len(outs) == 1 else torch.cat(outs, 2)
+
+
 def _deform_conv2d_torchvision(x, offset, mask, weight, bias, stride, padding, dilation, groups):  # noqa: ANN001
     from torchvision.ops import deform_conv2d  # optional accelerator; dcn_backend() checked it works
 
@@ -193,9 +285,9 @@ def _deform_conv2d_torchvision(x, offset, mask, weight, bias, stride, padding, d
 
 
 def dcn_backend(device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> tuple[str, str]:
-    """``("torchvision" | "torch", reason)``: what ``backend="auto"`` uses on this device and dtype.
+    """``("torchvision" | "grid_sample", reason)``: what ``backend="auto"`` uses on this device and dtype.
 
-    torchvision is used only if it imports, runs its op, and reproduces the torch backend on a
+    torchvision is used only if it imports, runs its op, and reproduces the gather backend on a
     probe with out-of-image and fractional offsets, two deform groups and two conv groups
     (max abs difference <= 1e-5 of an output of size ~1). The answer is cached per device type
     and dtype.
@@ -205,7 +297,7 @@ def dcn_backend(device: torch.device | str = "cpu", dtype: torch.dtype = torch.f
     if key not in _TORCHVISION_STATUS:
         _TORCHVISION_STATUS[key] = _probe_torchvision(dev, dtype)
     ok, reason = _TORCHVISION_STATUS[key]
-    return ("torchvision" if ok else "torch"), reason
+    return ("torchvision" if ok else "grid_sample"), reason
 
 
 def _probe_torchvision(dev: torch.device, dtype: torch.dtype) -> tuple[bool, str]:
@@ -222,7 +314,7 @@ def _probe_torchvision(dev: torch.device, dtype: torch.dtype) -> tuple[bool, str
     args = [t.to(dev, dtype) for t in (x, offset, mask, weight, bias)]
     try:
         with torch.no_grad(), torch.autocast(dev.type, enabled=False):
-            ref = _deform_conv2d_torch(*args, (1, 1), (1, 1), (1, 1), 2)
+            ref = _deform_conv2d_gather(*args, (1, 1), (1, 1), (1, 1), 2)
             tv = _deform_conv2d_torchvision(*args, (1, 1), (1, 1), (1, 1), 2)
     except Exception as exc:  # the op is missing for this device/dtype or its extension fails to load
         return False, f"torchvision.ops.deform_conv2d fails on {dev.type}/{dtype}: {type(exc).__name__}: {exc}"
@@ -250,7 +342,8 @@ def modulated_deform_conv2d(
 
     ``offset``: ``(N, 2*dg*kh*kw, Ho, Wo)`` as (dy, dx) pairs; ``mask``: ``(N, dg*kh*kw, Ho, Wo)``
     (already through a sigmoid) or None; ``weight``: ``(C_out, C/groups, kh, kw)``;
-    ``deform_groups`` (dg) is inferred from ``offset`` when None.
+    ``deform_groups`` (dg) is inferred from ``offset`` when None. ``backend``: ``"auto"``,
+    ``"grid_sample"`` (= ``"torch"``), ``"gather"`` or ``"torchvision"`` (module docstring).
     """
     stride, padding, dilation = _pair(stride), _pair(padding), _pair(dilation)
     n, c, h, w = x.shape
@@ -274,9 +367,12 @@ def modulated_deform_conv2d(
         backend = dcn_backend(x.device, x.dtype)[0]
     if backend == "torchvision":
         return _deform_conv2d_torchvision(x, offset, mask, weight, bias, stride, padding, dilation, groups)
-    if backend != "torch":
-        raise ValueError(f"backend must be 'auto', 'torch' or 'torchvision', got {backend!r}")
-    return _deform_conv2d_torch(x, offset, mask, weight, bias, stride, padding, dilation, groups)
+    if backend in ("grid_sample", "torch"):
+        return _deform_conv2d_grid_sample(x, offset, mask, weight, bias, stride, padding, dilation, groups)
+    if backend == "gather":
+        return _deform_conv2d_gather(x, offset, mask, weight, bias, stride, padding, dilation, groups)
+    raise ValueError(
+        f"backend must be 'auto', 'grid_sample' (= 'torch'), 'gather' or 'torchvision', got {backend!r}")
 
 
 def deform_conv_flops(batch: int, weight_shape: tuple[int, ...], out_hw: tuple[int, int]) -> int:

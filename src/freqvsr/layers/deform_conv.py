@@ -5,6 +5,14 @@ Holds ``weight`` ``(C_out, C_in/groups, kh, kw)`` and ``bias`` under those names
 ``SecondOrderDeformableAlignment``, EDVR's ``ModulatedDCNPack``) keep the official state-dict keys
 ``<module>.weight`` / ``<module>.bias`` next to their own ``conv_offset``. Offsets and masks are
 inputs: each subclass predicts them its own way.
+
+``backend`` picks the implementation (``"auto"``, ``"grid_sample"``, ``"gather"``,
+``"torchvision"``; see :mod:`freqvsr.functional.dcn`). It is a plain attribute, not part of the
+state dict, so it can be switched on a built model, e.g. for a benchmark::
+
+    for m in model.modules():
+        if isinstance(m, ModulatedDeformConv2d):
+            m.backend = "gather"
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ class ModulatedDeformConv2d(nn.Module):
         groups: int = 1,
         deform_groups: int = 1,
         bias: bool = True,
+        backend: str = "auto",
     ) -> None:
         super().__init__()
         if in_channels % groups or out_channels % groups or in_channels % deform_groups:
@@ -42,6 +51,7 @@ class ModulatedDeformConv2d(nn.Module):
         self.kernel_size = (kernel_size, kernel_size)
         self.stride, self.padding, self.dilation = stride, padding, dilation
         self.groups, self.deform_groups = groups, deform_groups
+        self.backend = backend
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         # mmcv's init: uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = C_in * kh * kw; zero bias.
@@ -56,7 +66,7 @@ class ModulatedDeformConv2d(nn.Module):
     def deform_conv(self, x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         return modulated_deform_conv2d(
             x, offset, mask, self.weight, self.bias, self.stride, self.padding, self.dilation,
-            self.groups, self.deform_groups,
+            self.groups, self.deform_groups, backend=self.backend,
         )
 
     def forward(self, x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
