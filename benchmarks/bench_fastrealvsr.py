@@ -39,7 +39,7 @@ def _build(name: str):
     from freqvsr.models import fastrealvsr as _fastrealvsr  # noqa: F401  (registers the entries)
 
     torch.manual_seed(0)
-    return create_model(name, weights=False).eval()
+    return create_model(name, weights=None).eval()
 
 
 def _flops_per_frame(model, h: int, w: int) -> int:

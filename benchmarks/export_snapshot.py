@@ -26,7 +26,7 @@ from freqvsr.train.loop import STATE_FILE, hardware
 def export_snapshot(run: Path, out: Path, *, raw: bool = False, note: str = "") -> dict:
     state = torch.load(run / STATE_FILE, map_location="cpu", weights_only=False)
     cfg = config_from_dict(state["config"])
-    model = create_model(cfg.model.name, weights=False, **dict(cfg.model.args))
+    model = create_model(cfg.model.name, weights=None, **dict(cfg.model.args))
     weights = state["model"] if raw or state.get("ema") is None else state["ema"]
     model.load_state_dict(weights)
     c = cfg.to_dict()

@@ -204,7 +204,7 @@ def phase_e2e(args) -> dict:
 
     import freqvsr.inference.job as job_mod
     import freqvsr.io.encode as encode_mod
-    import freqvsr.io.frames as frames_mod
+    import freqvsr.io.frame_folder as frames_mod
     import freqvsr.io.reader as reader_mod
     from freqvsr.inference import Upscaler, upscale_video
 

@@ -34,6 +34,9 @@ def main() -> None:
     ap.add_argument("--checkpoint", default="final.safetensors")
     ap.add_argument("--notes", default="Trained on CPU on the DATA.md corpus (never on the evaluation clips) with the "
                     "FTVSR training mixture.", help="the header's notes (what the model is, how it was made)")
+    ap.add_argument("--training-json", default="{}",
+                    help="a JSON object merged into the header's training record, e.g. the lineage of a run "
+                    "fine-tuned from earlier shipped weights: '{\"total_iterations\": 7200}'")
     args = ap.parse_args()
     src = args.run / args.checkpoint
     header = read_checkpoint_header(str(src))
@@ -53,6 +56,7 @@ def main() -> None:
                         "degradation": preset, "protocol": SHORT_PROTOCOL, "bicubic": short_bicubic[preset]})
     training = dict(header.get("training") or {})
     training["shipped_from"] = str(src)
+    training.update(json.loads(args.training_json))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(model, args.out, training=training, metrics=metrics,
                     notes=args.notes + " Numbers measured by benchmarks/ship_default_model.py.")

@@ -1,64 +1,36 @@
 """Helpers shared by the BasicVSR++ and IconVSR golden tests (``tests/test_basicvsrpp_golden.py``,
 ``tests/test_iconvsr_golden.py``).
 
-The golden folders (``shared/golden/{basicvsrpp,iconvsr,iconvsr_vimeo}`` beside the repository;
-override with ``FREQVSR_GOLDEN``) hold the official state-dict key list with digests
-(``meta.json``), inputs, outputs and intermediates of the official mmediting code run with
-canonical weights (``canonical_weights.py``), and the recommended tolerances.
+The golden folders ``basicvsrpp``, ``iconvsr`` and ``iconvsr_vimeo`` (the full sets beside the
+repository, or the compact subset in ``tests/data/golden``: see ``tests/golden_data.py`` and
+``docs/golden.md``) hold the official state-dict key list with digests (``meta.json``), and the
+inputs, outputs and intermediates of the official mmediting code run with canonical weights, and
+the recommended tolerances.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import sys
-from pathlib import Path
-
 import pytest
 import torch
+from golden_data import available, bad_digests, canonical_state_dict, load_case, load_meta, skip_reason
 
-GOLDEN = Path(os.environ.get("FREQVSR_GOLDEN", Path(__file__).resolve().parents[2] / "shared" / "golden"))
+__all__ = ["Recorder", "compare", "load_case", "load_meta", "official_state", "skip_without"]
+
 SPYNET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 SPYNET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
 
 def skip_without(folder: str):
     """``pytestmark`` for a test module that needs one golden folder."""
-    return pytest.mark.skipif(
-        not (GOLDEN / "canonical_weights.py").is_file() or not (GOLDEN / folder / "meta.json").is_file(),
-        reason=f"golden data {GOLDEN / folder} not found (set FREQVSR_GOLDEN to the shared/golden folder)",
-    )
-
-
-def digest(t: torch.Tensor) -> str:
-    # Same bytes as canonical_weights.tensor_digest, without its slow per-byte Python list.
-    return hashlib.sha256(t.detach().to(torch.float32).contiguous().numpy().tobytes()).hexdigest()[:16]
-
-
-def load_meta(folder: str) -> dict:
-    return json.loads((GOLDEN / folder / "meta.json").read_text())
+    return pytest.mark.skipif(not available(folder), reason=skip_reason(folder))
 
 
 def official_state(meta: dict) -> tuple[dict[str, torch.Tensor], list[str]]:
     """The golden weights under the official (mmediting) names, and the keys whose digest differs."""
-    sys.path.insert(0, str(GOLDEN))
-    try:
-        import canonical_weights  # noqa: PLC0415  (lives in the golden folder)
-    finally:
-        sys.path.remove(str(GOLDEN))
-    rows = meta["state_dict"]
-    state = canonical_weights.canonical_state_dict(
-        {r["key"]: r["shape"] for r in rows if r["overwritten"]}, gain=meta["canonical_rule"]["gain"]
-    )
-    # the two SPyNet buffers keep their official values (README_bvsr.md)
+    state = canonical_state_dict(meta)
+    # the two SPyNet buffers keep their official values (docs/golden.md)
     state["spynet.mean"], state["spynet.std"] = SPYNET_MEAN.clone(), SPYNET_STD.clone()
-    bad = [r["key"] for r in rows if digest(state[r["key"]]) != r["sha256_16"]]
-    return {r["key"]: state[r["key"]] for r in rows}, bad
-
-
-def load_case(folder: str, file: str) -> dict[str, torch.Tensor]:
-    return torch.load(GOLDEN / folder / file, map_location="cpu")
+    return {r["key"]: state[r["key"]] for r in meta["state_dict"]}, bad_digests(meta, state)
 
 
 class Recorder:
@@ -78,17 +50,14 @@ class Recorder:
             h.remove()
 
 
-def compare(
-    mine: dict[str, torch.Tensor], blob: dict[str, torch.Tensor], tolerance: dict, label: str
-) -> dict[str, float]:
-    """Max abs errors of every tensor of ``mine`` against ``blob``, printed (``pytest -s``) with atols."""
-    errors = {}
-    for name, value in mine.items():
-        ref = blob[name]
-        assert tuple(value.shape) == tuple(ref.shape), (label, name, tuple(value.shape), tuple(ref.shape))
-        errors[name] = (value.float() - ref).abs().max().item()
+def compare(mine: dict[str, torch.Tensor], blob, tolerance: dict, label: str) -> dict[str, float]:
+    """Max abs errors of every tensor of ``mine`` against ``blob`` (a ``golden_data.Case``), printed
+    (``pytest -s``) with atols. In the subset, tensors it does not keep are skipped and the others
+    are compared at the stored positions."""
+    errors = {name: blob.error(name, value) for name, value in mine.items() if name in blob or not blob.subset}
     atols = {n: tolerance["output_atol"] if n == "output" else tolerance["intermediate_atol"][n] for n in errors}
-    print(f"\n{label}: " + ", ".join(f"{n}={e:.2e}/{atols[n]:.0e}" for n, e in errors.items()))
+    source = " (subset)" if blob.subset else ""
+    print(f"\n{label}{source}: " + ", ".join(f"{n}={e:.2e}/{atols[n]:.0e}" for n, e in errors.items()))
     failed = {n: (e, atols[n]) for n, e in errors.items() if not e <= atols[n]}
     assert not failed, f"{label}: above atol {failed}"
     return errors

@@ -18,6 +18,7 @@ import pytest
 from freqvsr.cli.main import main
 from freqvsr.inference import upscale_video, work_dir_for
 from freqvsr.inference.engine import upscale_alpha
+from freqvsr.inference.job import simulated_interruption
 from freqvsr.io import open_input, probe
 
 W, H = 20, 12
@@ -155,7 +156,8 @@ def test_resume_keeps_alpha(tmp_path, out_name, codec):
     whole = tmp_path / ("whole" + Path(out_name).suffix)
     upscale_video(src, whole, **kw)
     out = tmp_path / out_name
-    upscale_video(src, out, _stop_after_segments=1, **kw)
+    with simulated_interruption(1):
+        upscale_video(src, out, **kw)
     assert work_dir_for(out).is_dir()
     report = upscale_video(src, out, resume=True, **kw)
     assert report.resumed_frames == 2 and not work_dir_for(out).exists()

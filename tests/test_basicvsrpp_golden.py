@@ -1,8 +1,8 @@
 """Golden equivalence: ``basicvsr++`` reproduces the official BasicVSR++ (mmediting 0.x) for the same weights.
 
-Weights are regenerated from the official keys (``shared/golden/basicvsrpp/meta.json``) with
-``canonical_weights.py``, checked against the stored digests, and loaded strictly through
-``convert_state_dict`` from the mmediting and from the BasicSR layout. Case 0 compares the output
+Weights are regenerated from the official keys (``basicvsrpp/meta.json`` of the golden data, full
+or subset: ``docs/golden.md``) by the canonical rule, checked against the stored digests, and
+loaded strictly through ``convert_state_dict`` from the mmediting and from the BasicSR layout. Case 0 compares the output
 and every stored intermediate (flows, the first two alignments, the five streams, reconstruction,
 residual, and the alignment module on stored crops at scale 1 and with flows x8); case 1 (65x70:
 SPyNet resize and anisotropic flow rescale) the output and flows. ``pytest -s`` prints the max abs
@@ -78,7 +78,7 @@ def test_weights_and_parameter_count(golden):
 def test_outputs_and_intermediates_match(golden, case_index):
     meta = golden["meta"]
     case = meta["cases"][case_index]
-    blob = load_case(FOLDER, case["file"])
+    blob = load_case(FOLDER, case)
     mine = _run_case(golden["model"], blob)
     if case_index == 0:
         assert {"feats_crop", "residual_f0", "align_stress_out"} <= set(mine)

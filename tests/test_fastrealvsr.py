@@ -9,10 +9,10 @@ import torch
 
 from freqvsr.functional.filters import (
     box_blur,
-    box_kernel2d,
+    box_kernel,
     depthwise_filter,
     gaussian_blur,
-    gaussian_kernel2d,
+    gaussian_kernel,
     unsharp_mask,
 )
 from freqvsr.inference import SegmentEnd, SRFrame, Upscaler
@@ -139,14 +139,14 @@ def test_filters_keep_constants_and_sum_to_one():
     torch.testing.assert_close(gaussian_blur(c, 5, 1.0), c)
     torch.testing.assert_close(unsharp_mask(c, 3, 0.5), c)
     torch.testing.assert_close(unsharp_mask(c, 5, 1.0), c)
-    assert math.isclose(float(gaussian_kernel2d(5, 1.0).sum()), 1.0, abs_tol=1e-6)
-    g = gaussian_kernel2d(5, 1.0)
+    assert math.isclose(float(gaussian_kernel(5, 1.0).sum()), 1.0, abs_tol=1e-6)
+    g = gaussian_kernel(5, 1.0)
     assert torch.equal(g, g.flip(0)) and torch.equal(g, g.t()) and g[2, 2] == g.max()
     # a box filter is a local mean; unsharp masking is x + (x - blur(x))
     x = torch.rand(1, 2, 7, 8)
     torch.testing.assert_close(box_blur(x, 3)[..., 3, 4], x[..., 2:5, 3:6].mean(dim=(-1, -2)))
     torch.testing.assert_close(unsharp_mask(x, 5, 1.0), 2 * x - gaussian_blur(x, 5, 1.0), atol=1e-6, rtol=0)
-    torch.testing.assert_close(depthwise_filter(x, box_kernel2d(1)), x)
+    torch.testing.assert_close(depthwise_filter(x, box_kernel(1)), x)
 
 
 def test_pool_members_and_sizes():

@@ -222,7 +222,7 @@ def test_convert_official_keys():
 
 
 def test_flops_fcvsr_s_y():
-    """FlopCounterMode on the meta device: 40.25 G for FCVSR-S (luma) at 64x64 (spec fcvsr.md §7)."""
+    """FlopCounterMode on the meta device: 40.25 G for FCVSR-S (luma) at 64x64 (docs/architectures.md, FCVSR complexity)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     spec = get_spec("fcvsr-s.y")

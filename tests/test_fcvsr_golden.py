@@ -1,27 +1,25 @@
 """Golden equivalence: our FCVSR / FCVSR-S reproduce the official code's outputs for the same weights.
 
-The golden folder (``shared/golden``; override with ``FREQVSR_GOLDEN``) stores, per variant, the
-official state_dict key list (``meta.json``), inputs, outputs and intermediates of the unmodified
-official code. Weights are regenerated from the official keys with ``canonical_weights.py``,
-checked against the stored digests, converted with ``FCVSR.convert_state_dict`` (RCB aliases
-included) and loaded strictly. Each model is built once per module.
+The golden data (the full sets beside the repository or the compact subset in ``tests/data``:
+``tests/golden_data.py``, ``docs/golden.md``) stores, per variant, the official state_dict key list
+(``meta.json``), inputs, outputs and intermediates of the unmodified official code. Weights are
+regenerated from the official keys by the canonical rule, checked against the stored digests,
+converted with ``FCVSR.convert_state_dict`` (RCB aliases included) and loaded strictly. Each model
+is built once per module.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import sys
-from pathlib import Path
+import struct
 
 import pytest
 import torch
+from golden_data import (available, bad_digests, canonical_state_dict, canonical_tensor, digest,
+                         load_case, load_meta, skip_reason)
 
 from freqvsr.models.fcvsr import FCVSR
 from freqvsr.models._registry import get_spec
-
-GOLDEN = Path(os.environ.get("FREQVSR_GOLDEN", Path(__file__).resolve().parents[2] / "shared" / "golden"))
 
 # golden folder -> our registry entry
 VARIANTS = {"fcvsr": "fcvsr", "fcvsr_s": "fcvsr-s", "fcvsr_cvcp_y": "fcvsr.y", "fcvsr_s_cvcp_y": "fcvsr-s.y"}
@@ -32,41 +30,37 @@ ARG_NAMES = {
 }
 MGAA_CALLS = ("mgaa_call0_out", "mgaa_call1_out", "mgaa_call2_out")
 
-pytestmark = pytest.mark.skipif(
-    not (GOLDEN / "canonical_weights.py").is_file(),
-    reason=f"golden data not found at {GOLDEN} (set FREQVSR_GOLDEN to the shared/golden folder)",
-)
-
-
-def _digest(t: torch.Tensor) -> str:
-    # Same bytes as canonical_weights.tensor_digest, without its slow per-byte Python list.
-    return hashlib.sha256(t.detach().to(torch.float32).contiguous().numpy().tobytes()).hexdigest()[:16]
-
-
-def _canonical():
-    sys.path.insert(0, str(GOLDEN))
-    try:
-        import canonical_weights
-    finally:
-        sys.path.remove(str(GOLDEN))
-    return canonical_weights
-
+pytestmark = pytest.mark.skipif(not any(map(available, VARIANTS)), reason=skip_reason("fcvsr"))
 
 _CACHE: dict[str, dict] = {}
+
+
+def _mgaa_calls(model, blob, mine: dict | None = None) -> list[torch.Tensor]:
+    """The three MGAA outputs that feed the stage-level checks: the official ones where the golden
+    data stores them whole; in the compact subset our own (compared with the official ones at
+    atol 2e-5; the stress call on ours stays within 7.2e-6 of the official 1e-4 atol)."""
+    if not blob.subset:
+        return [blob[k] for k in MGAA_CALLS]
+    if mine is None:
+        seen: list[torch.Tensor] = []
+        hook = model.alignment.register_forward_hook(lambda m, i, o: seen.append(o.detach().clone()))
+        try:
+            with torch.no_grad():
+                model(blob["input"])
+        finally:
+            hook.remove()
+        mine = dict(zip(MGAA_CALLS, seen))
+    return [mine[k] for k in MGAA_CALLS]
 
 
 def _run_variant(folder: str) -> dict:
     """Build, load and run one variant once; everything the tests compare is kept in the result."""
     if folder in _CACHE:
         return _CACHE[folder]
-    cw = _canonical()
-    meta = json.loads((GOLDEN / folder / "meta.json").read_text())
-    rows = meta["state_dict"]
+    meta = load_meta(folder)
     aliases = {dup: first for first, dup in meta["alias_pairs"]}
-    official = cw.canonical_state_dict(
-        {r["key"]: r["shape"] for r in rows if r["overwritten"]}, aliases=aliases, gain=meta["canonical_rule"]["gain"]
-    )
-    digests_bad = [r["key"] for r in rows if _digest(official[r["key"]]) != r["sha256_16"]]
+    official = canonical_state_dict(meta)
+    digests_bad = bad_digests(meta, official)
 
     spec = get_spec(VARIANTS[folder])
     torch.manual_seed(0)
@@ -80,7 +74,7 @@ def _run_variant(folder: str) -> dict:
     ]
     cases = []
     for case in meta["cases"]:
-        blob = torch.load(GOLDEN / folder / case["file"], map_location="cpu")
+        blob = load_case(folder, case)
         captured["mgaa"].clear()
         captured["mffr"].clear()
         with torch.no_grad():
@@ -89,15 +83,15 @@ def _run_variant(folder: str) -> dict:
         n_calls = len(captured["mgaa"])
         if "mgaa_stress_out" in blob:
             with torch.no_grad():
-                stress_in = 4.0 * torch.cat([blob[k] for k in MGAA_CALLS], 1)
+                stress_in = 4.0 * torch.cat(_mgaa_calls(model, blob, mine), 1)
                 mine["mgaa_stress_out"] = model.alignment(stress_in)
-        errors = {k: (mine[k] - blob[k]).abs().max().item() for k in mine}
+        errors = {k: blob.error(k, mine[k]) for k in mine}
         cases.append({"file": case["file"], "errors": errors, "n_mgaa_calls": n_calls})
     for h in hooks:
         h.remove()
     result = {
         "meta": meta, "model": model, "official": official, "aliases": aliases,
-        "digests_bad": digests_bad, "cases": cases, "spec_args": spec.args, "cw": cw,
+        "digests_bad": digests_bad, "cases": cases, "spec_args": spec.args,
     }
     _CACHE[folder] = result
     return result
@@ -106,15 +100,16 @@ def _run_variant(folder: str) -> dict:
 @pytest.fixture(scope="module", params=list(VARIANTS))
 def variant(request) -> tuple[str, dict]:
     folder = request.param
-    if not (GOLDEN / folder / "meta.json").is_file():
-        pytest.skip(f"golden folder {GOLDEN / folder} is missing")
+    if not available(folder):
+        pytest.skip(skip_reason(folder))
     return folder, _run_variant(folder)
 
 
-def test_digest_helper_matches_canonical_module():
-    cw = _canonical()
-    t = cw.canonical_tensor("MGAA.conv3.weight", (4, 3, 3, 3))
-    assert _digest(t) == cw.tensor_digest(t)
+def test_digest_helper_matches_its_definition():
+    """The digests are the sha256 of the float32 little-endian bytes, element by element."""
+    t = canonical_tensor("MGAA.conv3.weight", (4, 3, 3, 3), gain=0.6)
+    slow = hashlib.sha256(struct.pack(f"<{t.numel()}f", *t.flatten().tolist())).hexdigest()[:16]
+    assert digest(t) == slow
 
 
 def test_constructor_args_match_official(variant):
@@ -182,22 +177,23 @@ def test_stress_case_present(variant):
 def test_golden_detects_porting_mistakes(stage, flag, value):
     """The comparison is sensitive: each paper-mode flag moves its stage's result well past atol."""
     folder = "fcvsr_s"  # one variant is enough: these paths are the same code in all four
-    if not (GOLDEN / folder / "meta.json").is_file():
-        pytest.skip(f"golden folder {GOLDEN / folder} is missing")
+    if not available(folder):
+        pytest.skip(skip_reason(folder))
     res = _run_variant(folder)
-    blob = torch.load(GOLDEN / folder / "case_0.pt", map_location="cpu")
+    blob = load_case(folder, res["meta"]["cases"][0])
     module = getattr(res["model"], stage)
+    calls = _mgaa_calls(res["model"], blob)
     if stage == "alignment":
-        x, ref, name = 4.0 * torch.cat([blob[k] for k in MGAA_CALLS], 1), blob["mgaa_stress_out"], "mgaa_stress_out"
+        x, name = 4.0 * torch.cat(calls, 1), "mgaa_stress_out"
     else:
-        x, ref, name = blob["mgaa_call2_out"], blob["mffr_out"], "mffr_out"
+        x, name = calls[2], "mffr_out"
     atol = res["meta"]["tolerance"]["intermediate_atol"][name]
     old = getattr(module, flag)
     try:
         with torch.no_grad():
-            assert (module(x) - ref).abs().max().item() <= atol  # stage-level check, official flags
+            assert blob.error(name, module(x)) <= atol  # stage-level check, official flags
             setattr(module, flag, value)
-            err = (module(x) - ref).abs().max().item()
+            err = blob.error(name, module(x))
     finally:
         setattr(module, flag, old)
     assert err > 3 * atol, (flag, err)
@@ -209,8 +205,8 @@ def test_official_checkpoint_loads_through_create_model(tmp_path):
     from freqvsr.models._factory import create_model
 
     folder = "fcvsr_s"
-    if not (GOLDEN / folder / "meta.json").is_file():
-        pytest.skip(f"golden folder {GOLDEN / folder} is missing")
+    if not available(folder):
+        pytest.skip(skip_reason(folder))
     res = _run_variant(folder)
     path = tmp_path / "fcvsr_s_official.pth"
     torch.save({"meta": {"iter": 1}, "state_dict": {"generator." + k: v for k, v in res["official"].items()}}, path)

@@ -1,11 +1,11 @@
 """Golden equivalence: ``ftvsr.official`` reproduces the official FTVSR code for the same weights.
 
-The golden folder (``shared/golden`` beside the repository; override with ``FREQVSR_GOLDEN``) holds
-the official state-dict key list (``ftvsr/meta.json``) and, per case, the input, the official
-output and intermediates. Weights are regenerated from the official keys with
-``canonical_weights.py`` and checked against the stored digests; the four non-canonical entries
-(SPyNet mean/std, DCT/IDCT kernels) come from *our* constructor, so their digests also prove our
-DCT basis is bit-identical to the official one. The canonical weights are saved in the official
+The golden data (the full sets beside the repository or the compact subset in ``tests/data``:
+``tests/golden_data.py``, ``docs/golden.md``) holds the official state-dict key list
+(``ftvsr/meta.json``) and, per case, the input, the official output and intermediates. Weights
+are regenerated from the official keys by the canonical rule and checked against the stored
+digests; the four non-canonical entries (SPyNet mean/std, DCT/IDCT kernels) come from *our*
+constructor, so their digests also prove our DCT basis is bit-identical to the official one. The canonical weights are saved in the official
 checkpoint layout (``{"state_dict": {"generator." + key: value}}``, as mmediting writes
 ``FTVSR_REDS.pth``) and loaded back through ``create_model(..., weights=PATH)``; the models are
 built once per module.
@@ -13,52 +13,34 @@ built once per module.
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-from pathlib import Path
-
 import pytest
 import torch
+from golden_data import available, bad_digests, canonical_state_dict, load_case, load_meta, skip_reason
 
 from freqvsr.models import ftvsr as ftvsr_module  # noqa: F401  (registers the ftvsr.* entries)
 from freqvsr.models import create_model
 from freqvsr.models.ftvsr import FTVSR
 
-GOLDEN = Path(os.environ.get("FREQVSR_GOLDEN", Path(__file__).resolve().parents[2] / "shared" / "golden"))
-FOLDER = GOLDEN / "ftvsr"
+FOLDER = "ftvsr"
 
-pytestmark = pytest.mark.skipif(
-    not (GOLDEN / "canonical_weights.py").is_file() or not (FOLDER / "meta.json").is_file(),
-    reason=f"golden data not found at {GOLDEN} (set FREQVSR_GOLDEN to the shared/golden folder)",
-)
+pytestmark = pytest.mark.skipif(not available(FOLDER), reason=skip_reason(FOLDER))
 
 OFFICIAL_ENTRY = {1: "ftvsr.official-vimeo", 3: "ftvsr.official"}  # keyframe_stride -> registry entry
 
 
-def _canonical_weights():
-    if str(GOLDEN) not in sys.path:
-        sys.path.insert(0, str(GOLDEN))
-    import canonical_weights  # noqa: PLC0415  (lives in the golden folder)
-
-    return canonical_weights
-
-
 @pytest.fixture(scope="module")
 def meta():
-    return json.loads((FOLDER / "meta.json").read_text())
+    return load_meta(FOLDER)
 
 
 @pytest.fixture(scope="module")
 def official_state(meta):
     """The golden weights, keyed by the official names, with their digests checked."""
-    cw = _canonical_weights()
-    over = {r["key"]: r["shape"] for r in meta["state_dict"] if r["overwritten"]}
-    state = cw.canonical_state_dict(over, gain=meta["canonical_rule"]["gain"])
+    state = canonical_state_dict(meta)
     ours = FTVSR(num_blocks=1, ftt_blocks=1).state_dict()  # small build: only the fixed entries are read
     for key in meta["official_value_keys"]:
         state[key] = ours[key].clone()
-    bad = [r["key"] for r in meta["state_dict"] if cw.tensor_digest(state[r["key"]]) != r["sha256_16"]]
+    bad = bad_digests(meta, state)
     assert not bad, f"canonical weights differ from the golden digests (stop: torch RNG changed?): {bad[:5]}"
     return state
 
@@ -108,16 +90,15 @@ def test_case_matches_official(case_index, meta, models, official_pth, record_pr
     tol = meta["tolerance"]
     stride = case["constructor_overrides"].get("keyframe_stride", meta["official"]["constructor_args"]["keyframe_stride"])
     model = _model(models, official_pth, stride)
-    blob = torch.load(FOLDER / case["file"])
+    blob = load_case(FOLDER, case)
     with torch.inference_mode():
         out, inter = model.forward_with_intermediates(blob["input"])
         if "ftta_stress_out" in case["intermediates"]:
             q, kv = blob["ftta_call0_q"], blob["ftta_call0_kv"]
             inter["ftta_stress_out"] = model.FTT.ftta(32 * q, 32 * kv, 32 * kv)
-    errors = {"output": (out - blob["output"]).abs().max().item()}
+    errors = {"output": blob.error("output", out)}  # shapes checked; subset: at the stored positions
     for name in case["intermediates"]:
-        assert inter[name].shape == blob[name].shape, name
-        errors[name] = (inter[name] - blob[name]).abs().max().item()
+        errors[name] = blob.error(name, inter[name])
     record_property("max_abs_errors", errors)
     print(f"\ncase {case_index}: " + ", ".join(f"{k} {v:.2e}" for k, v in errors.items()))
     assert errors["output"] <= tol["output_atol"], errors

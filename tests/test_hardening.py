@@ -25,6 +25,7 @@ from clips import make_video
 from freqvsr.cli.main import main
 from freqvsr.errors import OutputError
 from freqvsr.inference import upscale_video, work_dir_for
+from freqvsr.inference.job import simulated_interruption
 from freqvsr.io import open_input, probe
 
 
@@ -269,7 +270,8 @@ def test_restart_without_resume_keeps_the_interrupted_job(tmp_path, capsys, tiny
     src = make_video(tmp_path / "src.mp4", frames=12, size=(24, 16))
     out = tmp_path / "o.mkv"
     kw = dict(model=str(tiny_ckpt), chunk=4, overlap=1, quiet=True, device="cpu", codec="ffv1")
-    upscale_video(src, out, _stop_after_segments=1, **kw)
+    with simulated_interruption(1):
+        upscale_video(src, out, **kw)
     work = work_dir_for(out)
     before = sorted(p.name for p in work.iterdir())
     args = ["upscale", src, "-o", out, "--model", tiny_ckpt, "--chunk", "4", "--overlap", "1", "--codec", "ffv1", "--quiet"]

@@ -1,8 +1,8 @@
 """Golden equivalence: ``iconvsr`` / ``iconvsr.vimeo`` reproduce the official IconVSR (mmediting 0.x).
 
-Weights are regenerated from the official keys (``shared/golden/iconvsr{,_vimeo}/meta.json``) with
-``canonical_weights.py``, checked against the stored digests and loaded strictly through
-``convert_state_dict`` (mmediting and BasicSR layouts). Case 0 of each folder compares the output
+Weights are regenerated from the official keys (``iconvsr{,_vimeo}/meta.json`` of the golden data,
+full or subset: ``docs/golden.md``) by the canonical rule, checked against the stored digests and
+loaded strictly through ``convert_state_dict`` (mmediting and BasicSR layouts). Case 0 of each folder compares the output
 and every stored intermediate: flows, the EDVR refill features of every keyframe, crops of every
 trunk output, the frame-0 residual, and the PCD and TSA modules on stored crops at scale 1 and
 scaled (at scale 1 the canonical PCD offsets are ~0.02 px and the TSA logits ~1e-3, so only the
@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from golden_bvsr import GOLDEN, Recorder, compare, load_case, load_meta, official_state
+from golden_bvsr import Recorder, compare, load_case, load_meta, official_state
+from golden_data import available, skip_reason
 
 from freqvsr.errors import ModelError
 from freqvsr.models import create_model
@@ -23,10 +24,7 @@ from freqvsr.models.iconvsr import IconVSR, refill_window
 FOLDERS = {"iconvsr": "iconvsr", "iconvsr_vimeo": "iconvsr.vimeo"}  # golden folder -> registry entry
 PCD_STRESS = (64.0, 256.0, 1024.0)
 
-pytestmark = pytest.mark.skipif(
-    not (GOLDEN / "canonical_weights.py").is_file(),
-    reason=f"golden data not found at {GOLDEN} (set FREQVSR_GOLDEN to the shared/golden folder)",
-)
+pytestmark = pytest.mark.skipif(not any(map(available, FOLDERS)), reason=skip_reason("iconvsr"))
 
 _BUILT: dict[str, dict] = {}
 
@@ -34,8 +32,8 @@ _BUILT: dict[str, dict] = {}
 @pytest.fixture(scope="module", params=list(FOLDERS))
 def golden(request):
     folder = request.param
-    if not (GOLDEN / folder / "meta.json").is_file():
-        pytest.skip(f"golden folder {GOLDEN / folder} is missing")
+    if not available(folder):
+        pytest.skip(skip_reason(folder))
     if folder not in _BUILT:
         meta = load_meta(folder)
         state, bad = official_state(meta)
@@ -63,6 +61,7 @@ def _run_case(model: IconVSR, blob: dict) -> dict[str, torch.Tensor]:
         mine["backward_feats_crop"] = torch.stack([f[..., :12, :12] for f in rec.calls["backward"][::-1]], 1)
         mine["forward_feats_crop"] = torch.stack([f[..., :12, :12] for f in rec.calls["forward"]], 1)
         mine["residual_f0"] = rec.calls["conv_last"][0]
+    if "tsa_unit_in" in blob:  # module inputs (the subset keeps them for the REDS folder only)
         nbr = [blob[f"pcd_unit_nbr_l{i}"] for i in (1, 2, 3)]
         ref = [blob[f"pcd_unit_ref_l{i}"] for i in (1, 2, 3)]
         pcd, tsa = model.edvr.pcd_alignment, model.edvr.fusion
@@ -91,7 +90,7 @@ def test_weights_and_parameter_count(golden):
 def test_outputs_and_intermediates_match(golden):
     meta = golden["meta"]
     for case in meta["cases"]:
-        blob = load_case(golden["folder"], case["file"])
+        blob = load_case(golden["folder"], case)
         mine = _run_case(golden["model"], blob)
         compare(mine, blob, meta["tolerance"], f"{golden['folder']} {case['file']}")
 

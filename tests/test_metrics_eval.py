@@ -16,7 +16,7 @@ from clips import make_video, pattern, write_png
 
 from freqvsr.errors import InputError, MissingDependencyError, UsageError
 from freqvsr.metrics import psnr, ssim
-from freqvsr.report.evaluate import evaluate, format_markdown, pair_clips
+from freqvsr.bench.evaluate import evaluate, format_markdown, pair_clips
 
 
 def _frames(n: int, w: int, h: int, seed: int = 0) -> list[np.ndarray]:

@@ -168,7 +168,7 @@ def test_shipped_weights_are_loaded_unless_disabled(tmp_path, monkeypatch):
     assert all(torch.equal(src.state_dict()[k], v) for k, v in shipped.state_dict().items())
     fresh = create_model("test.shipped", weights=False)
     assert not torch.equal(fresh.conv_last.weight, src.conv_last.weight)
-    with pytest.raises(ModelError, match="weights=False"):
+    with pytest.raises(ModelError, match="weights=None"):
         create_model("test.shipped", num_blocks=2)
     with pytest.raises(ModelError, match="has no shipped weights"):
         create_model("basicvsr.tiny", weights=True)

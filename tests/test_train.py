@@ -108,7 +108,7 @@ def dataclass_error():
 
 
 def test_every_shipped_recipe_parses():
-    from freqvsr.train.flow import load_flow_config
+    from freqvsr.train.spynet_pretrain import load_flow_config
 
     paths = sorted(CONFIGS.glob("*.yaml"))
     assert len(paths) >= 8
@@ -274,7 +274,7 @@ def test_cli_train_overrides_and_refuses_to_overwrite(tmp_path, capsys):
 
 def test_synthetic_flow_pairs_are_exact():
     from freqvsr.functional.flow import flow_warp
-    from freqvsr.train.synthetic import flow_pair
+    from freqvsr.train.procedural import flow_pair
 
     g = torch.Generator().manual_seed(0)
     ref, supp, flow = flow_pair(g, 48, 40, max_shift=3.0, local=1.0)
@@ -289,7 +289,7 @@ def test_pyramid_flows_equal_spynet_and_pretraining_runs(tmp_path):
 
     from freqvsr.layers.spynet import SPyNet
     from freqvsr.train.config import from_dict
-    from freqvsr.train.flow import (
+    from freqvsr.train.spynet_pretrain import (
         FlowConfig,
         make_batch,
         pretrain_spynet,
@@ -312,7 +312,7 @@ def test_spynet_overfits_one_pair():
     """The coarse-to-fine machinery learns: EPE on a fixed pair falls well below zero flow."""
     from freqvsr.layers.spynet import SPyNet
     from freqvsr.train.config import from_dict
-    from freqvsr.train.flow import (
+    from freqvsr.train.spynet_pretrain import (
         FlowConfig,
         downsample_flow,
         epe,
@@ -383,10 +383,10 @@ def test_spynet_pairs_from_a_corpus_with_exact_flow(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from freqvsr.data.synthetic import MotionConfig, synthetic_clip
+    from freqvsr.data.camera_motion import MotionConfig, synthetic_clip
     from freqvsr.functional.flow import flow_warp
-    from freqvsr.train.flow import CorpusPairs
-    from freqvsr.train.synthetic import random_texture
+    from freqvsr.train.spynet_pretrain import CorpusPairs
+    from freqvsr.train.procedural import random_texture
 
     photo = (random_texture(torch.Generator().manual_seed(0), 192, 192).permute(1, 2, 0).numpy() * 255).astype(np.uint8)
     clip = synthetic_clip(photo, 3, (48, 48), torch.Generator().manual_seed(0), MotionConfig())

@@ -17,6 +17,7 @@ import pytest
 from clips import decode_all, make_video, write_png
 from freqvsr.cli.main import main
 from freqvsr.inference import upscale_video, work_dir_for
+from freqvsr.inference.job import simulated_interruption
 from freqvsr.io import open_input, probe
 
 
@@ -185,7 +186,8 @@ def test_resume_in_process_matches_uninterrupted(tmp_path, tiny_ckpt, out_name):
     if out_name.endswith(".mkv"):
         kw["codec"] = "ffv1"
     upscale_video(src, whole, **kw)
-    upscale_video(src, part, _stop_after_segments=2, **kw)
+    with simulated_interruption(2):
+        upscale_video(src, part, **kw)
     assert not part.exists() and len(json.loads((work_dir_for(part) / "job.json").read_text())["segments"]) == 2
     report = upscale_video(src, part, resume=True, **kw)
     assert report.resumed_frames == 8
@@ -199,7 +201,8 @@ def test_resume_in_process_matches_uninterrupted(tmp_path, tiny_ckpt, out_name):
 def test_resume_refuses_a_different_job(tmp_path, capsys, tiny_ckpt):
     src = make_video(tmp_path / "src.mp4", frames=12, size=(24, 16))
     out = tmp_path / "o.mp4"
-    upscale_video(src, out, model=str(tiny_ckpt), chunk=4, quiet=True, _stop_after_segments=1)
+    with simulated_interruption(1):
+        upscale_video(src, out, model=str(tiny_ckpt), chunk=4, quiet=True)
     code, err = _run_cli(["upscale", str(src), "-o", str(out), "--model", str(tiny_ckpt), "--chunk", "5", "--resume", "--quiet"], capsys)
     assert code == 2 and "chunk" in err[0]
 
@@ -260,7 +263,8 @@ def test_resume_keeps_the_plan_the_job_began_with(tmp_path, tiny_ckpt, monkeypat
     roomy = upscale_video(src, tmp_path / "roomy.mkv", memory_budget="8G", **kw)
     assert roomy.tile_size is None and roomy.chunk == 20  # the whole video in one chunk
     part = tmp_path / "part.mkv"
-    upscale_video(src, part, memory_budget="64M", _stop_after_segments=1, **kw)
+    with simulated_interruption(1):
+        upscale_video(src, part, memory_budget="64M", **kw)
     report = upscale_video(src, part, memory_budget="8G", resume=True, **kw)
     assert report.resumed_frames > 0 and report.tile_size == whole.tile_size and report.chunk == whole.chunk
     assert np.array_equal(_frames(tmp_path / "whole.mkv"), _frames(part))

@@ -9,7 +9,7 @@ Public API (everything else is internal and may change):
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from freqvsr._version import __version__
 
 __all__ = ["Upscaler", "create_model", "list_models", "load_checkpoint", "upscale_video", "__version__"]
 

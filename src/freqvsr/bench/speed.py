@@ -69,7 +69,7 @@ def bench_model(
     height: int = 64,
     width: int = 64,
     frames: int = 5,
-    device: str = "cpu",
+    device: str = "auto",
     precision: str = "auto",
     warmup: int = 1,
     repeat: int = 3,

@@ -1,16 +1,14 @@
-"""`freqvsr eval PRED GT`: flags map one to one onto :func:`freqvsr.report.evaluate.evaluate`."""
+"""`freqvsr eval PRED GT`: flags map one to one onto :func:`freqvsr.bench.evaluate.evaluate`."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
-from pathlib import Path
 
-from freqvsr.errors import OutputError, UsageError
+from freqvsr.cli._common import check_json_target, json_parser, quiet_parser, write_json
+from freqvsr.errors import UsageError
 
-# The dataset presets of freqvsr.report.evaluate.DATASETS, spelled out here because importing that
+# The dataset presets of freqvsr.bench.evaluate.DATASETS, spelled out here because importing that
 # module (torch, metrics) while building the parser would slow down every `freqvsr` command;
 # tests/test_eval_presets.py checks that the two agree.
 _PRESETS_HELP = {
@@ -23,7 +21,7 @@ _PRESETS_HELP = {
 
 def add_parser(sub, common) -> None:
     presets = "; ".join(f"{n}:ROOT ({text})" for n, text in _PRESETS_HELP.items())
-    p = sub.add_parser("eval", parents=[common], help="score predictions against ground truth: PSNR, SSIM, NIQE, VMAF, tOF",
+    p = sub.add_parser("eval", parents=[common, quiet_parser(), json_parser()], help="score predictions against ground truth: PSNR, SSIM, NIQE, VMAF, tOF",
                        description="Score predicted videos or frame folders against the ground truth with the papers' "
                                    "protocols. PRED and GT are two videos, two frame folders, or two folders of clips "
                                    "(paired by name); GT may also be a dataset preset NAME:ROOT, then PRED is a folder "
@@ -34,48 +32,30 @@ def add_parser(sub, common) -> None:
     p.add_argument("pred", metavar="PRED", help="predicted video, frame folder, or folder of clips")
     p.add_argument("gt", metavar="GT", help="ground-truth video, frame folder, folder of clips, or dataset preset "
                                             f"{', '.join(n + ':ROOT' for n in _PRESETS_HELP)}")
-    p.add_argument("--metrics", default="psnr,ssim", help="comma list of psnr, ssim, niqe, vmaf, tof (default psnr,ssim)")
+    p.add_argument("--metrics", default="psnr,ssim",
+                   help="comma list of psnr, ssim, niqe, vmaf, tof; niqe needs pip install 'freqvsr[eval]' (default: psnr,ssim)")
     chan = p.add_mutually_exclusive_group()
     chan.add_argument("--y-channel", dest="y_channel", action="store_const", const=True, default=None,
-                      help="PSNR/SSIM on BT.601 Y (Vid4/Vimeo convention; default for vid4:, vimeo:)")
+                      help="PSNR/SSIM on BT.601 Y, the Vid4/Vimeo convention (default: for vid4:, vimeo:)")
     chan.add_argument("--rgb", dest="y_channel", action="store_const", const=False,
-                      help="PSNR/SSIM on RGB (REDS convention; the default except for vid4:, vimeo:)")
+                      help="PSNR/SSIM on RGB, the REDS convention (default: except for vid4:, vimeo:)")
     p.add_argument("--crop-border", type=int, default=None, metavar="N",
-                   help="pixels removed on each side before scoring (default 0, or the dataset preset's)")
-    p.add_argument("--json", default=None, metavar="FILE", help="also write the full result (per clip, protocols) as JSON")
-    p.add_argument("--max-frames", type=int, default=None, metavar="N", help="score only the first N frames of each clip")
-    p.add_argument("--quiet", action="store_true", help="print nothing (use with --json)")
+                   help="pixels removed on each side before scoring (default: 0, or the dataset preset's)")
+    p.add_argument("--max-frames", type=int, default=None, metavar="N",
+                   help="score only the first N frames of each clip (default: all)")
     p.set_defaults(func=run)
 
 
-def _jsonable(obj):
-    # JSON has no inf/nan: identical clips give PSNR +inf, which we write as the string "inf".
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return "inf" if obj > 0 else ("-inf" if obj < 0 else None)
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_jsonable(v) for v in obj]
-    return obj
-
-
 def run(args: argparse.Namespace) -> int:
-    from freqvsr.report.evaluate import evaluate, format_markdown
+    from freqvsr.bench.evaluate import evaluate, format_markdown
 
     metrics = [m for m in args.metrics.split(",") if m.strip()]
     if not metrics:
         raise UsageError("--metrics is empty; choose from psnr, ssim, niqe, vmaf, tof")
-    if args.json is not None:
-        out = Path(args.json)
-        if not out.parent.is_dir():
-            raise OutputError(f"{out}: folder {out.parent} does not exist")
+    check_json_target(args.json)
     result = evaluate(args.pred, args.gt, metrics=metrics, y_channel=args.y_channel,
                       crop_border=args.crop_border, max_frames=args.max_frames)
-    if args.json is not None:
-        try:
-            Path(args.json).write_text(json.dumps(_jsonable(result), indent=2, ensure_ascii=False) + "\n")
-        except OSError as exc:
-            raise OutputError(f"{args.json}: cannot write ({exc.strerror or exc})") from exc
-    if not args.quiet:
+    write_json(args.json, result)  # the full result: per clip, protocols
+    if not args.quiet and args.json != "-":
         sys.stdout.write(format_markdown(result))
     return 0

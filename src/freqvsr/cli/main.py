@@ -1,7 +1,8 @@
 """`freqvsr` command line: parse flags, call one API function, print.
 
 Exit status: 0 success, 2 bad usage, 1 failure. Errors are one line
-(``freqvsr: error: <file>: <problem>``); ``--debug`` shows the traceback.
+(``freqvsr: error: <file>: <problem>``); ``--debug`` shows the traceback. The library names its
+parameters in messages (``chunk=0``); here they become the command's flags (``--chunk 0``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from freqvsr import __version__
+from freqvsr._version import __version__
+from freqvsr.cli._common import common_parser, flag_map, to_flags
 from freqvsr.errors import FreqVSRError
 
 
@@ -28,8 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="freqvsr", description="Super-resolution of low-quality video (×4), CPU or GPU.")
     parser.add_argument("--version", action="version", version=f"freqvsr {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    common = common_parser()
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     upscale.add_parser(sub, common)
     degrade.add_parser(sub, common)
@@ -40,34 +41,53 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_parser(sub, common)
     data.add_parser(sub, common)
     train.add_parser(sub, common)
+    for command in _subcommands(parser):
+        command.set_defaults(_flags=flag_map(command))
     return parser
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Warnings as one ``freqvsr: warning: ...`` line: a user needs the message, not our source path."""
-    text = " ".join(str(message).split())  # one line, whatever the message held
-    print(f"freqvsr: warning: {text}", file=file or sys.stderr, flush=True)
+def _subcommands(parser: argparse.ArgumentParser):
+    """Every (nested) subcommand parser, outermost first, so an inner command's flags win."""
+    for action in parser._actions:  # argparse keeps a parser's arguments here (no public spelling)
+        if isinstance(action.choices, dict):
+            for child in dict.fromkeys(action.choices.values()):
+                yield child
+                yield from _subcommands(child)
+
+
+def _one_line_warnings(flags: dict) -> object:
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        """Warnings as one ``freqvsr: warning: ...`` line: a user needs the message (in the
+        command's flags), not our source path."""
+        text = " ".join(to_flags(str(message), flags).split())  # one line, whatever the message held
+        print(f"freqvsr: warning: {text}", file=file or sys.stderr, flush=True)
+
+    return show
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help(sys.stderr)
-        return 2
     with warnings.catch_warnings():
-        if not args.debug:  # --debug keeps Python's format, with the source line
-            warnings.showwarning = _show_warning
-        return _run(args)
+        python_format = warnings.showwarning
+        # One-line warnings from the start: a deprecated flag warns while it is parsed.
+        warnings.showwarning = _one_line_warnings({})
+        args = parser.parse_args(argv)
+        if not getattr(args, "command", None):
+            parser.print_help(sys.stderr)
+            return 2
+        flags = getattr(args, "_flags", {})
+        # --debug keeps Python's format, with the source line
+        warnings.showwarning = python_format if args.debug else _one_line_warnings(flags)
+        return _run(args, flags)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, flags: dict) -> int:
     try:
         return int(args.func(args) or 0)
     except FreqVSRError as exc:
         if args.debug:
             raise
-        print(f"freqvsr: error: {exc}", file=sys.stderr)
+        print(f"freqvsr: error: {to_flags(str(exc), flags)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:  # Ctrl-C (130) or SIGTERM (143), after the job cleaned up
         if getattr(exc, "resumable", False):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
+
+from freqvsr.cli._common import json_parser, quiet_parser, write_json
 
 
 def add_parser(sub, common) -> None:
-    p = sub.add_parser("models", parents=[common], help="list registered models: params, weights, measured quality")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p = sub.add_parser("models", parents=[common, quiet_parser(), json_parser()],
+                       help="list registered models: params, weights, measured quality",
+                       description="The model zoo: every registered name with its parameters, temporal kind, shipped "
+                                   "weights, training data and measured quality. --json gives the same rows as JSON.")
     p.set_defaults(func=run)
 
 
@@ -33,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     rows = zoo_rows()
     for r in rows:
         r["trained_on"] = _public(r["trained_on"] or "")
-    if args.json:
-        print(json.dumps(rows, indent=2))
+    write_json(args.json, rows)
+    if args.quiet or args.json == "-":  # the JSON on standard output is the table
         return 0
     headers = ["name", "params", "temporal", "weights", "trained on", "quality"]
     table = [[r["name"] + (" (default)" if r["name"] == DEFAULT_MODEL else ""), _fmt_params(r["params"]), r["temporal"],

@@ -8,19 +8,24 @@ level has ``spynet:`` is a flow-pretraining recipe (see ``configs/spynet_synthet
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
+from freqvsr.cli._common import check_json_target, device_parser, json_parser, quiet_parser, write_json
+
 
 def add_parser(sub, common) -> None:
-    p = sub.add_parser("train", parents=[common], help="train a model from a YAML recipe (configs/*.yaml)",
+    # --device default None: the recipe's train.device (itself auto unless the recipe says otherwise)
+    device = device_parser(None, "the recipe's train.device, auto")
+    p = sub.add_parser("train", parents=[common, quiet_parser(), json_parser(), device],
+                       help="train a model from a YAML recipe (configs/*.yaml)",
                        description="Train a model from a YAML recipe; key=value arguments override the recipe "
                                    "(e.g. optimizer.lr=1e-4 train.iterations=500). Under torchrun: DDP.")
-    p.add_argument("config", metavar="CONFIG.yaml")
+    p.add_argument("config", metavar="CONFIG.yaml", help="the training recipe")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="typed overrides of recipe fields")
-    p.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/<recipe name>)")
-    p.add_argument("--resume", action="store_true", help="continue from DIR/training_state.pt exactly")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--out", default=None, metavar="DIR", help="run folder (default: runs/<recipe name>)")
+    p.add_argument("--resume", action="store_true", help="continue from DIR/training_state.pt exactly (default: off)")
     p.set_defaults(func=run)
 
 
@@ -30,26 +35,33 @@ def run(args: argparse.Namespace) -> int:
     from freqvsr.errors import UsageError
 
     config = Path(args.config)
+    check_json_target(args.json)
+    overrides = list(args.overrides)
+    if args.device is not None:
+        overrides.append(f"train.device={args.device}")  # after the recipe's and the user's own overrides
     try:
         raw = yaml.safe_load(config.read_text()) if config.is_file() else None
     except yaml.YAMLError:
         raw = None  # load_config reports the YAML error with the file name
     if isinstance(raw, dict) and "spynet" in raw:
-        from freqvsr.train.flow import load_flow_config, pretrain_spynet
+        from freqvsr.train.spynet_pretrain import load_flow_config, pretrain_spynet
 
+        if args.device is not None:
+            raise UsageError(f"{config}: --device: SPyNet pretraining recipes run on the CPU")
         cfg = load_flow_config(config, args.overrides)
         out = Path(args.out or Path("runs") / cfg.name)
         result = pretrain_spynet(cfg, out, progress=not args.quiet)
         if not args.quiet:
             print(f"{result['weights']}: EPE {result['epe']:.3f} px on {result['pairs']} held-out pairs "
                   f"(zero flow {result['epe_zero']:.3f} px)", file=sys.stderr)
+        write_json(args.json, result)
         return 0
 
     from freqvsr.train.config import load_config
     from freqvsr.train.loop import train
     from freqvsr.train.state import STATE_FILE
 
-    cfg = load_config(config, args.overrides)
+    cfg = load_config(config, overrides)
     from freqvsr.errors import ModelError
     from freqvsr.models import get_spec
 
@@ -64,4 +76,5 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet and result.final is not None:
         val = f"; {result.val['name']} {result.val['value']:.2f}" if result.val else ""
         print(f"{result.final}: {result.iteration} iterations in {result.wall_time_s:.0f} s{val}", file=sys.stderr)
+    write_json(args.json, dataclasses.asdict(result))
     return 0

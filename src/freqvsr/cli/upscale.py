@@ -3,71 +3,86 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from freqvsr.errors import InputError, UsageError
+from freqvsr.cli._common import DeprecatedAlias, check_json_target, device_parser, json_parser, quiet_parser, write_json
+from freqvsr.errors import InputNotFoundError, UsageError
 
-VIDEO_EXTS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v")
 _FOREIGN_WEIGHTS = (".pth", ".pt", ".ckpt", ".bin")
 
 
 def add_parser(sub, common) -> None:
-    p = sub.add_parser("upscale", parents=[common], help="upscale videos or frame folders ×4",
+    p = sub.add_parser("upscale", parents=[common, quiet_parser(), json_parser(), device_parser()],
+                       help="upscale videos or frame folders ×4",
                        description="Upscale video files or folders of frames. OUTPUT is a video file (container by "
                        "extension) or a folder (PNG frames); with several inputs OUTPUT is a folder.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video file or folder of images")
-    p.add_argument("-o", "--output", required=True, metavar="OUTPUT")
-    p.add_argument("--model", default=None, help="registered model name or checkpoint path (see `freqvsr models`)")
-    p.add_argument("--weights", default=None, help="weights for a named model: freqvsr checkpoint or official .pth")
-    p.add_argument("--scale", type=int, default=None, help="required scale; fails if the model has another")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
-    p.add_argument("--chunk", type=int, default=None, help="frames per temporal chunk (default: planned against --memory-budget)")
-    p.add_argument("--overlap", type=int, default=None, help="frames shared by neighbouring chunks (cross-faded)")
-    p.add_argument("--tile", type=int, default=None, help="LR tile size in pixels (default: whole frames when they fit --memory-budget, "
-                   "else the cheapest tiles that fit; 0 = never tile)")
-    p.add_argument("--tile-overlap", type=int, default=16, help="LR pixels shared by neighbouring tiles")
+    p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                   help="video file (container by extension) or folder of PNG frames (required)")
+    p.add_argument("--model", default=None, help="registered model name or checkpoint path, see `freqvsr models` "
+                   "(default: the default model)")
+    p.add_argument("--weights", default=None, metavar="FILE",
+                   help="weights for a named model: freqvsr checkpoint or official .pth (default: the model's shipped weights)")
+    p.add_argument("--scale", type=int, default=None,
+                   help="required scale; fails if the model has another (default: the model's)")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
+                   help="arithmetic precision; auto = bf16/fp16 on GPU, bf16 on CPUs where it is native and measured "
+                        "harmless for the weights, else fp32 (default: auto)")
+    p.add_argument("--chunk", type=int, default=None,
+                   help="frames per temporal chunk (default: planned against --memory-budget, at most 64)")
+    p.add_argument("--overlap", type=int, default=None,
+                   help="frames shared by neighbouring chunks, cross-faded (default: 8, or a quarter of a smaller --chunk)")
+    p.add_argument("--tile", type=int, default=None, help="LR tile size in pixels; 0 = never tile (default: whole frames "
+                   "when they fit --memory-budget, else the cheapest tiles that fit)")
+    p.add_argument("--tile-overlap", type=int, default=16, help="LR pixels shared by neighbouring tiles (default: 16)")
     p.add_argument("--memory-budget", default=None, metavar="SIZE",
                    help="memory the model and its buffers may use, e.g. 2G or 1500M; chunk and tiles are planned "
                         "to fit it (default: min(available/2, 2G) on CPU, 80%% of free GPU memory)")
     p.add_argument("--codec", default=None, help="libx264 | libx265 | libvpx-vp9 | libsvtav1 | ffv1 | prores_ks "
-                   "(alpha is kept by prores_ks in .mov/.mkv, ffv1 in .mkv, libvpx-vp9 in .webm/.mkv, and PNG frames)")
-    p.add_argument("--crf", type=int, default=None)
-    p.add_argument("--preset", default=None)
-    p.add_argument("--pix-fmt", default=None)
-    p.add_argument("--lossless", action="store_true")
-    p.add_argument("--no-audio", action="store_true", help="drop audio streams")
-    p.add_argument("--no-subtitles", action="store_true", help="drop subtitle streams")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted job from its last finished segment")
-    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+                   "(alpha is kept by prores_ks in .mov/.mkv, ffv1 in .mkv, libvpx-vp9 in .webm/.mkv, and PNG frames) "
+                   "(default: libx264, libvpx-vp9 for .webm)")
+    p.add_argument("--crf", type=int, default=None,
+                   help="constant quality of the encoder (default: 18 for libx264, 20 libx265, 30 libvpx-vp9/libsvtav1)")
+    # dest "preset": the parameter of upscale_video this flag sets (messages name it so).
+    p.add_argument("--encoder-preset", dest="preset", default=None, metavar="PRESET",
+                   help="encoder speed: x264/x265 ultrafast..placebo, libvpx-vp9 good/best/realtime, libsvtav1 0..13 "
+                        "(default: medium, good for libvpx-vp9, 8 for libsvtav1)")
+    # `freqvsr degrade --preset` is a degradation; here the flag was the encoder's speed: renamed.
+    p.add_argument("--preset", dest="preset", action=DeprecatedAlias, new="--encoder-preset")
+    p.add_argument("--pix-fmt", default=None, help="pixel format of the output video, e.g. yuv420p10le "
+                   "(default: the source's chroma layout and depth, when the codec has it)")
+    p.add_argument("--lossless", action="store_true", help="lossless encoding in yuv444p (default: off)")
+    p.add_argument("--no-audio", action="store_true", help="drop audio streams (default: copied)")
+    p.add_argument("--no-subtitles", action="store_true", help="drop subtitle streams (default: copied)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted job from its last finished segment (default: off)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists (default: off)")
     p.add_argument("--strict", action="store_true",
                    help="fail (exit 1, nothing written) when any input frame is lost to corrupt or missing data; "
-                        "by default the frames that decode are upscaled and the loss is reported")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    p.add_argument("--json", metavar="FILE", default=None,
-                   help="write the report(s) as JSON: frames_in / frames_out / frames_lost, seconds, fps, "
-                        "peak_memory_bytes (peak RSS), peak_gpu_memory_bytes, plan, ...")
+                        "by default the frames that decode are upscaled and the loss is reported (default: off)")
     p.set_defaults(func=run)
 
 
 def output_for(src: Path, out_dir: Path) -> Path:
     """Where one of several inputs goes inside the OUTPUT folder."""
+    from freqvsr.io import VIDEO_EXTENSIONS  # here, not at the top: PyAV would slow every `freqvsr --help`
+
     if src.is_dir():
         return out_dir / src.name
-    ext = src.suffix.lower() if src.suffix.lower() in VIDEO_EXTS else ".mkv"
+    ext = src.suffix.lower() if src.suffix.lower() in VIDEO_EXTENSIONS else ".mkv"
     return out_dir / (src.stem + ext)
 
 
 def run(args: argparse.Namespace) -> int:
     from freqvsr.inference import DEFAULT_MODEL, Upscaler, upscale_video
     from freqvsr.inference.job import output_kind, work_dir_for
+    from freqvsr.io import VIDEO_EXTENSIONS
 
     inputs = [Path(p) for p in args.inputs]
     out = Path(args.output)
     if len(inputs) > 1:
-        if out.suffix.lower() in VIDEO_EXTS:
+        if out.suffix.lower() in VIDEO_EXTENSIONS:
             raise UsageError(f"{out}: with several inputs OUTPUT must be a folder")
         if out.exists() and not out.is_dir():
             raise UsageError(f"{out}: with several inputs OUTPUT must be a folder")
@@ -84,9 +99,10 @@ def run(args: argparse.Namespace) -> int:
         )
     for src in inputs:
         if not src.exists():  # before the model is built: a typo should fail at once
-            raise InputError(f"{src}: no such file or folder")
+            raise InputNotFoundError(f"{src}: no such file or folder")
     for dst in targets:
         output_kind(dst)  # an unsupported extension is refused before any work
+    check_json_target(args.json)
     engine = Upscaler(model, weights=args.weights, device=args.device, precision=args.precision,
                       chunk=args.chunk, overlap=args.overlap, tile=args.tile, tile_overlap=args.tile_overlap,
                       memory_budget=args.memory_budget)
@@ -113,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             if report.plan:
                 print(f"  plan: {report.plan['describe']}", file=sys.stderr)
-    if args.json:
-        Path(args.json).write_text(json.dumps([r.to_dict() for r in reports], indent=2))
+    # one report per input (a list even for one), as frames_in / frames_out / frames_lost, seconds,
+    # fps, peak_memory_bytes (peak RSS), peak_gpu_memory_bytes, plan, ...
+    write_json(args.json, [r.to_dict() for r in reports])
     return 0

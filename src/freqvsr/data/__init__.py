@@ -4,11 +4,13 @@
   on the fly by a :mod:`freqvsr.degrade` preset; crops, flips, transposes, reversal; deterministic
   per ``(seed, epoch, index)``), the layout datasets (:class:`REDSDataset`, :class:`Vimeo90KDataset`,
   :class:`Vid4Dataset`, :class:`FolderDataset`), :func:`collate_clips`, :class:`SeededSampler`.
-* :mod:`~freqvsr.data.clips` -- clip scanners for those layouts; :mod:`~freqvsr.data.frames` --
+* :mod:`~freqvsr.data.clips` -- clip scanners for those layouts; :mod:`~freqvsr.data.frame_access` --
   random access to frames of image folders and videos (seeking).
-* :mod:`~freqvsr.data.synthetic` -- camera-motion clips from photographs with exact optical flow;
-  :class:`FlowClipDataset` serves them (frames + flow + validity) for flow-network pretraining.
-* :mod:`~freqvsr.data.corpus` -- ``freqvsr data build-corpus``; :mod:`~freqvsr.data.evalset` --
+* :mod:`~freqvsr.data.camera_motion` -- camera-motion clips from photographs with exact optical flow;
+  :class:`FlowClipDataset` (:mod:`~freqvsr.data.flow_dataset`) serves them (frames + flow + validity)
+  for flow-network pretraining.
+* :mod:`~freqvsr.data.corpus` -- ``freqvsr data build-corpus`` (packages fetched and unpacked by
+  :mod:`~freqvsr.data.debian`); :mod:`~freqvsr.data.evalset` --
   ``freqvsr data build-evalset`` and :class:`EvalSetDataset`.
 """
 
@@ -31,11 +33,11 @@ from freqvsr.data.dataset import (
     Vimeo90KDataset,
     collate_clips,
 )
-from freqvsr.data.flow import FlowClipDataset
-from freqvsr.data.frames import ImageFrames, VideoFrames, read_image
+from freqvsr.data.flow_dataset import FlowClipDataset
+from freqvsr.data.frame_access import ImageFrames, VideoFrames, read_image
 from freqvsr.data.seeding import sample_generator, stable_seed, worker_init_fn
 from freqvsr.data.store import StoreDataset, build_store
-from freqvsr.data.synthetic import MotionConfig, SyntheticClip, synthetic_clip
+from freqvsr.data.camera_motion import MotionConfig, SyntheticClip, synthetic_clip
 
 __all__ = [
     "REDS4_CLIPS",

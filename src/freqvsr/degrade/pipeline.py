@@ -26,6 +26,7 @@ import torch
 from freqvsr.degrade import ops
 from freqvsr.degrade.codec import CodecParams, codec_roundtrip
 from freqvsr.errors import UsageError
+from freqvsr.functional.filters import PADDINGS
 
 __all__ = [
     "PRESETS",
@@ -67,6 +68,8 @@ class BlurParams:
             raise UsageError(f"blur kernel size must be >= 1, got {self.size}")
         if self.kind == "gaussian" and (self.sigma <= 0 or (self.sigma_y is not None and self.sigma_y <= 0)):
             raise UsageError(f"blur sigma must be > 0, got {self.sigma}")
+        if self.padding not in PADDINGS:
+            raise UsageError(f"unknown blur padding {self.padding!r}; valid: {', '.join(PADDINGS)}")
 
     def kernel(self, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         if self.kind == "box":

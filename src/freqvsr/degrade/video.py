@@ -99,11 +99,11 @@ def resolve_params(
     params = get_preset(preset).sample(g, scale=scale)
     if blur is not None:
         if blur < 0:
-            raise UsageError(f"--blur must be >= 0, got {blur}")
+            raise UsageError(f"blur={blur}: must be >= 0")
         params = params.replace(blur=BlurParams("gaussian", size=blur_kernel_size(blur), sigma=float(blur)) if blur > 0 else None)
     if noise is not None:
         if noise < 0:
-            raise UsageError(f"--noise must be >= 0, got {noise}")
+            raise UsageError(f"noise={noise}: must be >= 0")
         if noise == 0:
             params = params.replace(noise=None)
         else:
@@ -111,7 +111,7 @@ def resolve_params(
             params = params.replace(noise=NoiseParams("gaussian", sigma=float(noise), seed=noise_seed))
     rates = {k: v for k, v in (("crf", crf), ("qp", qp), ("bitrate", bitrate)) if v is not None}
     if len(rates) > 1:
-        raise UsageError(f"give at most one of --crf, --qp, --bitrate (got {', '.join('--' + k for k in rates)})")
+        raise UsageError(f"give at most one of crf=, qp= and bitrate= (got {', '.join(f'{k}={v}' for k, v in rates.items())})")
     if "bitrate" in rates:
         rates["bitrate"] = parse_bitrate(rates["bitrate"])
     base = params.codec
@@ -119,7 +119,7 @@ def resolve_params(
         name = codec or (base.codec if base is not None else "libx264")
         if not rates:
             if base is None:
-                raise UsageError(f"--codec {codec} needs a rate: --crf N, --qp N or --bitrate RATE")
+                raise UsageError(f"codec={codec} needs a rate: crf=N, qp=N or bitrate=RATE")
             rates = {k: getattr(base, k) for k in ("crf", "qp", "bitrate") if getattr(base, k) is not None}
         low_delay = base.low_delay if base is not None and base.codec == canonical_codec(name) else None
         params = params.replace(codec=CodecParams(name, low_delay=low_delay, fps=float(fps), **rates))
@@ -173,6 +173,8 @@ def _write_encoded(path: Path, frames: Iterator[np.ndarray], codec: CodecParams 
     """
     import av
 
+    from freqvsr.io.encode import add_video_stream
+
     name = name or path  # the user's output name, for messages (``path`` may be a temporary file)
     first = next(frames, None)
     if first is None:
@@ -197,9 +199,8 @@ def _write_encoded(path: Path, frames: Iterator[np.ndarray], codec: CodecParams 
                 write = lambda img, i: encode_frame(container, stream, img, i)
             else:
                 name, pix_fmt, opts = _LOSSLESS[path.suffix.lower()]
-                stream = container.add_stream(name, rate=rate, options=opts)
-                stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
-                stream.codec_context.thread_count = 0
+                stream = add_video_stream(container, name, rate=rate, width=w, height=h, pix_fmt=pix_fmt,
+                                          options=opts, thread_count=0, colour=None)
 
                 def write(img, i):
                     vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24").reformat(format=pix_fmt)
@@ -284,7 +285,7 @@ def degrade_video(
             if params.codec is None and dst.suffix.lower() not in _LOSSLESS:
                 raise UsageError(
                     f"{dst}: preset {preset!r} has no codec, so the LQ is stored losslessly, which "
-                    f"{dst.suffix} cannot do; use .mkv, .mp4 or a frame folder (or add --codec/--crf)"
+                    f"{dst.suffix} cannot do; use .mkv, .mp4 or a frame folder (or give codec= and crf=)"
                 )
             if not dst.parent.is_dir():
                 raise OutputError(f"{dst}: folder {dst.parent} does not exist")

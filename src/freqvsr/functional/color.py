@@ -8,6 +8,10 @@ import torch
 # result is on the 0-255 scale in [16, 235].
 _Y601 = (65.481, 128.553, 24.966)
 
+# Full-range BT.601 luma weights (JPEG, OpenCV's COLOR_RGB2GRAY): what the pictures of
+# `freqvsr compare` and the demo's crop choice measure; unlike the metrics' Y above, no offset.
+LUMA_BT601_FULL = (0.299, 0.587, 0.114)
+
 
 def rgb_to_y601(rgb: torch.Tensor) -> torch.Tensor:
     """(..., 3, H, W) RGB in [0, 1] -> (..., 1, H, W) BT.601 luma on the [16, 235] (0-255) scale."""

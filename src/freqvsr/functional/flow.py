@@ -7,8 +7,22 @@ horizontal (x) displacement, channel 1 the vertical (y). ``flow_warp(x, flow)`` 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
+
+
+class FlowPair(NamedTuple):
+    """The flows between neighbouring frames of a clip, both directions, each ``(B, T-1, 2, H, W)``.
+
+    ``forward[:, i]`` warps frame i onto frame i+1 (used by forward propagation), ``backward[:, i]``
+    warps frame i+1 onto frame i (backward propagation). Named, because positional pairs were
+    (forward, backward) in some models and (backward, forward) in others.
+    """
+
+    forward: torch.Tensor
+    backward: torch.Tensor
 
 
 def _base_grid(h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:

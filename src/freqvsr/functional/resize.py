@@ -16,9 +16,9 @@ This module follows MATLAB's ``contributions()``:
 
 Each axis is resized on its own (separable), batched over any leading dimensions, differentiable.
 The weights of an axis are a dense ``(out, in)`` matrix built once in float64 (cached) and applied
-with ``matmul``. The matrix is mostly zeros, but BLAS/cuBLAS make this fast anyway: on one CPU
-thread 540p x4 takes ~0.6 s and 1080p /4 ~0.06 s, while a strided polyphase conv2d we tried took
-~1.6 s for the former. It is also the simplest thing that is exactly right.
+with ``matmul``. The matrix is mostly zeros, but BLAS/cuBLAS make this fast anyway, faster than a
+strided polyphase conv2d we tried (timings: ``docs/measurements.md``, ``resize``). It is also the
+simplest thing that is exactly right.
 """
 
 from __future__ import annotations

@@ -4,11 +4,10 @@ Why: PyTorch's CPU allocator is plain ``malloc``. glibc serves every block above
 threshold (which adapts up to 32 MiB on 64-bit Linux, never higher) with a fresh ``mmap`` and
 returns it with ``munmap`` on free. A network at 640x360 LR or larger allocates activations of
 44 MiB and more per layer, so every layer of every frame maps fresh pages that the kernel must
-fault in and zero one 4 KiB page at a time. Measured with ``fastrealvsr.lite`` on 2 x 5 frames
-of 640x360, 1 thread (`benchmarks/profile_upscale.py` and a direct model loop): 8.8 M minor
-faults and 18.5 s of system time against 15.6 s of user time; with the blocks kept in the heap,
-0.6 M faults and 2.4 s of system time, and peak RSS 1.9 -> 2.7 GiB (freed blocks are reused,
-not returned). docs/performance.md has the end-to-end numbers.
+fault in and zero one 4 KiB page at a time: at 640x360 the system time exceeded the compute
+time. Keeping the blocks in the heap cuts the faults and the system time by an order of magnitude
+for a higher peak RSS (freed blocks are reused, not returned). The measurements and their command:
+docs/measurements.md; the end-to-end numbers: docs/performance.md.
 
 ``mallopt(M_MMAP_MAX, 0)`` makes glibc take every block from the heap, and a high
 ``M_TRIM_THRESHOLD`` keeps freed heap memory for reuse. Both are process-wide, so only the
@@ -30,9 +29,8 @@ _M_MMAP_MAX = -4
 _TRIM_THRESHOLD = 1 << 30
 
 # Peak RSS over live tensors when freed blocks are kept: freed blocks are reused only where a
-# later request fits, so the heap holds more than is live. Measured with fastrealvsr.lite on
-# 1920x1080 (4 frames, 3 tiles planned for 1.75 GiB): RSS above the idle process 1.03x the plan
-# with the system allocator, 1.64x with blocks kept; the planner scales the working set by this.
+# later request fits, so the heap holds more than is live; the planner scales the working set by
+# this (measured ratio and command: docs/measurements.md, HEAP_SLACK).
 HEAP_SLACK = 1.6
 
 _state: dict[str, bool] = {}

@@ -18,8 +18,9 @@ Every group of emitted frames is a *segment*; the engine reports segment ends so
 can make them durable and resume an interrupted run at the first unfinished segment.
 
 How many frames go into one model call and whether frames are cut into tiles is *planned* per
-video against a memory budget (:mod:`freqvsr.inference.memory`): whole frames when they fit,
-else the cheapest tile grid that fits, with the cost of tile and chunk overlaps counted.
+stream against a memory budget (:mod:`freqvsr.inference.memory`): whole frames when they fit,
+else the cheapest tile grid that fits, with the cost of tile and chunk overlaps counted. The plan
+belongs to the stream (:class:`StreamPlan`), not to the engine, which serves input after input.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ import numpy as np
 import torch
 
 from freqvsr.errors import FreqVSRError, UsageError
-from freqvsr.functional.color import rgb_to_ycbcr601, ycbcr601_to_rgb
 from freqvsr.functional.resize import bicubic_upsample
 from freqvsr.inference.allocator import HEAP_SLACK, keep_freed_memory
 from freqvsr.inference.device import autocast, is_oom, resolve_device, resolve_precision
@@ -54,6 +54,7 @@ from freqvsr.inference.memory import (
 from freqvsr.inference.precision import weights_header
 from freqvsr.inference.tiling import run_tiled
 from freqvsr.models import VSRModel, create_model
+from freqvsr.models._adapters import as_rgb_model
 
 # Measured working sets, per model instance and (precision, device, luma) setting.
 _WORKING_SETS: "weakref.WeakKeyDictionary[VSRModel, dict]" = weakref.WeakKeyDictionary()
@@ -91,7 +92,7 @@ def _warn_if_untrained(name: str, model: VSRModel) -> None:
     _WARNED_UNTRAINED.add(name)
     warnings.warn(
         f"model {name!r} has no trained weights (random initialisation): its output is not a real "
-        "upscale; pass --weights FILE, or pick a model with weights in `freqvsr models`",
+        "upscale; pass weights=FILE, or pick a model with weights in `freqvsr models`",
         stacklevel=3,
     )
 
@@ -102,12 +103,50 @@ def _default_chunk(model: VSRModel) -> tuple[int, int]:
     return 8, 0
 
 
+@dataclasses.dataclass
+class StreamPlan:
+    """How one stream is cut: decided when its first frame is read, used by that stream only.
+
+    An engine serves many inputs (``freqvsr upscale a.mp4 b.mp4``), and a resumed job replays the
+    plan it began with; keeping the plan per stream means neither can leak into the next input.
+    The out-of-memory fallback shrinks ``tile_hw`` of this stream, never the engine's requests.
+    """
+
+    chunk: int
+    overlap: int
+    tile_hw: tuple[int, int] | None  # (height, width) of the LR tiles; None = whole frames
+    accumulate: str = "float32"  # dtype of tiled outputs (float16 when a chunk of big frames needs it)
+    queue_frames: int = 8  # SR frames a consumer (the encoder) should buffer
+    plan: Plan | None = None  # the memory plan this came from; None = given (a resumed job's)
+
+    @property
+    def tile(self) -> int | None:
+        """The longer side of the tiles (``None`` = whole frames)."""
+        return None if self.tile_hw is None else max(self.tile_hw)
+
+    def record(self) -> dict:
+        """As JSON-able data (a resumable job's manifest); :meth:`Upscaler.stream` takes it back."""
+        return {"chunk": self.chunk, "overlap": self.overlap, "tile": None if self.tile_hw is None else list(self.tile_hw),
+                "accumulate": self.accumulate, "queue_frames": self.queue_frames}
+
+    @classmethod
+    def from_record(cls, record: dict) -> StreamPlan:
+        tile = record["tile"]
+        return cls(int(record["chunk"]), int(record["overlap"]), None if tile is None else (int(tile[0]), int(tile[1])),
+                   record.get("accumulate", "float32"), int(record.get("queue_frames", 8)))
+
+    @classmethod
+    def from_plan(cls, p: Plan) -> StreamPlan:
+        return cls(p.chunk, p.overlap, p.tile, p.accumulate, p.queue_frames, p)
+
+
 class Upscaler:
     """Upscale frames with a registered model, in temporal chunks and spatial tiles.
 
     Args:
         model: a registry name, a checkpoint path, or a :class:`VSRModel` instance.
-        weights: optional weights for a named model (freqvsr checkpoint or official ``.pth``).
+        weights: optional weights for a named model (freqvsr checkpoint or official ``.pth``);
+            ``None`` = the model's shipped weights, if any.
         device: ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N``.
         precision: ``auto`` | ``fp32`` | ``fp16`` | ``bf16``. ``auto``: bf16/fp16 on GPU; on CPU bf16
             only where the CPU has native bf16 and the weights' measured record says it costs
@@ -122,6 +161,10 @@ class Upscaler:
         tile_overlap: LR pixels shared by neighbouring tiles, blended.
         memory_budget: bytes (or ``"2G"``, ``"1500M"``) the model and the engine's buffers may
             use; ``None`` = ``min(available / 2, 2 GiB)`` on CPU, 80 % of free GPU memory.
+
+    These are requests; how each input is cut is planned when its stream starts
+    (:class:`StreamPlan`). ``chunk``, ``overlap``, ``tile``, ``tile_hw`` and ``plan`` report the most
+    recent stream's plan, for reports; the computation never reads them.
     """
 
     def __init__(
@@ -152,6 +195,9 @@ class Upscaler:
                 self.model.checkpoint_header = weights_header(model, weights)
         self.precision = resolve_precision(precision, self.device, self.model)
         self.model = self.model.eval().to(self.device)
+        # What the engine calls: the model itself, or the adapter that gives a luma model RGB in
+        # and out (models._adapters); it shares the model's parameters.
+        self._net = as_rgb_model(self.model)
         # channels_last weights on CPU: oneDNN then runs convolutions in NHWC without reordering
         # every activation (measured on basicvsr.small.mix, 4 frames 320x180, 2 cores: CPU time
         # -29 % in fp32, -20 % more under bf16, half the page faults). A model whose code cannot
@@ -162,54 +208,64 @@ class Upscaler:
         self.scale = self.model.scale
         temporal = self.model.temporal
         if chunk is not None and chunk < 1:
-            raise UsageError(f"--chunk {chunk}: must be at least 1")
+            raise UsageError(f"chunk={chunk}: must be at least 1")
         default_chunk, default_overlap_frames = _default_chunk(self.model)
         # A user-given chunk without an overlap keeps a quarter of it (at most 8) for the cross-fade.
         if overlap is None and chunk is not None:
             overlap = min(default_overlap_frames, chunk // 4)
         if temporal == "sequence":
             if overlap is not None and overlap < 0:
-                raise UsageError(f"--overlap {overlap}: must be >= 0 and smaller than --chunk {chunk or default_chunk}")
+                raise UsageError(f"overlap={overlap}: must be >= 0 and smaller than chunk={chunk or default_chunk}")
             if overlap is not None and chunk is not None and not overlap < chunk:
-                raise UsageError(f"--overlap {overlap}: must be >= 0 and smaller than --chunk {chunk}")
+                raise UsageError(f"overlap={overlap}: must be >= 0 and smaller than chunk={chunk}")
             if overlap is not None and chunk is None and overlap >= MAX_CHUNK:
-                raise UsageError(f"--overlap {overlap}: must be smaller than {MAX_CHUNK} (the largest planned chunk)")
+                raise UsageError(f"overlap={overlap}: must be smaller than {MAX_CHUNK} (the largest planned chunk)")
         else:
             overlap = 0
         if temporal == "online" and chunk is None:
             chunk = default_chunk  # segment length only: one frame per step whatever it is
         self.chunk_request = None if chunk is None else int(chunk)
         self.overlap_request = None if overlap is None else int(overlap)
-        # What the next video will use: filled in by the plan at the start of every video.
-        self.chunk = int(chunk or default_chunk)
-        self.overlap = int(overlap if overlap is not None else default_overlap(self.chunk, temporal))
         if tile is not None and tile < 0:
-            raise UsageError(f"--tile {tile}: must be >= 0")
+            raise UsageError(f"tile={tile}: must be >= 0")
         if tile is not None and 0 < tile < 8:
-            raise UsageError(f"--tile {tile}: tiles smaller than 8 pixels are not useful")
+            raise UsageError(f"tile={tile}: tiles smaller than 8 pixels are not useful")
         self.tile_request = tile
         self.tile_overlap = int(tile_overlap)
         if self.tile_overlap < 0:
-            raise UsageError(f"--tile-overlap {tile_overlap}: must be >= 0")
+            raise UsageError(f"tile_overlap={tile_overlap}: must be >= 0")
         self.memory_budget = parse_memory_size(memory_budget)
-        self.tile_hw: tuple[int, int] | None = None  # decided per video by plan_video()
-        self.accumulate = "float32"  # dtype of tiled outputs (float16 when a chunk of big frames needs it)
-        self.queue_frames = 8
-        self.plan: Plan | None = None
+        # Until a stream has run: what the requests alone say (reports of an engine never used).
+        chunk0 = int(chunk or default_chunk)
+        self.last_plan = StreamPlan(chunk0, int(overlap if overlap is not None else default_overlap(chunk0, temporal)),
+                                    None)
 
     # ------------------------------------------------------------------ plan
+    # The most recent stream's plan, for reports (the job's UpscaleReport, tests).
+    @property
+    def chunk(self) -> int:
+        return self.last_plan.chunk
+
+    @property
+    def overlap(self) -> int:
+        return self.last_plan.overlap
+
+    @property
+    def tile_hw(self) -> tuple[int, int] | None:
+        return self.last_plan.tile_hw
+
     @property
     def tile(self) -> int | None:
-        """The longer side of the current tiles (``None`` = whole frames)."""
-        return None if self.tile_hw is None else max(self.tile_hw)
+        """The longer side of the most recent stream's tiles (``None`` = whole frames)."""
+        return self.last_plan.tile
 
-    @tile.setter
-    def tile(self, value: int | None) -> None:
-        self.tile_hw = None if not value else (int(value), int(value))
+    @property
+    def plan(self) -> Plan | None:
+        return self.last_plan.plan
 
     def working_set(self) -> WorkingSet:
         """The model's measured working set (a probe of a few 32x32 frames, cached per model)."""
-        luma = self.model.in_channels == 1
+        luma = self.model.colour == "y"
         key = (self.precision, str(self.device), luma)
         cache = _WORKING_SETS.setdefault(self.model, {})
         if key not in cache:
@@ -219,7 +275,7 @@ class Upscaler:
                 try:
                     return measure_working_set(
                         lambda x, states: self._model_call(0, x, states), model.temporal, model.window,
-                        3, getattr(model, "size_multiple", 1), self.device,
+                        3, model.size_multiple, self.device,
                     )
                 except Exception:  # a model that cannot run tiny frames: trust its declaration
                     return declared_working_set(model)
@@ -233,7 +289,7 @@ class Upscaler:
         return cache[key]
 
     def plan_video(self, height: int, width: int, num_frames: int | None = None) -> Plan:
-        """Choose chunk, overlap and tiles for frames of this size (and sets them on the engine)."""
+        """The plan (chunk, overlap, tiles) for frames of this size; changes nothing on the engine."""
         temporal = self.model.temporal
         needs_probe = not (self.tile_request == 0 and self.chunk_request is not None)
         ws = self.working_set() if needs_probe else declared_working_set(self.model)
@@ -244,91 +300,66 @@ class Upscaler:
         p = plan(
             height, width, working_set=ws, budget=budget, temporal=temporal, scale=self.scale,
             chunk=self.chunk_request, overlap=self.overlap_request, tile=self.tile_request,
-            tile_overlap=self.tile_overlap, size_multiple=getattr(self.model, "size_multiple", 1), window=self.model.window,
+            tile_overlap=self.tile_overlap, size_multiple=self.model.size_multiple, window=self.model.window,
             host_buffers=self.device.type == "cpu", max_chunk=max_chunk, num_frames=num_frames,
             allocator_slack=HEAP_SLACK if self.keeps_freed_memory else 1.0,
         )
         if not p.fits and self.tile_request is None:
-            warnings.warn(f"no plan fits the memory budget ({p.describe()}); lower --chunk or pass a larger --memory-budget",
-                          stacklevel=3)
-        self.apply_plan(p.chunk, p.overlap, p.tile, p.accumulate, p.queue_frames)
-        self.plan = p
+            warnings.warn(f"no plan fits the memory budget ({p.describe()}); lower chunk= or pass a larger "
+                          "memory_budget=", stacklevel=3)
         return p
 
-    def apply_plan(self, chunk: int, overlap: int, tile_hw: tuple[int, int] | list[int] | None,
-                   accumulate: str = "float32", queue_frames: int = 8) -> None:
-        self.chunk, self.overlap = int(chunk), int(overlap)
-        self.tile_hw = None if tile_hw is None else (int(tile_hw[0]), int(tile_hw[1]))
-        self.accumulate = accumulate
-        self.queue_frames = int(queue_frames)  # SR frames a consumer (the encoder) should buffer
-
-    def plan_tile(self, height: int, width: int) -> int | None:
-        """The longer side of the tiles planned for frames of this size (``None`` = whole frames)."""
-        return self.plan_video(height, width).tile and max(self.plan.tile)
-
     # --------------------------------------------------------------- compute
-    def _forward(self, x: torch.Tensor, states: dict | None = None) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, run: StreamPlan, states: dict | None = None) -> torch.Tensor:
         """Run the model over (B, T, C, H, W) (or one online frame) with tiling; on out-of-memory,
-        halve the tile and retry (online models keep one state per tile, so their tiling is fixed)."""
+        halve this stream's tiles and retry (online models keep one state per tile, so their
+        tiling is fixed)."""
         while True:
             try:
-                return self._forward_tiled(x, states)
+                return self._forward_tiled(x, run, states)
             except (RuntimeError, torch.OutOfMemoryError) as exc:
                 if not is_oom(exc):
                     raise
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
                 h, w = x.shape[-2:]
-                current = self.tile or max(h, w)
+                current = run.tile or max(h, w)
                 if current <= 32 or states is not None:
                     where = "GPU" if self.device.type == "cuda" else "CPU"
                     raise FreqVSRError(
-                        f"out of {where} memory with {current}px tiles; try --tile 32, --chunk {max(1, self.chunk // 2)}"
-                        + (" or --device cpu" if self.device.type == "cuda" else "")
+                        f"out of {where} memory with {current}px tiles; try tile=32, chunk={max(1, run.chunk // 2)}"
+                        + (" or device=cpu" if self.device.type == "cuda" else "")
                     ) from exc
-                self.tile = max(32, current // 2 // 8 * 8)
+                side = max(32, current // 2 // 8 * 8)
+                run.tile_hw = (side, side)
 
     def _model_call(self, index: int, xt: torch.Tensor, states: dict | None) -> torch.Tensor:
         """One model call on a (tile of a) clip; online models keep one state per tile ``index``."""
-        model = self.model
+        net = self._net
 
         def call(x: torch.Tensor) -> torch.Tensor:
             with torch.no_grad(), autocast(self.device, self.precision):
                 if states is None:
-                    return model(x).float()
+                    return net(x).float()
                 if index not in states:
-                    states[index] = model.init_state(x)
-                y, states[index] = model.step(x, states[index])
+                    states[index] = net.init_state(x)
+                y, states[index] = net.step(x, states[index])
                 return y.float()
 
-        def run(x: torch.Tensor) -> torch.Tensor:
-            try:
-                return call(x)
-            except RuntimeError as exc:
-                if not self.channels_last or is_oom(exc):
-                    raise
-                # e.g. "view size is not compatible with input tensor's size and stride"
-                self.channels_last = False
-                model.to(memory_format=torch.contiguous_format)
-                return call(x)
+        try:
+            return call(xt)
+        except RuntimeError as exc:
+            if not self.channels_last or is_oom(exc):
+                raise
+            # e.g. "view size is not compatible with input tensor's size and stride"
+            self.channels_last = False
+            net.to(memory_format=torch.contiguous_format)
+            return call(xt)
 
-        if not (model.in_channels == 1 and xt.shape[-3] == 3):
-            return run(xt)
-        # Luma models (e.g. FCVSR trained on CVCP's Y): the network upscales Y, chroma is
-        # upscaled with bicubic, as the papers evaluate them.
-        ycc = rgb_to_ycbcr601(xt.float())
-        y = run(ycc[..., :1, :, :])
-        chroma = ycc[..., 1:, :, :]
-        if model.temporal == "window":
-            chroma = chroma[:, model.window // 2]
-        lead = chroma.shape[:-3]
-        up = bicubic_upsample(chroma.reshape(-1, *chroma.shape[-3:]), self.scale)
-        return ycbcr601_to_rgb(torch.cat([y, up.reshape(*lead, *up.shape[-3:])], dim=-3))
-
-    def _forward_tiled(self, x: torch.Tensor, states: dict | None) -> torch.Tensor:
+    def _forward_tiled(self, x: torch.Tensor, run: StreamPlan, states: dict | None) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)
-        y = run_tiled(lambda i, xt: self._model_call(i, xt, states), x, self.scale, self.tile_hw, self.tile_overlap,
-                      getattr(self.model, "size_multiple", 1), accumulate_dtype=getattr(torch, self.accumulate))
+        y = run_tiled(lambda i, xt: self._model_call(i, xt, states), x, self.scale, run.tile_hw, self.tile_overlap,
+                      self.model.size_multiple, accumulate_dtype=getattr(torch, run.accumulate))
         return y.clamp_(0.0, 1.0).cpu()  # float32, or float16 from a tiled call that planned it
 
     # -------------------------------------------------------------- streaming
@@ -341,7 +372,7 @@ class Upscaler:
         resume_state: Any = None,
         num_frames: int | None = None,
         fixed_plan: dict | None = None,
-    ) -> Iterator[SRFrame | SegmentEnd]:
+    ) -> UpscaleStream:
         """Yield :class:`SRFrame` and :class:`SegmentEnd` events for a stream of (C, H, W) frames: float
         in [0, 1], or the decoder's uint8 (0..255) / uint16 (0..65535) samples, which are converted
         per model call and take 4x / 2x less memory while they wait in the look-ahead.
@@ -351,47 +382,54 @@ class Upscaler:
         cross-fade needs them) but not yielded. ``resume_state`` is the online model's state saved
         with the last finished segment. ``num_frames`` (an estimate is fine) lets the plan fit the
         chunk to a short video; ``fixed_plan`` (``{"chunk", "overlap", "tile"}``, as
-        :meth:`plan_record` gives) replaces the plan, so a resumed job computes what it began with.
+        :meth:`StreamPlan.record` gives) replaces the plan, so a resumed job computes what it began with.
+
+        The returned iterator is an :class:`UpscaleStream`: its ``plan`` is this stream's own.
         """
+        stream = UpscaleStream()
+        stream.events = self._events(stream, frames, resume_from, resume_frame, resume_state, num_frames, fixed_plan)
+        return stream
+
+    def _events(self, stream: UpscaleStream, frames: Iterable[torch.Tensor], resume_from: int, resume_frame: int,
+                resume_state: Any, num_frames: int | None, fixed_plan: dict | None) -> Iterator[SRFrame | SegmentEnd]:
         it = iter(frames)
-        temporal = self.model.temporal
         first = next(it, None)
         if first is None:
             raise FreqVSRError("the input has no frames")
         if fixed_plan is not None:
-            self.plan = None
-            self.apply_plan(fixed_plan["chunk"], fixed_plan["overlap"], fixed_plan["tile"],
-                            fixed_plan.get("accumulate", "float32"), fixed_plan.get("queue_frames", 8))
+            run = StreamPlan.from_record(fixed_plan)
         else:
-            self.plan_video(*first.shape[-2:], num_frames=num_frames)
+            run = StreamPlan.from_plan(self.plan_video(*first.shape[-2:], num_frames=num_frames))
+        stream.plan = self.last_plan = run
 
         def chained() -> Iterator[torch.Tensor]:
             yield first
             yield from it
 
         source = chained()
+        temporal = self.model.temporal
         if temporal == "sequence":
-            yield from self._stream_sequence(source, resume_from, resume_frame)
+            yield from self._stream_sequence(source, run, resume_from, resume_frame)
         elif temporal == "online":
-            yield from self._stream_online(source, resume_from, resume_state)
+            yield from self._stream_online(source, run, resume_from, resume_state)
         elif temporal in ("image", "window"):
-            yield from self._stream_batches(source, resume_from)
+            yield from self._stream_batches(source, run, resume_from)
         else:
             raise FreqVSRError(f"model {type(self.model).__name__} has unknown temporal kind {temporal!r}")
 
     def plan_record(self) -> dict:
-        """The current plan as JSON-able data (for a resumable job's manifest)."""
-        return {"chunk": self.chunk, "overlap": self.overlap, "tile": None if self.tile_hw is None else list(self.tile_hw),
-                "accumulate": self.accumulate, "queue_frames": self.queue_frames}
+        """The most recent stream's plan as JSON-able data (see :meth:`StreamPlan.record`)."""
+        return self.last_plan.record()
 
-    def _stream_sequence(self, source: Iterator[torch.Tensor], resume_from: int, resume_frame: int) -> Iterator[SRFrame | SegmentEnd]:
-        chunk, step = self.chunk, self.chunk - self.overlap
+    def _stream_sequence(self, source: Iterator[torch.Tensor], run: StreamPlan, resume_from: int,
+                         resume_frame: int) -> Iterator[SRFrame | SegmentEnd]:
+        chunk, step = run.chunk, run.chunk - run.overlap
         ahead = _Lookahead(source)
         buffer = ahead.frames
 
         # pending[i] = (weighted sum, weight sum) of SR frame i over the chunks that covered it
         pending: dict[int, tuple[torch.Tensor, float]] = {}
-        pending_dtype = getattr(torch, self.accumulate)
+        pending_dtype = getattr(torch, run.accumulate)
         start, prev_end, seg = 0, 0, 0
         while True:
             ahead.fill(start + chunk + step)  # look-ahead decides where the next chunk starts
@@ -410,7 +448,7 @@ class Upscaler:
             # into the first unfinished segment.
             if end > resume_frame:
                 clip = _stack([buffer[i] for i in range(start, end)])[None]
-                sr = self._forward(clip)[0]  # ours: weighted in place, no full-chunk copies
+                sr = self._forward(clip, run)[0]  # ours: weighted in place, no full-chunk copies
                 del clip
                 fall_len = (end - next_start) if next_start is not None else 0
                 rise_len = max(0, prev_end - start)
@@ -444,7 +482,8 @@ class Upscaler:
                 return
             prev_end, start, seg = end, next_start, seg + 1
 
-    def _stream_batches(self, source: Iterator[torch.Tensor], resume_from: int) -> Iterator[SRFrame | SegmentEnd]:
+    def _stream_batches(self, source: Iterator[torch.Tensor], run: StreamPlan,
+                        resume_from: int) -> Iterator[SRFrame | SegmentEnd]:
         window = self.model.window if self.model.temporal == "window" else 1
         radius = window // 2
         ahead = _Lookahead(source)
@@ -452,21 +491,21 @@ class Upscaler:
 
         start, seg = 0, 0
         while True:
-            ahead.fill(start + self.chunk + radius)
+            ahead.fill(start + run.chunk + radius)
             n_read, eof = ahead.n_read, ahead.eof
-            end = min(start + self.chunk, n_read)
+            end = min(start + run.chunk, n_read)
             if end <= start:
                 return
             if seg >= resume_from:
                 if window == 1:
                     clip = _stack([buffer[i] for i in range(start, end)])[None]  # (1, T, C, H, W)
-                    sr = self._forward(clip)[0]
+                    sr = self._forward(clip, run)[0]
                 else:
                     # clamp window indices into the video: edge frames are repeated
                     hi = n_read - 1 if eof else n_read + radius
                     idx = [[min(max(t + d, 0), hi) for d in range(-radius, radius + 1)] for t in range(start, end)]
                     clip = torch.stack([_stack([buffer[i] for i in row]) for row in idx])  # (B, window, C, H, W)
-                    sr = self._forward(clip)
+                    sr = self._forward(clip, run)
                 for j, i in enumerate(range(start, end)):
                     yield SRFrame(i, _frame(sr, j))
                 yield SegmentEnd(seg, start, end)
@@ -475,20 +514,22 @@ class Upscaler:
                 return
             start, seg = end, seg + 1
 
-    def _stream_online(self, source: Iterator[torch.Tensor], resume_from: int, resume_state: Any) -> Iterator[SRFrame | SegmentEnd]:
+    def _stream_online(self, source: Iterator[torch.Tensor], run: StreamPlan, resume_from: int,
+                       resume_state: Any) -> Iterator[SRFrame | SegmentEnd]:
         # One state per tile, explicit, created fresh for every video (or restored on resume).
         states: dict = {k: _to_device(v, self.device) for k, v in (resume_state or {}).items()}
-        start = resume_from * self.chunk
+        chunk = run.chunk
+        start = resume_from * chunk
         n = 0
         for i, frame in enumerate(source):
             n = i + 1
             if i < start:
                 continue
-            yield SRFrame(i, _frame(self._forward(_stack([frame]), states), 0))
-            if n % self.chunk == 0:
-                yield SegmentEnd(i // self.chunk, n - self.chunk, n, state=_detach_state(states))
-        if n > start and n % self.chunk != 0:
-            yield SegmentEnd(n // self.chunk, n // self.chunk * self.chunk, n, state=_detach_state(states))
+            yield SRFrame(i, _frame(self._forward(_stack([frame]), run, states), 0))
+            if n % chunk == 0:
+                yield SegmentEnd(i // chunk, n - chunk, n, state=_detach_state(states))
+        if n > start and n % chunk != 0:
+            yield SegmentEnd(n // chunk, n // chunk * chunk, n, state=_detach_state(states))
 
     # ---------------------------------------------------------- convenience
     def upscale_clip(self, lq: torch.Tensor) -> torch.Tensor:
@@ -508,6 +549,28 @@ class Upscaler:
         for ev in self.stream(tensors()):
             if isinstance(ev, SRFrame):
                 yield to_array(ev.image, dtype_box[0])
+
+
+class UpscaleStream(Iterator[SRFrame | SegmentEnd]):
+    """The events of one input's pass through an :class:`Upscaler` (what :meth:`Upscaler.stream`
+    returns): iterate it once; ``close()`` stops it.
+
+    ``plan`` is this stream's :class:`StreamPlan`, known once the first frame has been read (it is
+    planned from that frame's size): ``None`` before. Nothing of it is kept on the engine except as
+    ``Upscaler.last_plan``, for reports.
+    """
+
+    def __init__(self) -> None:
+        self.plan: StreamPlan | None = None
+        self.events: Iterator[SRFrame | SegmentEnd] = iter(())
+
+    def __next__(self) -> SRFrame | SegmentEnd:
+        return next(self.events)
+
+    def close(self) -> None:
+        close = getattr(self.events, "close", None)
+        if close is not None:
+            close()
 
 
 class _Lookahead:

@@ -14,6 +14,8 @@ the same frames an uninterrupted run produces (segments are encoded the same way
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import hashlib
 import json
@@ -32,9 +34,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from freqvsr.errors import FreqVSRError, InputError, Interrupted, ModelError, OutputError, UsageError
+from freqvsr.errors import FreqVSRError, InputError, InputNotFoundError, Interrupted, ModelError, OutputError, UsageError
 from freqvsr.inference.device import peak_host_memory
-from freqvsr.inference.engine import SegmentEnd, SRFrame, Upscaler, to_array, to_lr_tensor, upscale_alpha
+from freqvsr.inference.engine import (
+    SegmentEnd,
+    SRFrame,
+    Upscaler,
+    UpscaleStream,
+    to_array,
+    to_lr_tensor,
+    upscale_alpha,
+)
 from freqvsr.io import (
     VIDEO_EXTENSIONS,
     EncodeSettings,
@@ -46,14 +56,29 @@ from freqvsr.io import (
     open_input,
     segment_suffix,
 )
-from freqvsr.io.frames import FRAME_PATTERN, MARKER
+from freqvsr.io.frame_folder import FRAME_PATTERN, MARKER
 
-DEFAULT_MODEL = "basicvsr.small.mix"  # trained weights shipped in freqvsr/weights (tests/test_default_model.py)
+DEFAULT_MODEL = "fastrealvsr.lite.mix"  # trained weights shipped in freqvsr/weights (tests/test_default_model.py)
 _JOB_VERSION = 2  # 2: the plan (chunk, overlap, tile) is recorded in the manifest
 _QUEUE_FRAMES = 8
 # Seconds between progress lines when stderr is not a terminal (logs, CI, nohup): a long job
 # must show it is alive without filling a log with a redrawn bar.
 PROGRESS_INTERVAL = 5.0
+# Segments after which a job stops as if interrupted (None: run to the end); set only through
+# simulated_interruption(), so the public signature carries no test hook.
+_STOP_AFTER_SEGMENTS: contextvars.ContextVar[int | None] = contextvars.ContextVar("stop_after_segments", default=None)
+
+
+@contextlib.contextmanager
+def simulated_interruption(segments: int) -> Iterator[None]:
+    """Within this block, :func:`upscale_video` stops after ``segments`` finished segments as an
+    interrupted job would, leaving its work folder for ``resume=True``: how the tests (and anyone
+    checking resumption) interrupt a job at a known point without sending a signal."""
+    token = _STOP_AFTER_SEGMENTS.set(int(segments))
+    try:
+        yield
+    finally:
+        _STOP_AFTER_SEGMENTS.reset(token)
 
 
 @dataclasses.dataclass
@@ -118,14 +143,13 @@ def upscale_video(
     quiet: bool = False,
     strict: bool = False,
     upscaler: Upscaler | None = None,
-    _stop_after_segments: int | None = None,
 ) -> UpscaleReport:
     """Upscale the video file or image folder ``src`` into ``dst`` (video file by extension, else a PNG folder).
 
     Returns an :class:`UpscaleReport`. Raises :class:`freqvsr.errors.FreqVSRError` subclasses with
     a one-line message on bad input, bad options or failures. ``upscaler`` reuses an already
-    built engine (several inputs, one model); ``_stop_after_segments`` simulates an interruption
-    (tests of ``resume``). ``memory_budget`` (bytes or ``"2G"``): what the model and the engine's
+    built engine (several inputs, one model: each input is planned on its own, see
+    :class:`~freqvsr.inference.engine.StreamPlan`). ``memory_budget`` (bytes or ``"2G"``): what the model and the engine's
     buffers may use; chunk and tiles are planned against it (default ``min(available / 2, 2 GiB)``).
     A partly corrupt input is upscaled as far as it decodes, with a warning counting the lost
     frames (``report.frames_lost``); ``strict=True`` makes any loss an InputError, and then
@@ -134,7 +158,7 @@ def upscale_video(
     to_video = output_kind(dst) == "video"  # the raw name: a trailing slash means a folder
     src, dst = Path(src), Path(dst)
     if not src.exists():
-        raise InputError(f"{src}: no such file or folder")
+        raise InputNotFoundError(f"{src}: no such file or folder")
     if src.resolve() == dst.resolve():
         raise UsageError(f"{dst}: the output would overwrite the input")
     _check_output(dst, to_video, overwrite)
@@ -142,7 +166,8 @@ def upscale_video(
     _check_unfinished_job(work, dst, resume, overwrite)
     settings = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, lossless=lossless)
     if not to_video and (codec or crf is not None or preset or pix_fmt or lossless):
-        raise UsageError(f"{dst}: a folder output is written as lossless PNG frames; --codec/--crf/--preset/--pix-fmt/--lossless apply to video files")
+        raise UsageError(f"{dst}: a folder output is written as lossless PNG frames; codec=, crf=, preset=, pix_fmt= "
+                         "and lossless=True apply to video files")
 
     with _StopSignals() as stop, open_input(src, strict=strict) as source:
         info = source.info
@@ -168,11 +193,11 @@ def upscale_video(
         if torch.cuda.is_available() and engine.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(engine.device)
         try:
-            finished = job.run(_stop_after_segments, stop)
+            finished = job.run(_STOP_AFTER_SEGMENTS.get(), stop)
         except BaseException as exc:
             job.close_on_error(exc)
             raise
-        if not finished:  # simulated interruption: leave the work folder for --resume
+        if not finished:  # simulated interruption: leave the work folder for resume=True
             return job.report(src, dst, model, started)
         try:
             if to_video:
@@ -180,9 +205,11 @@ def upscale_video(
                 assemble_video(dst, segments, info, audio=audio, subtitles=subtitles)
             else:
                 _assemble_folder(dst, [work / s["file"] for s in job.manifest["segments"]], overwrite)
+        except FreqVSRError:
+            raise  # e.g. the input vanished before its audio was copied: already one line
         except OSError as exc:
             raise OutputError(f"{dst}: cannot write output ({exc.strerror or exc}); "
-                              "the finished segments are kept, rerun with --resume") from exc
+                              "the finished segments are kept, rerun with resume=True") from exc
         except KeyboardInterrupt as exc:
             signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
             raise Interrupted(signum, resumable=True) from None
@@ -211,7 +238,7 @@ def output_kind(dst: str | os.PathLike) -> str:
 
 
 def _check_output(dst: Path, to_video: bool, overwrite: bool) -> None:
-    """Refuse, before any work, an OUTPUT that exists (without --overwrite) or that --overwrite may
+    """Refuse, before any work, an OUTPUT that exists (without overwrite=True) or that overwrite=True may
     not replace: only what freqvsr wrote is ever removed."""
     parent = dst.parent
     if not parent.is_dir():
@@ -221,18 +248,18 @@ def _check_output(dst: Path, to_video: bool, overwrite: bool) -> None:
     if not (dst.exists() or dst.is_symlink()):
         return
     if not overwrite:
-        raise OutputError(f"{dst}: already exists (pass --overwrite to replace it)")
+        raise OutputError(f"{dst}: already exists (pass overwrite=True to replace it)")
     if to_video and dst.is_dir():
-        raise OutputError(f"{dst}: is a folder; --overwrite replaces a video file, never a folder")
+        raise OutputError(f"{dst}: is a folder; overwrite=True replaces a video file, never a folder")
     if not to_video:
         if not dst.is_dir():
-            raise OutputError(f"{dst}: exists and is not a folder; --overwrite replaces a previous frame folder only")
+            raise OutputError(f"{dst}: exists and is not a folder; overwrite=True replaces a previous frame folder only")
         foreign = _foreign_entries(dst)
         if foreign:
             more = f" (+{len(foreign) - 3} more)" if len(foreign) > 3 else ""
             raise OutputError(
                 f"{dst}: holds files freqvsr did not write ({', '.join(foreign[:3])}{more}); "
-                "--overwrite only replaces freqvsr's own frames, choose a new or empty folder"
+                "overwrite=True only replaces freqvsr's own frames, choose a new or empty folder"
             )
 
 
@@ -254,7 +281,7 @@ def _check_unfinished_job(work: Path, dst: Path, resume: bool, overwrite: bool) 
     if done:
         raise OutputError(
             f"{dst}: an interrupted job left {done} finished segment(s) in {work.name}; rerun with "
-            "--resume to continue it, or with --overwrite to start over"
+            "resume=True to continue it, or with overwrite=True to start over"
         )
 
 
@@ -292,7 +319,7 @@ class _StopSignals:
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.signum is not None:
-            os.write(2, b"freqvsr: stopped at once; finished segments are kept (--resume)\n")
+            os.write(2, b"freqvsr: stopped at once; finished segments are kept (resume to continue)\n")
             os._exit(128 + signum)
         self.signum = signum
         if self.raise_now:
@@ -314,12 +341,12 @@ def _keeps_alpha(info: Any, dst: Path, settings: EncodeSettings | None) -> bool:
         return True
     ext = dst.suffix.lower()
     if ext in (".mov", ".mkv"):
-        keep = "--codec prores_ks (ProRes 4444)"
+        keep = "codec=prores_ks (ProRes 4444)"
         if ext == ".mkv":
-            keep += " or --codec ffv1 (lossless)"
+            keep += " or codec=ffv1 (lossless)"
         hint = f"{keep} keeps it in a {ext} file, as do .webm and a folder of PNG frames"
     else:
-        hint = ("a .mov with --codec prores_ks, a .webm (VP9), a .mkv with --codec ffv1, "
+        hint = ("a .mov with codec=prores_ks, a .webm (VP9), a .mkv with codec=ffv1, "
                 "or a folder of PNG frames keeps it")
     warnings.warn(
         f"{info.path}: the alpha channel (transparency) is dropped: {settings.codec} ({settings.pix_fmt}) "
@@ -346,6 +373,7 @@ class _Job:
         self.error: BaseException | None = None
         self.out_size = (info.width * engine.scale, info.height * engine.scale)
         self._cancel = threading.Event()  # the encoder thread abandons its unfinished segment
+        self.stream: UpscaleStream | None = None  # this input's pass through the engine (run())
 
     # reader thread -> bounded queue -> engine
     def _frames(self) -> Iterator[torch.Tensor]:
@@ -392,7 +420,7 @@ class _Job:
         if segs and (self.work / "state.pt").exists():
             resume_state = torch.load(self.work / "state.pt", weights_only=True)
         frames = self._frames()
-        events = self.engine.stream(
+        self.stream = events = self.engine.stream(
             frames, resume_from=len(segs), resume_frame=self.frames_done, resume_state=resume_state,
             num_frames=self.info.num_frames,
             fixed_plan=self.manifest.get("plan"),  # a resumed job computes with the plan it began with
@@ -412,11 +440,12 @@ class _Job:
                     stop.check()
                 if self.error:
                     break
-                if out_q.maxsize != min(_QUEUE_FRAMES, self.engine.queue_frames):
+                run = self.stream.plan  # this input's plan, known from its first frame on
+                if out_q.maxsize != min(_QUEUE_FRAMES, run.queue_frames):
                     # fewer SR frames wait for the encoder when frames are large (the plan says)
-                    out_q.maxsize = min(_QUEUE_FRAMES, self.engine.queue_frames)
+                    out_q.maxsize = min(_QUEUE_FRAMES, run.queue_frames)
                 if "plan" not in self.manifest:
-                    self.manifest["plan"] = self.engine.plan_record()
+                    self.manifest["plan"] = run.record()
                 if not self._put(out_q, ev, writer_thread):
                     break  # the encoder stopped on an error, raised below
                 if isinstance(ev, SRFrame):
@@ -549,16 +578,17 @@ class _Job:
             exc.resumable = True
         elif isinstance(exc, FreqVSRError):
             # one line: the cause, then what survives
-            exc.args = (f"{exc} ({kept} finished segment(s) kept; rerun with --resume to continue)",)
+            exc.args = (f"{exc} ({kept} finished segment(s) kept; rerun with resume=True to continue)",)
         elif not self.quiet:
-            warnings.warn(f"{kept} finished segment(s) kept in {self.work}; rerun with --resume to continue",
+            warnings.warn(f"{kept} finished segment(s) kept in {self.work}; rerun with resume=True to continue",
                           stacklevel=2)
 
     def report(self, src: Path, dst: Path, model: str, started: float) -> UpscaleReport:
         seconds = time.perf_counter() - started
         frames = self.frames_done - self.resumed_frames
         gpu = None
-        plan = self.engine.plan
+        run = self.stream.plan if self.stream is not None and self.stream.plan is not None else self.engine.last_plan
+        plan = run.plan
         if self.engine.device.type == "cuda":
             gpu = int(torch.cuda.max_memory_allocated(self.engine.device))
         return UpscaleReport(
@@ -566,10 +596,10 @@ class _Job:
             precision=self.engine.precision, frames=frames, seconds=round(seconds, 3),
             fps=round(frames / seconds, 3) if seconds > 0 else 0.0, peak_memory_bytes=peak_host_memory(),
             peak_gpu_memory_bytes=gpu, input_size=(self.info.width, self.info.height), output_size=self.out_size,
-            tile=self.engine.tile, chunk=self.engine.chunk, overlap=self.engine.overlap, resumed_frames=self.resumed_frames,
-            tile_size=self.engine.tile_hw, memory_budget_bytes=plan.budget if plan else None,
+            tile=run.tile, chunk=run.chunk, overlap=run.overlap, resumed_frames=self.resumed_frames,
+            tile_size=run.tile_hw, memory_budget_bytes=plan.budget if plan else None,
             planned_memory_bytes=plan.bytes if plan else None,
-            plan={**self.engine.plan_record(), "describe": plan.describe() if plan else "fixed (resumed job)"},
+            plan={**run.record(), "describe": plan.describe() if plan else "fixed (resumed job)"},
             frames_in=int(getattr(self.source, "frames_decoded", 0)), frames_out=self.frames_done,
             frames_lost=int(getattr(self.source, "frames_lost", 0)), alpha=self.keep_alpha,
         )
@@ -621,8 +651,8 @@ def _prepare_work_dir(work: Path, fingerprint: dict, resume: bool) -> dict:
             changed = [k for k in fingerprint if old.get(k) != fingerprint[k]]
             if changed:
                 raise UsageError(
-                    f"{work}: cannot --resume, the job differs from the interrupted one in: {', '.join(changed)} "
-                    "(run with --overwrite instead of --resume to start over)"
+                    f"{work}: cannot resume=True, the job differs from the interrupted one in: {', '.join(changed)} "
+                    "(run with overwrite=True instead of resume=True to start over)"
                 )
             # Keep only segments whose files are really there, in order.
             kept = []
@@ -651,7 +681,7 @@ def _assemble_folder(dst: Path, segment_dirs: list[Path], overwrite: bool) -> No
     only after the new one is complete; a folder with anyone else's files is never touched."""
     if dst.exists():
         if not overwrite:
-            raise OutputError(f"{dst}: already exists (pass --overwrite to replace it)")
+            raise OutputError(f"{dst}: already exists (pass overwrite=True to replace it)")
         _check_output(dst, False, overwrite)  # it may have changed while we were working
     tmp = dst.parent / f".{dst.name}.freqvsr-tmp"
     shutil.rmtree(tmp, ignore_errors=True)  # ours by name: a leftover of a crashed assembly

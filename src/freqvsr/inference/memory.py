@@ -43,6 +43,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 from freqvsr.errors import UsageError
+from freqvsr.models import VSRModel
 
 GIB = 1 << 30
 DEFAULT_CPU_CAP = 2 * GIB
@@ -62,18 +63,18 @@ def parse_memory_size(text: str | int | float | None) -> int | None:
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         value = int(text)
         if value <= 0:
-            raise UsageError(f"--memory-budget {text}: must be positive")
+            raise UsageError(f"memory_budget={text}: must be positive")
         return value
     s = str(text).strip().lower()
     if s in ("", "auto"):
         return None
     m = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]?)(i?b)?", s)
     if not m:
-        raise UsageError(f"--memory-budget {text!r}: expected a size such as 2G, 1500M or 2.5 (GiB)")
+        raise UsageError(f"memory_budget={text!r}: expected a size such as 2G, 1500M or 2.5 (GiB)")
     number, unit = float(m.group(1)), m.group(2) or "g"
     value = int(number * (1 << (10 * "kmgt".index(unit) + 10)))
     if value < (64 << 20):
-        raise UsageError(f"--memory-budget {text}: at least 64M is needed")
+        raise UsageError(f"memory_budget={text}: at least 64M is needed")
     return value
 
 
@@ -237,12 +238,11 @@ def measure_working_set(
     return ws
 
 
-def declared_working_set(model: torch.nn.Module) -> WorkingSet:
-    """The model's own ``bytes_per_lr_pixel`` (per frame), or a conservative 4 KiB per pixel."""
-    declared = getattr(model, "bytes_per_lr_pixel", None)
+def declared_working_set(model: VSRModel) -> WorkingSet:
+    """The model's declared ``bytes_per_lr_pixel`` (per frame), or a conservative 4 KiB per pixel."""
+    declared = model.bytes_per_lr_pixel
     per = float(declared) if declared else _FALLBACK_BYTES_PER_PIXEL
-    temporal = getattr(model, "temporal", "sequence")
-    if temporal == "online":
+    if model.temporal == "online":
         return WorkingSet(0.0, per, 0.0, source="declared" if declared else "default")
     return WorkingSet(0.0, per, per, source="declared" if declared else "default")
 

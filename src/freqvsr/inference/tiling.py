@@ -1,4 +1,4 @@
-"""Spatial tiling with overlap and smooth blending, and padding to a size multiple.
+"""Spatial tiling with overlap and smooth blending; tiles are padded to the model's size multiple.
 
 Large frames are cut into overlapping tiles; every tile is upscaled on its own and the results
 are blended with raised-cosine ramps over the overlap, normalised by the summed weights, so a
@@ -11,20 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
-
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
-    """Replicate-pad the last two dims of ``x`` up to a multiple; return (padded, pad_h, pad_w)."""
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph == 0 and pw == 0:
-        return x, 0, 0
-    lead = x.shape[:-3]
-    flat = x.reshape(-1, *x.shape[-3:])
-    # replicate padding needs a 4-D input; (N, C, H, W) covers every leading layout
-    flat = F.pad(flat, (0, pw, 0, ph), mode="replicate")
-    return flat.reshape(*lead, *flat.shape[-3:]), ph, pw
+from freqvsr.functional.dct import pad_to_multiple
 
 
 def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
@@ -80,7 +68,7 @@ def run_tiled(
     h, w = x.shape[-2:]
     tile_h, tile_w = (tile, tile) if isinstance(tile, int) else (tile or (h, w))
     if tile is None or (tile_h >= h and tile_w >= w):
-        xp, ph, pw = pad_to_multiple(x, multiple)
+        xp, _ = pad_to_multiple(x, multiple)
         y = fn(0, xp)
         return y[..., : h * scale, : w * scale]
 
@@ -98,7 +86,7 @@ def run_tiled(
             # Fade only on sides that overlap a neighbouring tile, never at the frame border.
             fx = ramps_x[x0] = _ramp(tw * scale, overlap_w * scale if x0 > 0 else 0, overlap_w * scale if x0 + tw < w else 0,
                                      torch.float32, x.device)
-            xp, _, _ = pad_to_multiple(x[..., y0 : y0 + th, x0 : x0 + tw], multiple)
+            xp, _ = pad_to_multiple(x[..., y0 : y0 + th, x0 : x0 + tw], multiple)
             y = fn(index, xp)[..., : th * scale, : tw * scale].float()
             index += 1
             if out is None:

@@ -23,7 +23,7 @@ from freqvsr.io.encode import (
     output_colour,
     segment_suffix,
 )
-from freqvsr.io.frames import FrameFolderWriter, check_frame_folder, is_video_output
+from freqvsr.io.frame_folder import FrameFolderWriter, check_frame_folder, is_video_output
 from freqvsr.io.mux import assemble_video
 from freqvsr.io.reader import (
     IMAGE_EXTENSIONS,

@@ -33,6 +33,12 @@ RANGE_FULL = 2  # "JPEG"
 
 PRI_UNSPECIFIED = 2
 TRC_UNSPECIFIED = 2
+PRI_SMPTE170M = 6  # AVColorPrimaries
+TRC_SMPTE170M = 6  # AVColorTransferCharacteristic
+
+# (colorspace, range, primaries, transfer) of SD BT.601 video, limited range: what the degradation
+# codecs write (freqvsr.degrade.codec), so that players and our decoder convert back alike.
+BT601_LIMITED = (SPC_SMPTE170M, RANGE_LIMITED, PRI_SMPTE170M, TRC_SMPTE170M)
 
 # AVColorSpace -> SWS_CS_* (swscale's own numbering; 601 variants share one matrix).
 _SPC_TO_SWS = {
@@ -46,11 +52,11 @@ _SPC_TO_SWS = {
     SPC_BT2020_CL: 9,
 }
 
-# swscale flags for every YUV<->RGB conversion in freqvsr (freqvsr.degrade uses the same, so a
-# clip degraded on the fly equals one written and read back through freqvsr.io).
-# Measured on 20 random flat BT.709 colours (8-bit, decode direction): max error vs the exact
-# formula 0.49 code values with ACCURATE_RND | FULL_CHR_H_INT (BICUBIC 20.7 ms per 1080p frame,
-# BILINEAR 8.4 ms: same error); swscale's default flags: max error 2.11, 1.7 ms.
+# swscale flags for every YUV<->RGB conversion in freqvsr (freqvsr.degrade converts through
+# freqvsr.io too, so a clip degraded on the fly equals one written and read back).
+# ACCURATE_RND | FULL_CHR_H_INT keep every conversion within half a code value of the exact
+# formula, where swscale's default flags are off by about two; they cost time per frame, which
+# decoding and encoding can afford (docs/measurements.md, swscale).
 INTERPOLATION = Interpolation.BICUBIC | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
 
 

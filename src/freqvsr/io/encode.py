@@ -109,27 +109,27 @@ class EncodeSettings:
         crf = self.crf
         if codec == "ffv1":
             if crf is not None:
-                raise UsageError("ffv1 is always lossless; --crf does not apply")
+                raise UsageError("ffv1 is always lossless; crf= does not apply")
         elif codec == "prores_ks":
             if crf is not None or self.lossless:
-                raise UsageError("prores_ks has fixed-quality profiles (HQ, 4444); --crf and --lossless do not apply")
+                raise UsageError("prores_ks has fixed-quality profiles (HQ, 4444); crf= and lossless=True do not apply")
         elif self.lossless:
             if codec == "libsvtav1":
                 raise UsageError("libsvtav1 has no lossless mode; use libx264, libx265 or ffv1")
             if crf is not None:
-                raise UsageError("--lossless and --crf cannot be combined")
+                raise UsageError("lossless=True and crf= cannot be combined")
         else:
             default, lo, hi = _CRF[codec]
             if crf is None:
                 crf = default
             elif not (lo <= int(crf) <= hi):
-                raise UsageError(f"--crf {crf} is out of range for {codec} ({lo}..{hi})")
+                raise UsageError(f"crf={crf} is out of range for {codec} ({lo}..{hi})")
             crf = int(crf)
 
         preset = self.preset
         if codec in _FIXED_QUALITY:
             if preset is not None:
-                raise UsageError(f"{codec} has no presets; --preset does not apply")
+                raise UsageError(f"{codec} has no presets; preset= does not apply")
         elif preset is None:
             preset = _DEFAULT_PRESET[codec]
         elif codec in ("libx264", "libx265") and preset not in _X26X_PRESETS:
@@ -176,7 +176,7 @@ class EncodeSettings:
             if not base.startswith(wanted):
                 warnings.warn(
                     f"{output}: {codec} cannot store {_CHROMA_NAMES[wanted]} chroma; writing 4:2:0 "
-                    "(half the colour resolution; use --codec ffv1 in .mkv, or libx264, to keep it)",
+                    "(half the colour resolution; use codec=ffv1 in .mkv, or libx264, to keep it)",
                     stacklevel=2,
                 )
             if source is not None and source.alpha and ext in _ALPHA_CONTAINERS:
@@ -301,8 +301,7 @@ def check_encoder(settings: EncodeSettings, width: int, height: int, output, sou
     even_w, even_h = C.needs_even(settings.pix_fmt)
     w = width + (width % 2 if even_w else 0)
     h = height + (height % 2 if even_h else 0)
-    if settings.codec == "libsvtav1":
-        os.environ.setdefault("SVT_LOG", "1")  # see SegmentWriter
+    quiet_encoder_logs(settings.codec)
     try:
         ctx = av.CodecContext.create(settings.codec, "w")
         ctx.width, ctx.height, ctx.pix_fmt = w, h, settings.pix_fmt
@@ -320,7 +319,7 @@ def check_encoder(settings: EncodeSettings, width: int, height: int, output, sou
         hint = f"; it takes at most {limit}x{limit}" if limit and max(w, h) > limit else ""
         raise OutputError(
             f"{output}: {settings.codec} cannot encode frames of {what}{hint} "
-            f"({_short(e)}); write a .mkv with --codec ffv1, or a folder of PNG frames"
+            f"({_short(e)}); write a .mkv with codec=ffv1, or a folder of PNG frames"
         ) from None
 
 
@@ -364,6 +363,72 @@ def container_options(path: Path, time_base: Fraction | None) -> dict[str, str]:
     return {}
 
 
+def quiet_encoder_logs(codec: str) -> None:
+    """Keep an encoder's own console output to errors where it prints outside FFmpeg's log.
+
+    SVT-AV1 prints a banner and config table to stderr for every encoder it opens (one per
+    segment, one per degraded clip); it reads ``SVT_LOG`` at that moment, 1 = errors only. A
+    user's own setting wins. (x265's banner is silenced by ``log-level=error`` in its params.)
+    """
+    if codec == "libsvtav1":
+        os.environ.setdefault("SVT_LOG", "1")
+
+
+def add_video_stream(
+    container,
+    codec: str,
+    *,
+    rate: Fraction,
+    width: int,
+    height: int,
+    pix_fmt: str,
+    options: dict[str, str] | None,
+    thread_count: int,
+    colour: tuple[int, int, int, int] | None,
+    time_base: Fraction | None = None,
+    bit_rate: int | None = None,
+):
+    """Add an encoder stream to an open output ``container``: the one place freqvsr sets up a
+    PyAV video encoder (upscaled segments here, degradation codecs in :mod:`freqvsr.degrade`).
+
+    ``colour``: (colorspace, range, primaries, transfer) tags, the raw FFmpeg enums the frames
+    were converted with (see :func:`rgb_to_yuv_frame`), or None for RGB codecs that take none.
+    ``time_base``: the stream's and the encoder's (PyAV otherwise uses 1/fps and rounds every
+    variable-frame-rate timestamp onto that grid). Raises PyAV's error when the encoder is
+    missing: callers word it for their user.
+    """
+    quiet_encoder_logs(codec)
+    stream = container.add_stream(codec, rate=rate, options=options)
+    stream.width, stream.height = width, height
+    stream.pix_fmt = pix_fmt
+    cc = stream.codec_context
+    if time_base is not None:
+        stream.time_base = time_base
+        cc.time_base = time_base
+    if colour is not None:
+        cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc = colour
+    cc.thread_count = thread_count
+    if bit_rate is not None:
+        stream.bit_rate = bit_rate
+    return stream
+
+
+def rgb_to_yuv_frame(frame: av.VideoFrame, pix_fmt: str, colorspace: int, color_range: int) -> av.VideoFrame:
+    """An RGB(A) frame converted to ``pix_fmt`` with the matrix of ``colorspace`` (AVColorSpace)
+    into ``color_range``, and tagged with both; the conversion every encoder of freqvsr is fed."""
+    sws = C.sws_matrix(colorspace)
+    out = frame.reformat(
+        format=pix_fmt,
+        src_colorspace=sws,
+        dst_colorspace=sws,
+        src_color_range=C.RANGE_FULL,
+        dst_color_range=color_range,
+        interpolation=C.INTERPOLATION,
+    )
+    out.colorspace, out.color_range = colorspace, color_range
+    return out
+
+
 class SegmentWriter:
     """Encode RGB frames into a video-only file with resolved :class:`EncodeSettings`.
 
@@ -402,33 +467,19 @@ class SegmentWriter:
         self._warned_pts = False
         spc, rng, pri, trc = output_colour(source, self.height)
         self.colorspace, self.color_range, self.color_primaries, self.color_trc = spc, rng, pri, trc
-        self._sws = C.sws_matrix(spc)
         # (plane, bits) of a planar alpha the frames are written into exactly, see _put_alpha
         self._alpha_plane = _alpha_plane(settings.pix_fmt)
         self._container = None
-        if settings.codec == "libsvtav1":
-            # SVT-AV1 prints a banner and config table to stderr for every encoder it opens (one
-            # per segment); it reads this variable at that moment. 1 = errors only. A user's own
-            # setting wins.
-            os.environ.setdefault("SVT_LOG", "1")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._container = av.open(
                 str(self.path), "w", container_options=container_options(self.path, self.time_base)
             )
-            stream = self._container.add_stream(settings.codec, rate=self.fps)
-            stream.width, stream.height = self.width, self.height
-            stream.pix_fmt = settings.pix_fmt
-            stream.time_base = self.time_base
-            cc = stream.codec_context
-            # The encoder must work in the source time base too: PyAV otherwise uses 1/fps and
-            # rounds every VFR timestamp onto that grid.
-            cc.time_base = self.time_base
-            cc.colorspace, cc.color_range = spc, rng
-            cc.color_primaries, cc.color_trc = pri, trc
-            cc.thread_count = 0
-            stream.options = settings.encoder_options()
-            self._stream = stream
+            self._stream = add_video_stream(
+                self._container, settings.codec, rate=self.fps, width=self.width, height=self.height,
+                pix_fmt=settings.pix_fmt, options=settings.encoder_options(), thread_count=0,
+                colour=(spc, rng, pri, trc), time_base=self.time_base,
+            )
         except (av.FFmpegError, ValueError) as e:
             self._abort()
             raise OutputError(f"{self.path}: cannot create video file ({_short(e)})") from None
@@ -457,16 +508,10 @@ class SegmentWriter:
         else:
             raise ValueError(f"expected uint8 or uint16 image, got {image.dtype}")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=fmt)
-        out = frame.reformat(
-            format=self.settings.pix_fmt,
-            dst_colorspace=self._sws,
-            dst_color_range=self.color_range,
-            interpolation=C.INTERPOLATION,
-        )
+        out = rgb_to_yuv_frame(frame, self.settings.pix_fmt, self.colorspace, self.color_range)
         if rgba and self._alpha_plane is not None:
             _put_alpha(out, image[..., 3], *self._alpha_plane)
         # Tag the frame exactly like the stream (reformat writes SMPTE170M for every 601 variant).
-        out.colorspace, out.color_range = self.colorspace, self.color_range
         out.color_primaries, out.color_trc = self.color_primaries, self.color_trc
         if pts is None:
             pts = round((self.first_index + self.frames_written) / self.fps / self.time_base)

@@ -21,7 +21,7 @@ from typing import Iterator
 import av
 import numpy as np
 
-from freqvsr.errors import InputError
+from freqvsr.errors import InputError, InputNotFoundError
 from freqvsr.io import _colour as C
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
@@ -183,7 +183,7 @@ class FrameSource:
         self._last_decode_error = ""
         self._broken_off: str | None = None  # why demuxing stopped before the end of the file
         if not self.path.exists():
-            raise InputError(f"{self.path}: no such file or folder")
+            raise InputNotFoundError(f"{self.path}: no such file or folder")
         if self.path.is_dir():
             self._open_images(fps)
         else:
@@ -380,7 +380,7 @@ class FrameSource:
                 if self.strict:
                     raise InputError(
                         f"{self.path}: corrupt data after frame {n}, a frame cannot be decoded ({_short(e)}); "
-                        "without --strict the frames that decode are upscaled"
+                        "without strict=True the frames that decode are upscaled"
                     ) from None
                 continue
             for frame in frames:
@@ -485,9 +485,9 @@ class FrameSource:
         else:
             what = f"{lost} of {decoded + lost} frames lost to corrupt or missing data ({self._loss_detail})"
         if self.strict:
-            raise InputError(f"{self.path}: {what} (--strict)")
+            raise InputError(f"{self.path}: {what} (strict=True)")
         warnings.warn(f"{self.path}: {what}; the output has the {decoded} that decoded "
-                      "(--strict makes this an error)", stacklevel=3)
+                      "(strict=True makes this an error)", stacklevel=3)
 
     # ------------------------------------------------------------------ protocol
     def __iter__(self) -> Iterator[Frame]:

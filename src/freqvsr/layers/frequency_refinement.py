@@ -1,7 +1,7 @@
 """FCVSR's multi-frequency feature refinement (MFFR): Gaussian band-pass decoupler, per-band
 enhancers with feed-forward and feedback terms, and a channel-attention aggregator.
 
-Follows the released code (spec ``fcvsr.md`` §3.4); the paper's text differs in the places
+Follows the released code (``docs/architectures.md``, FCVSR MFFR); the paper's text differs in the places
 listed on :class:`MultiFrequencyRefinement`.
 """
 

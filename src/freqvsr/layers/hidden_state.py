@@ -1,9 +1,9 @@
 """FastRealVSR's Hidden State Attention: a pool of fixed-filtered hidden states and a per-pixel
 selection among them (Selective Cross Attention).
 
-Paper: "Mitigating Artifacts in Real-World Video Super-resolution Models", AAAI 2023 (spec
-``design/specs/fastrealvsr.md``). The paper's filter sizes are not available; the choices below
-are ours (spec): blurry members box 3×3, box 5×5, Gaussian 5×5 σ=1.0; sharp members
+Paper: "Mitigating Artifacts in Real-World Video Super-resolution Models", AAAI 2023 (see
+``docs/architectures.md``, FastRealVSR). The paper's filter sizes are not available; the choices
+below are ours: blurry members box 3×3, box 5×5, Gaussian 5×5 σ=1.0; sharp members
 ``h + (h − h ⊗ g)`` with Gaussian 3×3 σ=0.5 and 5×5 σ=1.0.
 
 Every pool member is a linear filter of ``h`` with a kernel summing to 1, so the whole pool is one
@@ -20,25 +20,25 @@ import torch
 from torch import nn
 
 from freqvsr.functional.filters import (
-    box_kernel2d,
+    box_kernel,
     depthwise_filter_bank,
-    embed_kernel2d,
-    gaussian_kernel2d,
-    identity_kernel2d,
-    unsharp_kernel2d,
+    embed_kernel,
+    gaussian_kernel,
+    identity_kernel,
+    unsharp_kernel,
 )
 
 POOL_SIZE = 5  # the largest kernel of the pool; smaller ones are zero-padded to it
 
 # name -> kernel builder; the order is the pool order.
 _BLURRY = {
-    "box3": lambda: box_kernel2d(3),
-    "box5": lambda: box_kernel2d(5),
-    "gauss5_s1.0": lambda: gaussian_kernel2d(5, 1.0),
+    "box3": lambda: box_kernel(3),
+    "box5": lambda: box_kernel(5),
+    "gauss5_s1.0": lambda: gaussian_kernel(5, 1.0),
 }
 _SHARP = {
-    "unsharp3_s0.5": lambda: unsharp_kernel2d(gaussian_kernel2d(3, 0.5)),
-    "unsharp5_s1.0": lambda: unsharp_kernel2d(gaussian_kernel2d(5, 1.0)),
+    "unsharp3_s0.5": lambda: unsharp_kernel(gaussian_kernel(3, 0.5)),
+    "unsharp5_s1.0": lambda: unsharp_kernel(gaussian_kernel(5, 1.0)),
 }
 
 
@@ -58,8 +58,8 @@ def pool_member_names(pool: str = "all", include_identity: bool = False) -> list
 
 def pool_kernels(pool: str = "all", include_identity: bool = False) -> torch.Tensor:
     """The pool's fixed kernels, ``(N, 5, 5)`` float32."""
-    builders = {"identity": lambda: identity_kernel2d(1), **_BLURRY, **_SHARP}
-    return torch.stack([embed_kernel2d(builders[n](), POOL_SIZE) for n in pool_member_names(pool, include_identity)])
+    builders = {"identity": lambda: identity_kernel(1), **_BLURRY, **_SHARP}
+    return torch.stack([embed_kernel(builders[n](), POOL_SIZE) for n in pool_member_names(pool, include_identity)])
 
 
 class HiddenStatePool(nn.Module):

@@ -3,7 +3,7 @@
 Given three feature maps (neighbour a, reference r, neighbour b), MGAA estimates N offset fields
 per neighbour from the spectra of the features, predicts per-pixel separable kernels from the
 reference, aligns both neighbours with cascades of motion-guided adaptive convolutions and fuses
-them onto the reference. Everything below follows the released code (spec ``fcvsr.md`` §3.2);
+them onto the reference. Everything below follows the released code (``docs/architectures.md``, FCVSR MGAA);
 where it differs from the paper the flag or comment says so.
 """
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from freqvsr.functional.flow import flow_warp
+from freqvsr.functional.flow import FlowPair, flow_warp
 from freqvsr.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
 from freqvsr.layers.spynet import SPyNet
 
@@ -34,14 +34,27 @@ def add_basicvsr_modules(model: nn.Module, mid_channels: int, num_blocks: int, z
     model.conv_last = nn.Conv2d(64, 3, 3, 1, 1)
 
 
-def neighbour_flows(spynet: nn.Module, lqs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(forward, backward)`` flows ``(B, T-1, 2, H, W)``: ``backward[:, i]`` warps frame i+1 onto
-    frame i, ``forward[:, i]`` frame i onto i+1. Both directions run as one SPyNet batch."""
+def is_palindrome(lqs: torch.Tensor) -> bool:
+    """True for a (B, T, C, H, W) clip whose second half is its first half reversed (T even), as
+    BasicVSR++/IconVSR test clips are mirrored: their forward flows are then the backward ones
+    reversed. Meta tensors (FLOP counting) have no values to compare: False."""
+    t = lqs.shape[1]
+    half = t // 2
+    return t % 2 == 0 and lqs.device.type != "meta" and torch.equal(lqs[:, :half], lqs[:, half:].flip(1))
+
+
+def neighbour_flows(spynet: nn.Module, lqs: torch.Tensor, *, palindrome: bool = False) -> FlowPair:
+    """Flows between neighbours of ``lqs`` (B, T, C, H, W), see :class:`FlowPair`. Both directions
+    run as one SPyNet batch; for a ``palindrome`` clip (:func:`is_palindrome`) only the backward
+    flows are computed and the forward ones are those reversed in time."""
     b, t, c, h, w = lqs.shape
     earlier = lqs[:, :-1].reshape(-1, c, h, w)
     later = lqs[:, 1:].reshape(-1, c, h, w)
+    if palindrome:
+        backward = spynet(earlier, later).view(b, t - 1, 2, h, w)
+        return FlowPair(forward=backward.flip(1), backward=backward)
     both = spynet(torch.cat([earlier, later]), torch.cat([later, earlier])).view(2, b, t - 1, 2, h, w)
-    return both[1], both[0]
+    return FlowPair(forward=both[1], backward=both[0])
 
 
 def basicvsr_reconstruct(model: nn.Module, feat_backward: torch.Tensor, feat_forward: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """FCVSR's reconstruction trunk: scale-wise convolution blocks over a 3-level feature pyramid.
 
 Every module here maps a list of three scales ``[X1 (H), X2 (H/2), X3 (H/4)]`` to a list of the
-same shapes, with weights shared across scales (spec ``fcvsr.md`` §3.5). H and W must be
+same shapes, with weights shared across scales (``docs/architectures.md``, FCVSR reconstruction). H and W must be
 multiples of 4.
 """
 

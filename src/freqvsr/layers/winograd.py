@@ -8,9 +8,10 @@ work 2.25× and only adds, subtracts and halves, so the fp32 result stays within
 ``F.conv2d`` (tested). F(4,3) would cut it 4× but its transforms amplify rounding more.
 
 The tile transforms are small Kronecker-matrix products (one matmul each) and the work is split
-into chunks of about ``tiles_per_chunk`` tiles so the transformed tiles stay in cache: measured
-on one core, 512 channels at 32×32, ~1.4-1.6× faster than oneDNN's direct convolution; for 64
-channels the transforms cost as much as they save, so narrow layers should not use this.
+into chunks of about ``tiles_per_chunk`` tiles so the transformed tiles stay in cache. At 512
+channels this beats oneDNN's direct convolution on one core; at 64 channels the transforms cost
+as much as they save or more, so narrow layers should not use this (``docs/measurements.md``,
+``winograd``).
 
 Usage: ``prep = winograd_weight(conv.weight)`` (differentiable) once per weight value, then
 ``winograd_conv3x3(x, prep, conv.bias)`` for every call with that weight.

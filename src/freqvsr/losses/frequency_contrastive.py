@@ -3,7 +3,7 @@
 **Paper-only.** The released FCVSR code never trained with an FC loss: its only version
 (``MultiWaveContrastiveLoss`` in ``CVSR_train/opt/loss.py``) is commented out, and even that one
 uses LPIPS-VGG distances in a ratio form without temperature and computes every term under
-``torch.no_grad()``, so it could not give a gradient (spec ``fcvsr.md`` §4.2). This module
+``torch.no_grad()``, so it could not give a gradient (``docs/architectures.md``, FCVSR losses). This module
 implements the paper's form instead; no official reference output exists for it.
 
 All three images are split with a one-level Haar DWT into LL / LH / HL / HH
@@ -19,8 +19,8 @@ All three images are split with a one-level Haar DWT into LL / LH / HL / HH
 * Eq. 18: ``L_FC = L_high + L_low``; the training loss is ``L_spatial + alpha * L_FC`` (alpha = 1).
 
 ``s`` is the paper's "L1 similarity". Read literally, ``exp(L1/t)`` would *reward* a larger
-distance to the positive, so we use the negated mean absolute difference, ``s = -L1`` (an open
-question in the spec; this is the reading under which the loss does what the paper describes).
+distance to the positive, so we use the negated mean absolute difference, ``s = -L1`` (the paper
+leaves this open; this is the reading under which the loss does what the paper describes).
 HR and UP are treated as constants (no gradient); the loss is averaged over the batch.
 """
 

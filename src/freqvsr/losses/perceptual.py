@@ -41,8 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from freqvsr.errors import ModelError
-from freqvsr.functional.filters import depthwise_filter, gaussian_kernel2d
+from freqvsr.errors import CheckpointNotFoundError, ModelError
+from freqvsr.functional.filters import depthwise_filter, gaussian_kernel
 
 # torchvision's VGG-19 ``features`` configuration ("E"): channels per conv, "M" = 2x2 max pool.
 _VGG19_CFG: tuple[int | str, ...] = (
@@ -111,7 +111,7 @@ class VGG19Features(nn.Module):
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
-        raise ModelError(f"VGG-19 weights file {path} does not exist")
+        raise CheckpointNotFoundError(f"VGG-19 weights file {path} does not exist")
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -160,7 +160,7 @@ class LaplacianPyramidLoss(nn.Module):
         if levels < 1:
             raise ValueError(f"levels must be >= 1, got {levels}")
         self.levels = levels
-        self.register_buffer("kernel", gaussian_kernel2d(5, 1.0), persistent=False)
+        self.register_buffer("kernel", gaussian_kernel(5, 1.0), persistent=False)
 
     def bands(self, x: torch.Tensor) -> list[torch.Tensor]:
         out, g = [], x

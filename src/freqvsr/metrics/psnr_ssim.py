@@ -80,8 +80,8 @@ def _filter_valid(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
 
     The 11×11 Gaussian is separable, so two 1-D passes give the same result. Each pass is 11
     in-place multiply-adds of shifted views: float64 ``conv2d`` has no fast CPU kernel and is
-    ~4× slower on a 1080p frame (measured 9.5 s vs 2.3 s for the 15 maps of an RGB frame, one
-    thread, on a loaded machine); both sum the taps in the same order and agreed exactly in our check.
+    several times slower on a 1080p frame (``docs/measurements.md``, ``ssim-filter``); both sum
+    the taps in the same order and agree to rounding.
     """
     k = g.numel()
     taps = [float(v) for v in g]

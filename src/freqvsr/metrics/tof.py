@@ -22,6 +22,7 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
+from freqvsr._extras import install_hint
 from freqvsr.errors import MissingDependencyError
 
 __all__ = ["FARNEBACK_PARAMS", "farneback_flow", "tecogan_crop_slices", "to_grey_u8", "tof_clip", "tof_grey", "tof_pair"]
@@ -35,7 +36,7 @@ def _cv2():
         import cv2
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise MissingDependencyError(
-            "tOF needs OpenCV's Farnebäck optical flow: pip install opencv-python-headless"
+            f"tOF needs OpenCV's Farnebäck optical flow (opencv-python-headless): {install_hint('eval')}"
         ) from exc
     return cv2
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from freqvsr.errors import InputError, MissingDependencyError
+from freqvsr._extras import install_hint
+from freqvsr.errors import InputError, InputNotFoundError, MissingDependencyError
 
 __all__ = ["VMAF_MODEL", "ffmpeg_exe", "vmaf", "vmaf_frames", "write_lossless"]
 
@@ -34,7 +35,7 @@ def ffmpeg_exe() -> str:
     try:
         import imageio_ffmpeg
     except ImportError as exc:
-        raise MissingDependencyError("VMAF needs the FFmpeg binary with libvmaf: pip install imageio-ffmpeg") from exc
+        raise MissingDependencyError(f"VMAF needs the FFmpeg binary with libvmaf of imageio-ffmpeg: {install_hint('eval')}") from exc
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
@@ -67,7 +68,7 @@ def vmaf(pred, gt, *, size: tuple[int, int] | None = None, max_frames: int | Non
     pred, gt = Path(pred), Path(gt)
     for p in (pred, gt):
         if not p.is_file():
-            raise InputError(f"{p}: no such file")
+            raise InputNotFoundError(f"{p}: no such file")
     w, h = size if size is not None else _video_size(gt)
     trim = f"trim=end_frame={int(max_frames)}," if max_frames else ""
     # settb/setpts: pair frames by index whatever the two clips' rates and start times are.

@@ -1,7 +1,7 @@
 """The contract between a network and the inference engine.
 
 Every registered network is a :class:`VSRModel`. The engine never looks inside a model; it reads
-these class attributes to decide how to feed it:
+what the model declares here to decide how to feed it, and nothing else:
 
 ``temporal``
     ``"image"``    each output frame depends only on its own input frame (bicubic, image models);
@@ -14,6 +14,11 @@ these class attributes to decide how to feed it:
                    the engine edge-pads the start and end of the video.
 ``size_multiple``  the engine pads H and W up to a multiple of this (replicate) and crops back.
 ``scale``          the upscaling factor, an instance attribute set by the constructor.
+``colour``         ``"rgb"`` (3 channels) or ``"y"`` (1 channel, BT.601 luma): the engine runs a
+                   luma model through :class:`freqvsr.models._adapters.LumaAdapter`, which upscales
+                   chroma with bicubic, so it only ever calls RGB models.
+``bytes_per_lr_pixel``  memory one LR pixel of one frame costs inside a forward pass (bytes), for
+                   the engine's memory plan; ``None``: the engine measures it on a few tiny frames.
 
 Shapes: ``forward(lq)`` takes ``(B, T, C, H, W)`` float in [0, 1] and returns
 ``(B, T, C, scale*H, scale*W)`` (``window`` models return the centre frame only: ``(B, C, sH, sW)``).
@@ -31,11 +36,20 @@ class VSRModel(nn.Module):
     temporal: ClassVar[str] = "sequence"
     window: ClassVar[int] = 1
     size_multiple: ClassVar[int] = 1
+    # Bytes of activations per LR pixel and frame inside forward(); None = measured by the engine.
+    # A model whose cost depends on its constructor arguments sets it in __init__ (FastRealVSR).
+    bytes_per_lr_pixel: int | None = None
 
     def __init__(self, scale: int = 4, in_channels: int = 3) -> None:
         super().__init__()
         self.scale = int(scale)
         self.in_channels = int(in_channels)
+
+    @property
+    def colour(self) -> str:
+        """``"rgb"`` for 3-channel models, ``"y"`` for 1-channel ones (BT.601 luma, as FCVSR's Y
+        variants are trained); anything else is not a video model the engine can run."""
+        return {3: "rgb", 1: "y"}.get(self.in_channels, f"{self.in_channels} channels")
 
     # Filled in by models._factory.create_model: the registry name and the full constructor
     # arguments, so that a checkpoint saved from this instance describes itself.
@@ -49,8 +63,6 @@ class VSRModel(nn.Module):
     def cpu_bf16_delta_db(self) -> float | None:
         """Measured PSNR change (dB, bf16 autocast minus fp32, on CPU) of these weights on the public
         evaluation clips; ``None`` when unmeasured (``--precision auto`` then stays fp32)."""
-        from freqvsr.models._checkpoint import cpu_bf16_record
-
         record = cpu_bf16_record(self.checkpoint_header)
         return None if record is None else float(record["psnr_delta_db"])
 
@@ -63,3 +75,18 @@ class VSRModel(nn.Module):
     def lr_multipliers(self) -> dict[str, float]:
         """Learning-rate multipliers per sub-module name (e.g. ``{"spynet": 0.125}``); default none."""
         return {}
+
+
+def cpu_bf16_record(header: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The measured CPU bf16 record of a header (``header["precision"]["cpu_bf16"]``), or None.
+
+    Written by ``benchmarks/precision.py`` (:func:`freqvsr.models._checkpoint.update_checkpoint_header`): ``psnr_delta_db`` is
+    the mean PSNR of bf16 autocast minus fp32 over the public evaluation clips (negative = bf16
+    loses), with the clips, frames, speeds and the CPU it was measured on.
+    """
+    if not isinstance(header, dict):
+        return None
+    record = (header.get("precision") or {}).get("cpu_bf16")
+    if not isinstance(record, dict) or not isinstance(record.get("psnr_delta_db"), (int, float)):
+        return None
+    return record

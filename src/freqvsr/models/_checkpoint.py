@@ -10,7 +10,7 @@ The safetensors metadata (a str -> str map) holds one JSON document under the ke
      "storage_dtype": "float16" | null,   # set when tensors were stored in reduced precision
      "training": {"data": ..., "degradation": ..., "iterations": ..., "wall_time": ..., "hardware": ...},
      "metrics": [{"name": "psnr_y", "value": 27.1, "protocol": "...", "dataset": "Vid4"}],
-     "precision": {"cpu_bf16": {"psnr_delta_db": -0.004, ...}},   # optional, see cpu_bf16_record
+     "precision": {"cpu_bf16": {"psnr_delta_db": -0.004, ...}},   # optional, see VSRModel.cpu_bf16_delta_db
      "notes": "..."}
 
 safetensors rather than a pickle: loading never runs code, the header is readable without reading
@@ -26,8 +26,11 @@ from typing import Any
 
 import torch
 
-from freqvsr.errors import ModelError
+from freqvsr._version import __version__
+from freqvsr.errors import CheckpointNotFoundError, ModelError
 from freqvsr.models._base import VSRModel
+from freqvsr.models._builder import build_model
+from freqvsr.models._registry import get_spec, list_models
 
 HEADER_KEY = "freqvsr"
 FORMAT_VERSION = 1
@@ -86,8 +89,6 @@ def save_checkpoint(
     """
     from safetensors.torch import save_file
 
-    import freqvsr  # the package root, for its version (models may not import other packages)
-
     path = Path(path)
     net = _unwrap_model(model)
     arch, args = getattr(net, "arch_name", None), getattr(net, "arch_args", None)
@@ -106,7 +107,7 @@ def save_checkpoint(
         "arch": arch,
         "args": _jsonable(args, "args"),
         "scale": int(getattr(net, "scale", 0)),
-        "freqvsr_version": freqvsr.__version__,
+        "freqvsr_version": __version__,
         "storage_dtype": str(dtype).replace("torch.", "") if dtype is not None else None,
         "training": _jsonable(training or {}, "training info"),
         "metrics": _jsonable(metrics or [], "metrics"),
@@ -132,7 +133,7 @@ def read_checkpoint_header(path: str | os.PathLike) -> dict[str, Any]:
 
     path = Path(path)
     if not path.is_file():
-        raise ModelError(f"checkpoint {path} does not exist")
+        raise CheckpointNotFoundError(f"checkpoint {path} does not exist")
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
@@ -151,21 +152,6 @@ def read_checkpoint_header(path: str | os.PathLike) -> dict[str, Any]:
             f"checkpoint {path} has header format {header['format']}; this freqvsr reads up to {FORMAT_VERSION}"
         )
     return header
-
-
-def cpu_bf16_record(header: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The measured CPU bf16 record of a header (``header["precision"]["cpu_bf16"]``), or None.
-
-    Written by ``benchmarks/precision.py`` (:func:`update_checkpoint_header`): ``psnr_delta_db`` is
-    the mean PSNR of bf16 autocast minus fp32 over the public evaluation clips (negative = bf16
-    loses), with the clips, frames, speeds and the CPU it was measured on.
-    """
-    if not isinstance(header, dict):
-        return None
-    record = (header.get("precision") or {}).get("cpu_bf16")
-    if not isinstance(record, dict) or not isinstance(record.get("psnr_delta_db"), (int, float)):
-        return None
-    return record
 
 
 def update_checkpoint_header(path: str | os.PathLike, updates: dict[str, Any]) -> dict[str, Any]:
@@ -225,19 +211,13 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     (so an override that changes the architecture is refused). The header is kept on the model as
     ``model.checkpoint_header``.
     """
-    from freqvsr.models._registry import get_spec
-
     header = read_checkpoint_header(path)
     try:
         spec = get_spec(header["arch"])
     except ModelError:
-        from freqvsr.models._registry import list_models
-
         raise ModelError(
             f"checkpoint {path} is for unknown architecture {header['arch']!r}; known: {', '.join(list_models())}"
         ) from None
-    from freqvsr.models._factory import build_model
-
     args = dict(header["args"])
     args.update(overrides)
     model = build_model(spec, args, source=f"checkpoint {path}")

@@ -7,15 +7,16 @@ the disk (shipped weights, freqvsr checkpoints, official ``.pth`` files) happens
 
 from __future__ import annotations
 
-import inspect
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from freqvsr.errors import ModelError
+from freqvsr.errors import CheckpointNotFoundError, ModelError
 from freqvsr.models._base import VSRModel
+from freqvsr.models._builder import build_model, constructor_params
 from freqvsr.models._checkpoint import (
     load_checkpoint,
     load_pickled_state,
@@ -34,39 +35,6 @@ WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 _NESTED_KEYS = ("params_ema", "params", "state_dict", "model")
 _FOREIGN_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 _CHECKPOINT_SUFFIXES = (".safetensors", *_FOREIGN_SUFFIXES)
-
-
-def _constructor_params(builder: Any) -> tuple[dict[str, inspect.Parameter], bool]:
-    sig = inspect.signature(builder)
-    params = {n: p for n, p in sig.parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-    takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-    return params, takes_kwargs
-
-
-def build_model(spec: ModelSpec, args: dict[str, Any], *, source: str) -> VSRModel:
-    """Instantiate ``spec.builder(**args)`` after checking every argument name.
-
-    Records ``arch_name`` and the full constructor arguments (defaults filled in) on the model, so
-    that ``save_checkpoint`` can describe it.
-    """
-    params, takes_kwargs = _constructor_params(spec.builder)
-    unknown = sorted(k for k in args if k not in params)
-    if unknown and not takes_kwargs:
-        raise ModelError(
-            f"{source}: unknown argument(s) {', '.join(unknown)} for {spec.name!r}; "
-            f"valid: {', '.join(params) or '(none)'}"
-        )
-    full = {n: p.default for n, p in params.items() if p.default is not inspect.Parameter.empty}
-    full.update(args)
-    try:
-        model = spec.builder(**args)
-    except (TypeError, ValueError) as exc:
-        raise ModelError(f"{source}: cannot build {spec.name!r} with {args}: {exc}") from None
-    if not isinstance(model, VSRModel):
-        raise ModelError(f"{source}: builder of {spec.name!r} returned {type(model).__name__}, not a VSRModel")
-    model.arch_name = spec.name
-    model.arch_args = full
-    return model
 
 
 def _unwrap_foreign(obj: Any, path: Path) -> dict[str, torch.Tensor]:
@@ -103,7 +71,7 @@ def load_weights(model: VSRModel, weights: str | os.PathLike, *, spec: ModelSpec
     """
     path = Path(weights)
     if not path.is_file():
-        raise ModelError(f"weights file {path} does not exist")
+        raise CheckpointNotFoundError(f"weights file {path} does not exist")
     header = None
     if path.suffix == ".safetensors":
         try:
@@ -137,38 +105,66 @@ def _looks_like_path(name: str) -> bool:
     return name.lower().endswith(_CHECKPOINT_SUFFIXES) or os.sep in name or "/" in name or Path(name).is_file()
 
 
+SHIPPED = "shipped"
+
+
+def _legacy_weights(weights: Any, pretrained: bool) -> tuple[Any, bool]:
+    """``weights=True`` / ``weights=False`` (freqvsr <= 0.1) in today's terms, with a warning."""
+    if weights is True:
+        warnings.warn("create_model(weights=True) is deprecated; use pretrained=True (weights='shipped' is the default)",
+                      DeprecationWarning, stacklevel=3)
+        return SHIPPED, True
+    if weights is False:
+        warnings.warn("create_model(weights=False) is deprecated; use weights=None for random initialisation",
+                      DeprecationWarning, stacklevel=3)
+        return None, pretrained
+    return weights, pretrained
+
+
 def create_model(
     name_or_path: str | os.PathLike,
     *,
-    weights: str | os.PathLike | bool | None = None,
+    weights: str | os.PathLike | None = SHIPPED,
+    pretrained: bool = False,
     scale: int | None = None,
     **overrides: Any,
 ) -> VSRModel:
     """Build a model by registry name (``"basicvsr.small"``) or from a freqvsr checkpoint path.
 
     By name: the variant's arguments, updated by ``overrides`` (each must be a constructor parameter,
-    else ModelError listing the valid ones). ``weights``: ``None`` loads the entry's shipped weights
-    if it has any (random init otherwise), ``False`` forces random init, ``True`` requires shipped
-    weights, a path loads that file (a freqvsr checkpoint, or an official ``.pth``/``.pt``).
-    When the builder takes ``scale`` (e.g. bicubic), ``scale=`` is passed to it.
+    else ModelError listing the valid ones). When the builder takes ``scale`` (e.g. bicubic),
+    ``scale=`` is passed to it.
 
-    By path (``.safetensors``): the model is rebuilt from the checkpoint header. ``overrides`` may
-    only change arguments that leave the weights fitting exactly (same keys and shapes) — anything
-    else is refused; it is up to the caller that such an argument is meant for inference-time
-    tuning. ``weights=`` cannot be combined with a checkpoint path.
+    ``weights`` says where the weights come from:
+
+    * ``"shipped"`` (default): the registry entry's own trained weights when it ships them, else a
+      random initialisation;
+    * a path: that file (a freqvsr checkpoint, or an official ``.pth``/``.pt``/``.safetensors``);
+    * ``None``: random initialisation.
+
+    ``pretrained=True`` requires trained weights: a model that would be randomly initialised is a
+    ModelError instead. (Before 0.2, ``weights=True`` meant ``pretrained=True`` and ``weights=False``
+    meant ``weights=None``; both still work, with a DeprecationWarning.)
+
+    By path (``.safetensors``): the model is rebuilt from the checkpoint header, with its weights;
+    ``weights=`` does not apply. ``overrides`` may only change arguments that leave the weights
+    fitting exactly (same keys and shapes) — anything else is refused; it is up to the caller that
+    such an argument is meant for inference-time tuning.
 
     ``scale``: when given and the model's factor differs, ModelError ("... is a x2 model, asked for x4").
     """
+    weights, pretrained = _legacy_weights(weights, pretrained)
+    shipped_asked = isinstance(weights, str) and weights == SHIPPED
     name = os.fspath(name_or_path)
     if name in _REGISTRY:
         spec = get_spec(name)
         args = {**spec.args, **overrides}
-        params, _ = _constructor_params(spec.builder)
+        params, _ = constructor_params(spec.builder)
         if scale is not None and "scale" in params and "scale" not in overrides:
             args["scale"] = int(scale)
         model = build_model(spec, args, source=f"model {name!r}")
         _check_scale(model, scale, f"model {name!r}")
-        if weights is None or weights is True:
+        if shipped_asked:
             if spec.weights is not None:
                 shipped = WEIGHTS_DIR / spec.weights
                 if not shipped.is_file():
@@ -176,15 +172,18 @@ def create_model(
                 try:
                     load_weights(model, shipped, spec=spec)
                 except ModelError as exc:
-                    hint = " (pass weights=False for random initialisation)" if overrides else ""
+                    hint = " (pass weights=None for random initialisation)" if overrides else ""
                     raise ModelError(f"{exc}{hint}") from None
-            elif weights is True:
-                raise ModelError(f"model {name!r} has no shipped weights; pass weights=PATH or weights=False")
-        elif weights is not False:
+            elif pretrained:
+                raise ModelError(f"model {name!r} has no shipped weights; pass weights=PATH, or pretrained=False "
+                                 "for random initialisation")
+        elif weights is not None:
             load_weights(model, weights, spec=spec)
+        elif pretrained:
+            raise ModelError(f"model {name!r}: pretrained=True asks for trained weights, weights=None for none")
     elif _looks_like_path(name):
         path = Path(name)
-        if weights is not None and weights is not False:
+        if weights is not None and not shipped_asked:
             raise ModelError(f"checkpoint {path} already holds weights; weights= only applies to a model name")
         if path.suffix.lower() in _FOREIGN_SUFFIXES and path.is_file():
             raise ModelError(

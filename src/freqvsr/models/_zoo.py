@@ -15,8 +15,9 @@ class _SkipInit(torch.overrides.TorchFunctionMode):
 
     The random initialisers were most of the cost of `freqvsr models` (every registered network
     is built). The meta device is no cheaper here: factory calls such as ``torch.arange`` run as
-    Python reference code there (importing torch._dynamo, ~1.2 s), and constructors that compute
-    fixed buffers from data (DCT bases) cannot run on it at all. On the CPU, parameters are
+    Python reference code there (the first one imports torch._dynamo, most of a second:
+    ``docs/measurements.md``), and constructors that compute fixed buffers from data (DCT bases)
+    cannot run on it at all. On the CPU, parameters are
     ``torch.empty`` until initialised, so skipping the initialisers leaves allocation only. A
     mode, unlike patching ``torch.nn.init``, affects this thread and this block only.
     """

@@ -28,9 +28,8 @@ Different from the official code:
 * Three constructor flags for our own short trainings (defaults = official): ``skip="bicubic"``
   predicts the residual over MATLAB-bicubic up-sampling instead of bilinear;
   ``zero_init_last=True`` zero-initialises ``conv_last``, so an untrained network outputs exactly
-  bicubic (a 1,500-iteration CPU run with it exported a model equal to bicubic, but that run's
-  export was the weight EMA, which turned out to be the cause: see ``train/ema.py``; the shipped
-  default model does not use this flag); ``zero_init_flow=True`` starts SPyNet at zero flow instead of a random one
+  bicubic (the shipped default model does not use it; why: ``docs/measurements.md``, run
+  records); ``zero_init_flow=True`` starts SPyNet at zero flow instead of a random one
   (pretrained SPyNet weights cannot be downloaded here).
 
 State-dict keys equal mmediting's ``BasicVSRNet`` (after stripping ``generator.``), so official
@@ -39,12 +38,11 @@ mmediting checkpoints load as they are; BasicSR's layout is mapped by :meth:`con
 
 from __future__ import annotations
 
-import re
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from freqvsr.functional.flow import FlowPair
 from freqvsr.functional.resize import bicubic_upsample
 from freqvsr.layers.propagation import (
     add_basicvsr_modules,
@@ -53,8 +51,8 @@ from freqvsr.layers.propagation import (
     forward_features,
     neighbour_flows,
 )
-from freqvsr.layers.spynet import SPyNet
 from freqvsr.models._base import VSRModel
+from freqvsr.models._keymap import BASICSR_SPYNET, BASICSR_TRUNKS, BASICSR_UPCONV, rename_keys
 from freqvsr.models._registry import register_model
 
 _PAPER = "Chan et al., BasicVSR: The Search for Essential Components in Video Super-Resolution and Beyond, CVPR 2021"
@@ -79,7 +77,7 @@ class BasicVSR(VSRModel):
         # The official recipe trains SPyNet with 1/8 of the base learning rate.
         return {"spynet": 0.125}
 
-    def compute_flow(self, lqs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def compute_flow(self, lqs: torch.Tensor) -> FlowPair:
         """Flows ``(B, T-1, 2, H, W)`` between neighbours.
 
         ``backward[:, i]`` warps frame i+1 onto frame i; ``forward[:, i]`` warps frame i onto i+1.
@@ -95,47 +93,25 @@ class BasicVSR(VSRModel):
 
     def forward(self, lq: torch.Tensor) -> torch.Tensor:
         """``(B, T, 3, H, W)`` RGB in [0, 1] -> ``(B, T, 3, 4H, 4W)`` (not clamped)."""
-        flows_forward, flows_backward = self.compute_flow(lq) if lq.shape[1] > 1 else (None, None)
+        flows = self.compute_flow(lq) if lq.shape[1] > 1 else FlowPair(None, None)
 
         # Backward pass (frame t sees t+1 .. T-1), then the forward pass, reconstructing each frame
         # as soon as both of its features exist.
-        backward_feats = backward_features(lq, flows_backward, self.backward_resblocks, self.mid_channels)
+        backward_feats = backward_features(lq, flows.backward, self.backward_resblocks, self.mid_channels)
         outputs = []
-        for i, feat in enumerate(forward_features(lq, flows_forward, self.forward_resblocks, self.mid_channels)):
+        for i, feat in enumerate(forward_features(lq, flows.forward, self.forward_resblocks, self.mid_channels)):
             outputs.append(self.upsample(lq[:, i], backward_feats[i], feat))
         return torch.stack(outputs, dim=1)
 
     # -- official checkpoints -------------------------------------------------------------------
 
-    # BasicSR (basicsr/archs/basicvsr_arch.py) names the same modules differently; its SpyNet
-    # stores bare convs at even Sequential indices (conv, ReLU, conv, ...) instead of ConvModules.
-    _BASICSR_RENAMES = (
-        (re.compile(r"^backward_trunk\."), "backward_resblocks."),
-        (re.compile(r"^forward_trunk\."), "forward_resblocks."),
-        (re.compile(r"^upconv1\."), "upsample1.upsample_conv."),
-        (re.compile(r"^upconv2\."), "upsample2.upsample_conv."),
-    )
-    _BASICSR_SPYNET = re.compile(r"^spynet\.basic_module\.(\d+)\.basic_module\.(\d+)\.(weight|bias)$")
+    # BasicSR (basicsr/archs/basicvsr_arch.py) names the same modules differently.
+    _BASICSR_RENAMES = (BASICSR_SPYNET, BASICSR_TRUNKS, BASICSR_UPCONV)
 
     @classmethod
     def convert_state_dict(cls, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Map an official state dict (mmediting or BasicSR layout, prefixes stripped) to ours."""
-        out: dict[str, torch.Tensor] = {}
-        for key, value in state_dict.items():
-            m = cls._BASICSR_SPYNET.match(key)
-            if m:
-                level, index, kind = m.groups()
-                key = f"spynet.basic_module.{level}.basic_module.{int(index) // 2}.conv.{kind}"
-            for pattern, repl in cls._BASICSR_RENAMES:
-                key = pattern.sub(repl, key)
-            out[key] = value
-        # Some exported checkpoints drop SPyNet's constant normalisation buffers; they are fixed
-        # ImageNet statistics, so restore them rather than failing a strict load.
-        if any(k.startswith("spynet.") for k in out):
-            ref = SPyNet()
-            out.setdefault("spynet.mean", ref.mean)
-            out.setdefault("spynet.std", ref.std)
-        return out
+        return rename_keys(state_dict, cls._BASICSR_RENAMES)
 
 
 # -- variants ------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Paper: K. C. K. Chan, S. Zhou, X. Xu, C. C. Loy, "BasicVSR++: Improving Video Super-Resolution
 with Enhanced Propagation and Alignment", CVPR 2022. Official code: mmediting 0.x
 ``BasicVSRPlusPlus`` (the released checkpoints), identical in mmagic 1.x ``BasicVSRPlusPlusNet`` and
-BasicSR ``BasicVSRPlusPlus`` up to key names (spec: ``design/specs/basicvsrpp.md``).
+BasicSR ``BasicVSRPlusPlus`` up to key names (``docs/architectures.md``, BasicVSR++).
 
 Data flow for a clip ``(B, T, 3, H, W)``: a residual trunk extracts a "spatial" feature per frame;
 SPyNet estimates flows between neighbours; four propagation branches run one after the other
@@ -61,19 +61,18 @@ Variants: ``basicvsr++`` (c64n7, 7,322,927 parameters, the released checkpoints)
 
 from __future__ import annotations
 
-import re
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from freqvsr.errors import ModelError
-from freqvsr.functional.flow import flow_warp
+from freqvsr.functional.flow import FlowPair, flow_warp
 from freqvsr.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
 from freqvsr.layers.deform_conv import ModulatedDeformConv2d
-from freqvsr.layers.propagation import neighbour_flows
+from freqvsr.layers.propagation import is_palindrome, neighbour_flows
 from freqvsr.layers.spynet import SPyNet
 from freqvsr.models._base import VSRModel
+from freqvsr.models._keymap import BASICSR_SPYNET, BASICSR_UPCONV, rename_keys
 from freqvsr.models._registry import register_model
 
 PAPER = ("Chan et al., BasicVSR++: Improving Video Super-Resolution with Enhanced Propagation and Alignment, "
@@ -157,21 +156,14 @@ class BasicVSRPlusPlus(VSRModel):
 
     # -- flows -----------------------------------------------------------------------------------
 
-    def compute_flow(self, lqs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(forward, backward)`` flows ``(B, T-1, 2, H, W)``, channel 0 = dx.
+    def compute_flow(self, lqs: torch.Tensor) -> FlowPair:
+        """Flows ``(B, T-1, 2, H, W)``, channel 0 = dx.
 
         ``backward[:, i]`` = spynet(frame i, frame i+1) warps frame i+1 onto i (used by the backward
         branches); ``forward[:, i]`` = spynet(frame i+1, frame i). For a palindromic clip (T even,
         second half = first half reversed) the forward flows are the flipped backward ones.
         """
-        b, t, c, h, w = lqs.shape
-        half = t // 2
-        # (meta tensors, used for FLOP counting, have no values to compare)
-        if t % 2 == 0 and lqs.device.type != "meta" and torch.equal(lqs[:, :half], lqs[:, half:].flip(1)):
-            backward = self.spynet(lqs[:, :-1].reshape(-1, c, h, w), lqs[:, 1:].reshape(-1, c, h, w))
-            backward = backward.view(b, t - 1, 2, h, w)
-            return backward.flip(1), backward
-        return neighbour_flows(self.spynet, lqs)
+        return neighbour_flows(self.spynet, lqs, palindrome=is_palindrome(lqs))
 
     # -- propagation -----------------------------------------------------------------------------
 
@@ -223,9 +215,9 @@ class BasicVSRPlusPlus(VSRModel):
         b, t, c, h, w = lqs.shape
         spatial = self.spatial_features(lqs.reshape(-1, c, h, w)).view(b, t, -1, h, w)
         feats: dict[str, list[torch.Tensor]] = {"spatial": list(spatial.unbind(1))}
-        flows_forward, flows_backward = self.compute_flow(lqs) if t > 1 else (None, None)
+        pair = self.compute_flow(lqs) if t > 1 else FlowPair(None, None)
         for branch in BRANCHES:
-            flows = flows_backward if branch.startswith("backward") else flows_forward
+            flows = pair.backward if branch.startswith("backward") else pair.forward
             feats[branch] = self.propagate(feats, flows, branch)
         return feats
 
@@ -251,26 +243,10 @@ class BasicVSRPlusPlus(VSRModel):
 
     # -- official checkpoints --------------------------------------------------------------------
 
-    _BASICSR_SPYNET = re.compile(r"^spynet\.basic_module\.(\d+)\.basic_module\.(\d+)\.(weight|bias)$")
-    _BASICSR_UPCONV = re.compile(r"^upconv([12])\.")
-
     @classmethod
     def convert_state_dict(cls, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Map an official state dict (mmediting/mmagic or BasicSR layout, prefixes stripped) to ours."""
-        out: dict[str, torch.Tensor] = {}
-        for key, value in state_dict.items():
-            m = cls._BASICSR_SPYNET.match(key)
-            if m:  # BasicSR: bare convs at even Sequential indices (conv, ReLU, conv, ...)
-                level, index, kind = m.groups()
-                key = f"spynet.basic_module.{level}.basic_module.{int(index) // 2}.conv.{kind}"
-            key = cls._BASICSR_UPCONV.sub(r"upsample\1.upsample_conv.", key)
-            out[key] = value
-        if any(k.startswith("spynet.") for k in out):
-            # Fixed ImageNet statistics; some exports drop these buffers.
-            ref = SPyNet()
-            out.setdefault("spynet.mean", ref.mean)
-            out.setdefault("spynet.std", ref.std)
-        return out
+        return rename_keys(state_dict, (BASICSR_SPYNET, BASICSR_UPCONV))
 
 
 # -- variants ------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """FastRealVSR: a unidirectional recurrent network with Hidden State Attention (HSA).
 
 Paper: "Mitigating Artifacts in Real-World Video Super-resolution Models", AAAI 2023. No official
-code or weights were released, so this is written from the paper (spec
-``design/specs/fastrealvsr.md``); nothing here can be checked against reference outputs.
+code or weights were released, so this is written from the paper (``docs/architectures.md``,
+FastRealVSR); nothing here can be checked against reference outputs.
 
 Per frame ``X_t`` (LR RGB in [0, 1]) with hidden state ``h_{t-1}`` (C channels, LR size):
 
@@ -25,10 +25,10 @@ Our choices (the paper and its unavailable appendix are silent on these):
 
 * Sizes: C = 64, RB_1 = 5 and RB_2 = 20 residual blocks, which with SPyNet (1.44 M) gives the
   paper's 3.8 M parameters (3,770,223 counted by ``benchmarks/bench_fastrealvsr.py``).
-* Pool filters (spec): box 3×3, box 5×5, Gaussian 5×5 σ=1.0 (blurry); ``h + (h − h ⊗ g)`` with
+* Pool filters: box 3×3, box 5×5, Gaussian 5×5 σ=1.0 (blurry); ``h + (h − h ⊗ g)`` with
   Gaussian 3×3 σ=0.5 and 5×5 σ=1.0 (sharp); N = 5. The unfiltered ``h`` is not in the pool unless
   ``pool_includes_identity=True``. Filters use replicate padding so constants pass unchanged.
-* SCA as in the spec (3×3 convs C → C for Q, and for K and V shared across the pool members;
+* SCA as the paper describes it (3×3 convs C → C for Q, and for K and V shared across the pool members;
   per-pixel softmax over the members of ``<Q, K_i>/sqrt(C)``). The "w/o SCA" ablation is one 3×3
   conv from the concatenated pool (N·C) to C.
 * First frame: no flow is computed and the hidden state is zero (as BasicVSR's recurrences start).
@@ -38,7 +38,7 @@ Our choices (the paper and its unavailable appendix are silent on these):
   empty ``prev_lq`` tensor, which keeps the state tensors-only and needs no device sync to test.
 * Warping uses bilinear sampling with zero padding (BasicVSR's convention for features): hidden
   state flowing in from outside the frame starts from zero.
-* UP keeps C channels in both pixel-shuffle stages (no extra HR conv), exactly the spec's
+* UP keeps C channels in both pixel-shuffle stages (no extra HR conv), exactly the paper's
   "two ×2 pixel-shuffle stages + 3×3 conv to RGB"; the skip is bilinear (``align_corners=False``).
 * Activations: LeakyReLU(0.1) after input convs and pixel shuffles (BasicVSR's); HSA has none.
 * ``lr_multipliers()`` gives SPyNet 1/8 of the base learning rate (BasicVSR's recipe), which is

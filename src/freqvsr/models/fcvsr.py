@@ -1,7 +1,7 @@
 """FCVSR and FCVSR-S: frequency-aware video super-resolution for compressed video.
 
 Paper: Zhu et al., "FCVSR: A Frequency-aware Method for Compressed Video Super-Resolution"
-(IEEE TMM 2026). Official code: QZ1-boy/FCVSR @ 4f256d7 (spec: ``design/specs/fcvsr.md``).
+(IEEE TMM 2026). Official code: QZ1-boy/FCVSR @ 4f256d7 (its quirks: ``docs/architectures.md``, FCVSR).
 
 Data flow, for a 7-frame window ``(B, 7, C, H, W)`` -> centre frame ``(B, C, 4H, 4W)``:
 one 3x3 conv over the frame-stacked clip -> 7 feature groups g0..g6; hierarchical motion-guided
@@ -9,7 +9,7 @@ adaptive alignment with one shared MGAA (``A1 = MGAA(g0,g1,g2)``, ``A3 = MGAA(g4
 ``A2 = MGAA(A1,g3,A3)``); multi-frequency refinement of A2; a 3-level pyramid through scale-wise
 conv groups; a multi-level pixel-shuffle head; plus the bilinear x4 centre frame.
 
-This is a rewrite from the spec that reproduces the official outputs for the same weights
+This is a rewrite that reproduces the official outputs for the same weights
 (``tests/test_fcvsr_golden.py``). Where the released code differs from the paper it is
 reproduced by default, with a constructor flag for the paper's intended behaviour:
 
@@ -293,7 +293,8 @@ def _complexity_table() -> None:  # pragma: no cover - manual tool: python -m fr
     """Params and FLOPs per output frame at a 64x64 LR window, counted on the meta device (no compute).
 
     The "thop-style" column counts convolutions only and each RCB conv four times, which is what
-    thop does with the twice-registered RCBs (spec fcvsr.md §7); it reproduces the paper's figures.
+    thop does with the twice-registered RCBs (``docs/architectures.md``, FCVSR complexity); it
+    reproduces the paper's figures.
     """
     from torch.utils.flop_counter import FlopCounterMode
 

@@ -3,7 +3,7 @@
 Paper: K. C. K. Chan, X. Wang, K. Yu, C. Dong, C. C. Loy, "BasicVSR: The Search for Essential
 Components in Video Super-Resolution and Beyond", CVPR 2021 (IconVSR is its extension). Official
 code: mmediting 0.x ``IconVSR`` + ``edvr_net.py`` (released checkpoints), numerically identical in
-mmagic 1.x ``IconVSRNet`` and BasicSR ``IconVSR`` (spec: ``design/specs/iconvsr.md``).
+mmagic 1.x ``IconVSRNet`` and BasicSR ``IconVSR`` (``docs/architectures.md``, IconVSR).
 
 Data flow for a clip ``(B, T, 3, H, W)``: frames are reflect-padded (right/bottom) to multiples of
 4; SPyNet computes flows between neighbours. At keyframes (every ``keyframe_stride``-th frame plus
@@ -71,12 +71,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from freqvsr.errors import ModelError
-from freqvsr.functional.flow import flow_warp
+from freqvsr.functional.flow import FlowPair, flow_warp
 from freqvsr.layers.blocks import PixelShufflePack, ResidualBlockNoBN, ResidualBlocksWithInputConv
 from freqvsr.layers.deform_conv import ModulatedDeformConv2d
-from freqvsr.layers.propagation import neighbour_flows
+from freqvsr.layers.propagation import is_palindrome, neighbour_flows
 from freqvsr.layers.spynet import SPyNet
 from freqvsr.models._base import VSRModel
+from freqvsr.models._keymap import BASICSR_SPYNET, BASICSR_TRUNKS, BASICSR_UPCONV, rename_keys
 from freqvsr.models._registry import register_model
 
 PAPER = ("Chan et al., BasicVSR: The Search for Essential Components in Video Super-Resolution and Beyond "
@@ -284,14 +285,10 @@ class IconVSR(VSRModel):
         idx = list(range(0, t, self.keyframe_stride))
         return idx if idx[-1] == t - 1 else idx + [t - 1]
 
-    def compute_flow(self, lrs: torch.Tensor, mirror: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(forward, backward)`` flows ``(B, T-1, 2, H, W)`` of the (padded) clip, as BasicVSR++'s."""
-        if not mirror:
-            return neighbour_flows(self.spynet, lrs)
-        b, t, c, h, w = lrs.shape
-        backward = self.spynet(lrs[:, :-1].reshape(-1, c, h, w), lrs[:, 1:].reshape(-1, c, h, w))
-        backward = backward.view(b, t - 1, 2, h, w)
-        return backward.flip(1), backward  # palindromic clip: the same pairs, in reverse
+    def compute_flow(self, lrs: torch.Tensor, mirror: bool = False) -> FlowPair:
+        """Flows ``(B, T-1, 2, H, W)`` of the (padded) clip, as BasicVSR++'s; ``mirror``: the clip is
+        a palindrome (checked before padding), its forward flows are the backward ones reversed."""
+        return neighbour_flows(self.spynet, lrs, palindrome=mirror)
 
     def compute_refill_features(self, lrs: torch.Tensor, keyframes: list[int]) -> dict[int, torch.Tensor]:
         window = refill_window(lrs.shape[1], self.padding)
@@ -301,22 +298,20 @@ class IconVSR(VSRModel):
     def forward(self, lq: torch.Tensor) -> torch.Tensor:
         """``(B, T, 3, H, W)`` RGB in [0, 1] -> ``(B, T, 3, 4H, 4W)``."""
         n, t, c, h_in, w_in = lq.shape
-        half = t // 2
-        # palindrome check on the unpadded clip (meta tensors, used for FLOP counting, have no values)
-        mirror = t % 2 == 0 and lq.device.type != "meta" and torch.equal(lq[:, :half], lq[:, half:].flip(1))
+        mirror = is_palindrome(lq)  # on the unpadded clip
         pad_h, pad_w = (4 - h_in % 4) % 4, (4 - w_in % 4) % 4
         lrs = F.pad(lq.reshape(-1, c, h_in, w_in), [0, pad_w, 0, pad_h], mode="reflect")
         lrs = lrs.view(n, t, c, h_in + pad_h, w_in + pad_w)
         h, w = lrs.shape[-2:]
         keyframes = self.keyframes(t)
-        flows_forward, flows_backward = self.compute_flow(lrs, mirror) if t > 1 else (None, None)
+        flows = self.compute_flow(lrs, mirror) if t > 1 else FlowPair(None, None)
         refill = self.compute_refill_features(lrs, keyframes)
 
         backward: list[torch.Tensor] = [lrs.new_empty(0)] * t
         feat = lrs.new_zeros(n, self.mid_channels, h, w)
         for i in range(t - 1, -1, -1):
             if i < t - 1:
-                feat = flow_warp(feat, flows_backward[:, i].permute(0, 2, 3, 1))
+                feat = flow_warp(feat, flows.backward[:, i].permute(0, 2, 3, 1))
             if i in refill:
                 feat = self.backward_fusion(torch.cat([feat, refill[i]], dim=1))
             feat = self.backward_resblocks(torch.cat([lrs[:, i], feat], dim=1))
@@ -326,7 +321,7 @@ class IconVSR(VSRModel):
         feat = torch.zeros_like(feat)
         for i in range(t):
             if i > 0:
-                feat = flow_warp(feat, flows_forward[:, i - 1].permute(0, 2, 3, 1))
+                feat = flow_warp(feat, flows.forward[:, i - 1].permute(0, 2, 3, 1))
             if i in refill:
                 feat = self.forward_fusion(torch.cat([feat, refill[i]], dim=1))
             feat = self.forward_resblocks(torch.cat([lrs[:, i], backward[i], feat], dim=1))
@@ -343,10 +338,9 @@ class IconVSR(VSRModel):
     # -- official checkpoints --------------------------------------------------------------------
 
     _RENAMES = (
-        (re.compile(r"^spynet\.basic_module\.(\d+)\.basic_module\.(\d+)\.(weight|bias)$"),
-         lambda m: f"spynet.basic_module.{m[1]}.basic_module.{int(m[2]) // 2}.conv.{m[3]}"),
-        (re.compile(r"^upconv([12])\."), lambda m: f"upsample{m[1]}.upsample_conv."),
-        (re.compile(r"^(backward|forward)_trunk\."), lambda m: f"{m[1]}_resblocks."),
+        BASICSR_SPYNET,
+        BASICSR_UPCONV,
+        BASICSR_TRUNKS,
         (re.compile(r"^edvr\.conv_l([23])_([12])\."), lambda m: f"edvr.feat_l{m[1]}_conv{m[2]}.conv."),
         (re.compile(r"^edvr\.pcd_align\."), lambda m: "edvr.pcd_alignment."),
         # BasicSR's plain convs where mmedit has ConvModules (conv + LeakyReLU under ".conv")
@@ -359,16 +353,7 @@ class IconVSR(VSRModel):
     @classmethod
     def convert_state_dict(cls, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Map an official state dict (mmediting/mmagic or BasicSR layout, prefixes stripped) to ours."""
-        out: dict[str, torch.Tensor] = {}
-        for key, value in state_dict.items():
-            for pattern, repl in cls._RENAMES:
-                key = pattern.sub(repl, key)
-            out[key] = value
-        if any(k.startswith("spynet.") for k in out):
-            ref = SPyNet()  # fixed ImageNet statistics; some exports drop these buffers
-            out.setdefault("spynet.mean", ref.mean)
-            out.setdefault("spynet.std", ref.std)
-        return out
+        return rename_keys(state_dict, cls._RENAMES)
 
 
 # -- variants ------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Paper: F. Li, L. Zhang, Z. Liu, J. Lei, Z. Li, "Multi-frequency Representation Enhancement with
 Privilege Information for Video Super-Resolution", ICCV 2023. **No official code exists**; the
-only public facts are the survey slides' tables (spec: ``design/specs/mfpi.md``). This file is an
+only public facts are the survey slides' tables (``docs/architectures.md``, MFPI). This file is an
 *interpretation*: it claims no numerical equivalence with the paper, and every unknown is a
 constructor argument whose default and reason are listed below.
 
@@ -25,12 +25,12 @@ Flags (default; why):
 
 ``sfe``, ``efe`` (True, True)
     Switch each module off for the ablation rows 2-3; with both False this *is* BasicVSR++ (same
-    keys, same numbers: ``shared/golden/basicvsrpp`` applies).
+    keys, same numbers: the BasicVSR++ golden data applies, ``docs/golden.md``).
 ``placement`` ("spatial")
     Where the modules act: "spatial" enhances every frame's extracted feature before propagation
     (all four branches and the reconstruction see it), "reconstruction" enhances the
     reconstruction trunk's output before up-sampling. Both run once per frame at LR, 64 channels,
-    so both give the same complexity; the paper's figures do not say which (spec §4.1).
+    so both give the same complexity; the paper's figures do not say which.
 ``sfe_channels`` (7), ``efe_channels`` (13)
     Channel slices ``[0, 7)`` and ``[7, 20)``: the widths whose counted cost matches the tables.
 ``sfe_kernel`` (21), ``efe_kernel`` (11)
@@ -47,14 +47,14 @@ Flags (default; why):
     gain per channel and coefficient (13 x 64 = 832 parameters), initialised to 1. Maps whose
     size is not a multiple of 8 are edge-padded for the transform and cropped back.
 ``energy`` ("simam"), ``energy_lambda`` (1e-4)
-    The "energy function" is read as SimAM's minimal neuron energy (the spec's unverified guess):
+    The "energy function" is read as SimAM's minimal neuron energy (an unverified guess):
     ``x * sigmoid((x - mu)^2 / (4 (var + lambda)) + 1/2)`` per channel over the frame, applied to
     the DCT-filtered feature. "none" skips it.
 ``merge`` ("residual"), ``zero_init`` (True)
     The slice is updated as ``slice + module(slice)`` with the module's last (depth-wise) conv
     initialised to zero, so an untrained MFPI computes exactly BasicVSR++ and a BasicVSR++
     checkpoint (loaded with ``strict=False``) is a valid starting point. "replace" uses
-    ``module(slice)`` alone (the spec reads the ablation's "+ original feature" row as not kept).
+    ``module(slice)`` alone (we read the ablation's "+ original feature" row as not kept).
 
 Complexity at the paper's protocol (:func:`paper_protocol_flops`: one 180x320 LR frame, t = 1 so
 no alignment or SPyNet runs; counted: convolution multiply-adds + one per output element of a

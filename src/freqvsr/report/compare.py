@@ -12,144 +12,39 @@ ground truth (GT), :func:`compare` writes either
 Panels, left to right: LQ (nearest ×scale, so its pixels stay visible), bicubic (MATLAB
 ``imresize`` of LQ, the usual baseline), each SR, GT.
 
-Spectral analysis follows the FTVSR paper's figures: the luma of a crop is cut into 8×8 blocks,
-each block is DCT-transformed (:func:`freqvsr.functional.dct.block_dct2d`), and the log amplitude
-``log10(1 + |c|)`` of each of the 64 frequencies is averaged over the blocks (Fig. 1's 8×8 maps);
-the curve averages that map over the diagonal bands ``u + v = 0..14`` (Fig. 2's
-amplitude–frequency curve: compression and blur remove the high bands first). The LQ spectrum
-is taken at the LQ's own resolution, where codec blocks live; the others at output resolution.
+Spectral maps and amplitude–frequency curves (:mod:`freqvsr.report.spectra`) follow the FTVSR
+paper's figures. The LQ spectrum is taken at the LQ's own resolution, where codec blocks live;
+the others at output resolution.
 
 The crop is chosen automatically where the SR outputs disagree most with each other (two or
 more SRs), else where the single SR differs most from GT (when given), else from the bicubic
 upscale of LQ: that is where the methods' differences are visible. ``crop=(x, y, w, h)`` forces one.
+
+This module reads the inputs and puts the report together; the maths is in
+:mod:`freqvsr.report.spectra`, the pictures in :mod:`freqvsr.report.panels` (PNG) and
+:mod:`freqvsr.report.html` (page).
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from freqvsr.errors import InputError, OutputError, UsageError
-from freqvsr.functional.dct import block_dct2d
+from freqvsr.errors import FreqVSRError, InputError, InputNotFoundError, OutputError, UsageError
 from freqvsr.functional.resize import imresize
 from freqvsr.io import open_input, probe
 from freqvsr.metrics.psnr_ssim import as_image_tensor, mean_db, psnr, ssim
+from freqvsr.report.html import render_html
+from freqvsr.report.panels import Panel, frame_overview, render_png
+from freqvsr.report.spectra import BLOCK, auto_crop, dct_spectrum, difference_score
 
-__all__ = ["Panel", "auto_crop", "band_curve", "compare", "dct_spectrum", "parse_crop", "render_png"]
-
-BLOCK = 8
-BANDS = 2 * BLOCK - 1  # diagonal frequency bands u + v = 0 .. 14
-GAP = 8  # pixels between tiles in the PNG montage
-LABEL_H = 18  # label strip above each tile in the PNG montage
-CURVE_H = 240  # height of each chart in the PNG montage
-
-
-@dataclass
-class Panel:
-    """One column of the comparison: a label, its crop (as displayed) and its spectrum."""
-
-    label: str
-    kind: str  # "lq", "bicubic", "sr", "gt"
-    crop: np.ndarray  # (h, w, 3) uint8, at output resolution
-    spectrum: np.ndarray  # (8, 8) mean log10(1 + |DCT|)
-    curve: np.ndarray = field(default=None)  # (15,) mean per diagonal band
-    source: str = ""
-    spectrum_label: str = ""  # how the spectrum was taken, when not from the crop as shown
-
-    @property
-    def curve_label(self) -> str:
-        return self.spectrum_label or self.label
-
-    def __post_init__(self):
-        if self.curve is None:
-            self.curve = band_curve(self.spectrum)
-
-
-# ----------------------------------------------------------------------------------- analysis
-def _luma(img: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 -> BT.601 luma in 0..255, float64 (full range, as JPEG/FTVSR's figures)."""
-    x = img.astype(np.float64)
-    return 0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]
-
-
-def dct_spectrum(img: np.ndarray, block: int = BLOCK) -> np.ndarray:
-    """Mean log amplitude ``log10(1 + |c|)`` of the block DCT of ``img``'s luma: (block, block).
-
-    Entry ``[u, v]``: vertical frequency ``u``, horizontal ``v``; ``[0, 0]`` is DC. Only whole
-    blocks are used (the right/bottom remainder is dropped).
-    """
-    y = _luma(img) if img.ndim == 3 else np.asarray(img, dtype=np.float64)
-    h, w = (y.shape[0] // block) * block, (y.shape[1] // block) * block
-    if h == 0 or w == 0:
-        raise UsageError(f"crop of {y.shape[1]}x{y.shape[0]} pixels is smaller than one {block}x{block} DCT block")
-    c = block_dct2d(torch.from_numpy(np.ascontiguousarray(y[:h, :w])), block)  # (block², h/b, w/b)
-    amp = torch.log10(1.0 + c.abs()).mean(dim=(-2, -1))
-    return amp.reshape(block, block).numpy()
-
-
-def band_curve(spectrum: np.ndarray) -> np.ndarray:
-    """Amplitude–frequency curve: mean of the spectrum over each diagonal band ``u + v``."""
-    n = spectrum.shape[0]
-    u, v = np.indices(spectrum.shape)
-    band = u + v
-    return np.array([spectrum[band == k].mean() for k in range(2 * n - 1)])
-
-
-def _integral(a: np.ndarray) -> np.ndarray:
-    ii = np.zeros((a.shape[0] + 1, a.shape[1] + 1))
-    ii[1:, 1:] = a.cumsum(0).cumsum(1)
-    return ii
-
-
-def auto_crop(score: np.ndarray, size: tuple[int, int], stride: int = BLOCK) -> tuple[int, int, int, int]:
-    """The ``(x, y, w, h)`` window of ``size = (w, h)`` with the largest total ``score``.
-
-    Window origins lie on a ``stride`` grid (multiples of 8 keep the crop on the DCT block grid
-    of the output and, for ×4 / ×2, on whole LQ pixels), plus the last valid position. When
-    several windows hold the whole difference (a region smaller than the crop), the one whose
-    centre is nearest the difference's centre of mass wins, so the region sits mid-crop.
-    """
-    score = np.asarray(score, dtype=np.float64)
-    H, W = score.shape
-    w, h = min(size[0], W), min(size[1], H)
-    # Integral images: every window sum in O(1), so large frames cost O(H·W) whatever the crop size.
-    gy, gx = np.mgrid[0:H, 0:W]
-    ii, iy_, ix_ = _integral(score), _integral(score * gy), _integral(score * gx)
-    ys = np.array(sorted(set(range(0, H - h + 1, stride)) | {H - h}))[:, None]
-    xs = np.array(sorted(set(range(0, W - w + 1, stride)) | {W - w}))[None, :]
-
-    def win(a):
-        return a[ys + h, xs + w] - a[ys, xs + w] - a[ys + h, xs] + a[ys, xs]
-
-    sums = win(ii)
-    best = sums.max()
-    if best <= 0:  # nothing differs: the centre of the frame
-        return (W - w) // 2 // stride * stride, (H - h) // 2 // stride * stride, w, h
-    near = sums >= best * (1 - 1e-9)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cy, cx = win(iy_) / sums, win(ix_) / sums
-    off = (cy - (ys + (h - 1) / 2)) ** 2 + (cx - (xs + (w - 1) / 2)) ** 2
-    off = np.where(near, off, np.inf)
-    iy, ix = np.unravel_index(int(np.argmin(off)), off.shape)
-    return int(xs[0, ix]), int(ys[iy, 0]), w, h
-
-
-def difference_score(srs: list[np.ndarray], gt: np.ndarray | None, baseline: np.ndarray | None) -> tuple[np.ndarray, str]:
-    """Per-pixel map of where the methods differ, and a phrase saying what it measures."""
-    stack = np.stack([s.astype(np.float32) for s in srs])
-    if len(srs) >= 2:
-        return (stack.max(0) - stack.min(0)).mean(-1), "largest disagreement between the SR outputs"
-    if gt is not None:
-        return np.abs(stack[0] - gt.astype(np.float32)).mean(-1), "largest error of the SR output against GT"
-    return np.abs(stack[0] - baseline.astype(np.float32)).mean(-1), "largest difference of the SR output from bicubic"
+__all__ = ["compare", "format_summary", "parse_crop"]
 
 
 def parse_crop(text: str) -> tuple[int, int, int, int]:
@@ -158,12 +53,12 @@ def parse_crop(text: str) -> tuple[int, int, int, int]:
     try:
         vals = tuple(int(p) for p in parts)
     except ValueError:
-        raise UsageError(f"--crop {text!r}: expected X,Y,W,H as four integers") from None
+        raise UsageError(f"crop={text!r}: expected X,Y,W,H as four integers") from None
     if len(vals) != 4:
-        raise UsageError(f"--crop {text!r}: expected X,Y,W,H as four integers")
+        raise UsageError(f"crop={text!r}: expected X,Y,W,H as four integers")
     x, y, w, h = vals
     if x < 0 or y < 0 or w < BLOCK or h < BLOCK:
-        raise UsageError(f"--crop {text!r}: needs X, Y >= 0 and W, H >= {BLOCK}")
+        raise UsageError(f"crop={text!r}: needs X, Y >= 0 and W, H >= {BLOCK}")
     return vals
 
 
@@ -242,7 +137,7 @@ def _read_inputs(lq: Path, srs: list[Path], labels: list[str], gt: Path | None, 
                 if len(missing) != len(active):  # SR/GT clips of different lengths cannot be scored pairwise
                     longer = next(sources[k] for k in active if k not in missing)
                     raise InputError(f"{sources[missing[0]]}: has fewer frames ({i}) than {longer} "
-                                     f"(score the common part with --max-frames {i})")
+                                     f"(score the common part with max_frames={i})")
                 break
             if i == frame:
                 for k, f in got.items():
@@ -254,6 +149,8 @@ def _read_inputs(lq: Path, srs: list[Path], labels: list[str], gt: Path | None, 
                     psnrs[lab].append(float(psnr(p, g, y_channel=y_channel, crop_border=crop_border)))
                     ssims[lab].append(float(ssim(p, g, y_channel=y_channel, crop_border=crop_border)))
             i += 1
+    except FreqVSRError:
+        raise  # already one line (our errors are ValueErrors too)
     except ValueError as exc:  # crop_border too large for the frame
         raise UsageError(f"{exc}") from None
     finally:
@@ -264,114 +161,11 @@ def _read_inputs(lq: Path, srs: list[Path], labels: list[str], gt: Path | None, 
                  frames=n_scored, psnr=psnrs, ssim=ssims), scale
 
 
-# ----------------------------------------------------------------------------------- rendering
-def _png_bytes(img) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=False)
-    return buf.getvalue()
-
-
-def png_data_uri(arr_or_img) -> str:
-    """``data:image/png;base64,...`` of an array (H, W, 3) uint8 or a PIL image."""
-    from PIL import Image
-
-    img = Image.fromarray(arr_or_img) if isinstance(arr_or_img, np.ndarray) else arr_or_img
-    return "data:image/png;base64," + base64.b64encode(_png_bytes(img)).decode("ascii")
-
-
-def zoomed(crop: np.ndarray, zoom: int):
-    from PIL import Image
-
-    img = Image.fromarray(np.ascontiguousarray(crop))
-    return img.resize((img.width * zoom, img.height * zoom), Image.NEAREST) if zoom != 1 else img
-
-
-def spectrum_range(panels: list[Panel]) -> tuple[float, float]:
-    """Shared colour scale of the heat maps, from the AC coefficients only: DC (the block mean)
-    is far larger than any AC term and would leave every AC cell dark; it shows as the top colour."""
-    vals = np.stack([p.spectrum.reshape(-1)[1:] for p in panels])
-    return float(vals.min()), float(vals.max())
-
-
-def panel_colours(panels: list[Panel]) -> dict[str, str]:
-    """One colour per panel label, shared by every chart (an SR keeps its colour everywhere)."""
-    from freqvsr.report.plots import LINE_COLOURS
-
-    return {lab: LINE_COLOURS[i % len(LINE_COLOURS)] for i, p in enumerate(panels) for lab in {p.label, p.curve_label}}
-
-
-def curve_series(panels: list[Panel]) -> dict[str, tuple[list[float], list[float]]]:
-    return {p.curve_label: (list(range(len(p.curve))), [float(v) for v in p.curve]) for p in panels}
-
-
-def psnr_series(result: dict) -> dict[str, tuple[list[float], list[float]]]:
-    return {lab: (list(range(len(v))), list(v)) for lab, v in result["per_frame_psnr"].items()}
-
-
-def render_png(panels: list[Panel], result: dict, zoom: int):
-    """The PNG montage: labelled zoomed crops, their 8×8 spectral maps, the amplitude curve and
-    (with GT) the per-frame PSNR chart. Width ``n·w·zoom + (n+1)·GAP`` for n panels of width w."""
-    from PIL import Image, ImageDraw
-
-    from freqvsr.report.plots import pil_heatmap, pil_lines
-
-    n = len(panels)
-    tw, th = panels[0].crop.shape[1] * zoom, panels[0].crop.shape[0] * zoom
-    hm = min(tw, th, 8 * 24)  # heat map side: whole cells, never wider than a tile
-    width = n * tw + (n + 1) * GAP
-    charts = 1 + (1 if result.get("per_frame_psnr") else 0)
-    height = GAP + LABEL_H + th + GAP + LABEL_H + hm + GAP + charts * (CURVE_H + GAP)
-    canvas = Image.new("RGB", (width, height), "white")
-    d = ImageDraw.Draw(canvas)
-    vmin, vmax = spectrum_range(panels)
-    y_tile = GAP + LABEL_H
-    y_map = y_tile + th + GAP + LABEL_H
-    for i, p in enumerate(panels):
-        x = GAP + i * (tw + GAP)
-        d.text((x + 2, GAP + 2), p.label[: max(6, tw // 7)], fill="black")
-        canvas.paste(zoomed(p.crop, zoom), (x, y_tile))
-        d.text((x + 2, y_tile + th + GAP + 2), "DCT, native res." if p.spectrum_label else "DCT log-amplitude",
-               fill=(90, 90, 90))
-        canvas.paste(pil_heatmap(p.spectrum, vmin, vmax, hm), (x + (tw - hm) // 2, y_map))
-    y = y_map + hm + GAP
-    chart_w = width - 2 * GAP
-    curve = pil_lines(curve_series(panels), xlabel="frequency band u+v", ylabel="mean log10(1+|DCT|)",
-                      width=chart_w, height=CURVE_H, title="Amplitude-frequency curve (8x8 block DCT of the crops)",
-                      colours=panel_colours(panels), integer_x=True)
-    canvas.paste(curve, (GAP, y))
-    if result.get("per_frame_psnr"):
-        y += CURVE_H + GAP
-        chart = pil_lines(psnr_series(result), xlabel="frame", ylabel="PSNR (dB)", width=chart_w, height=CURVE_H,
-                          title=f"Per-frame PSNR against GT ({result['protocol']})", colours=panel_colours(panels),
-                          integer_x=True)
-        canvas.paste(chart, (GAP, y))
-    return canvas
-
-
-def frame_overview(img: np.ndarray, box: tuple[int, int, int, int], max_width: int = 640, min_width: int = 320):
-    """The whole frame scaled to a readable width (at most ``max_width``; small frames are
-    magnified by a whole factor up to ``min_width``), with the crop outlined."""
-    from PIL import Image, ImageDraw
-
-    im = Image.fromarray(img)
-    f = min(1.0, max_width / im.width)
-    if f < 1.0:
-        im = im.resize((max(1, round(im.width * f)), max(1, round(im.height * f))), Image.BILINEAR)
-    elif im.width < min_width:
-        f = float(max(1, min_width // im.width))
-        im = im.resize((im.width * int(f), im.height * int(f)), Image.NEAREST)
-    x, y, w, h = box
-    d = ImageDraw.Draw(im)
-    for k, colour in ((1, (255, 255, 255)), (0, (255, 0, 0))):
-        d.rectangle([x * f - k, y * f - k, (x + w) * f + k - 1, (y + h) * f + k - 1], outline=colour, width=2)
-    return im
-
-
 # ----------------------------------------------------------------------------------- main entry
 def _unique_labels(srs: list[Path], labels: list[str] | None, reserved: tuple[str, ...] = ()) -> list[str]:
     if labels:
         if len(labels) != len(srs):
-            raise UsageError(f"{len(labels)} label(s) given for {len(srs)} SR input(s); give one --label per SR")
+            raise UsageError(f"{len(labels)} label(s) given for {len(srs)} SR input(s); labels= needs one per SR")
         out = list(labels)
     else:
         out = [p.stem if p.is_file() else p.name for p in srs]
@@ -413,19 +207,19 @@ def compare(lq, srs, gt=None, output="compare.html", *, labels: list[str] | None
         raise UsageError(f"{output}: output must end in .html or .png")
     for p in [lq, *srs] + ([gt] if gt else []):
         if not p.exists():
-            raise InputError(f"{p}: no such file or folder")
+            raise InputNotFoundError(f"{p}: no such file or folder")
         if p.resolve() == output.resolve():
             raise OutputError(f"{output}: would overwrite an input")
     if not output.parent.exists():
         raise OutputError(f"{output.parent}: output folder does not exist")
     if zoom < 1 or zoom > 16:
-        raise UsageError(f"--zoom {zoom}: must be an integer from 1 to 16")
+        raise UsageError(f"zoom={zoom}: must be an integer from 1 to 16")
     if crop_size < BLOCK:
-        raise UsageError(f"--crop-size {crop_size}: must be at least {BLOCK}")
+        raise UsageError(f"crop_size={crop_size}: must be at least {BLOCK}")
     if max_frames is not None and max_frames < 1:
-        raise UsageError(f"--max-frames {max_frames}: must be >= 1")
+        raise UsageError(f"max_frames={max_frames}: must be >= 1")
     if frame is not None and frame < 0:
-        raise UsageError(f"--frame {frame}: must be >= 0")
+        raise UsageError(f"frame={frame}: must be >= 0")
     if isinstance(crop, str):
         crop = parse_crop(crop)
     labels = _unique_labels(srs, labels, ("LQ", "GT") + (("bicubic",) if bicubic else ()))
@@ -454,8 +248,8 @@ def compare(lq, srs, gt=None, output="compare.html", *, labels: list[str] | None
         else:
             x, y, w, h = crop
             if x + w > W or y + h > H:
-                raise UsageError(f"--crop {x},{y},{w},{h}: reaches outside the {W}x{H} frame")
-            box, why = (x, y, w, h), "given with --crop"
+                raise UsageError(f"crop={x},{y},{w},{h}: reaches outside the {W}x{H} frame")
+            box, why = (x, y, w, h), "given"
         x, y, w, h = box
 
         def cut(img):
@@ -498,8 +292,6 @@ def compare(lq, srs, gt=None, output="compare.html", *, labels: list[str] | None
             img.save(tmp, format="PNG")
             result["png_size"] = list(img.size)
         else:
-            from freqvsr.report.html import render_html
-
             overview = frame_overview(data.gt if data.gt is not None else data.srs[0], box)
             tmp.write_text(render_html(panels, result, zoom, overview), encoding="utf-8")
         os.replace(tmp, output)

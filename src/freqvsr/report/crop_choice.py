@@ -24,6 +24,8 @@ import dataclasses
 
 import numpy as np
 
+from freqvsr.functional.color import LUMA_BT601_FULL
+
 __all__ = ["Window", "gain_windows"]
 
 
@@ -64,7 +66,7 @@ def _as_float(img) -> np.ndarray:
 
 def _luma(a: np.ndarray) -> np.ndarray:
     if a.shape[-1] == 3:
-        return a @ np.array([0.299, 0.587, 0.114])
+        return a @ np.array(LUMA_BT601_FULL)
     return a.mean(-1)
 
 

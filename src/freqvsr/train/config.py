@@ -32,7 +32,7 @@ class ModelConfig:
     weights: str | None = None                  # initialise from a checkpoint (e.g. stage 1 of a two-stage recipe)
     weights_strict: bool = True                 # False: load the tensors that fit, keep the rest random
                                                 # (FastRealVSR stage 2 adds HSA to the stage-1 network)
-    flow_weights: str | None = None             # SPyNet state loaded into the model's ``spynet`` (from ``train/flow.py``)
+    flow_weights: str | None = None             # SPyNet state loaded into the model's ``spynet`` (from ``train/spynet_pretrain.py``)
 
 
 @dataclass(frozen=True)

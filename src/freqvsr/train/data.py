@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from freqvsr.data.seeding import mix_seed, sample_generator, worker_init_fn
 from freqvsr.errors import UsageError
 from freqvsr.train.config import Config, DataConfig
-from freqvsr.train.synthetic import moving_clip
+from freqvsr.train.procedural import moving_clip
 
 
 class SyntheticClips(Dataset):

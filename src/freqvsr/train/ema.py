@@ -6,9 +6,8 @@ average is usually the better model for validation and export, so both use it wh
 ``warmup=True`` uses ``min(decay, (1 + step) / (10 + step))`` at optimiser step ``step`` (as
 timm's and TensorFlow's EMAs): without it the average keeps ``decay ** n`` of the random
 initialisation after n steps (37 % after 1,000 steps at 0.999), so in a short run the exported
-average is much worse than the trained weights — measured on our first CPU default-model run:
-at 1,000 iterations the raw weights beat bicubic by 1.1 dB on carphone BI, the plain average by
-0.001 dB.
+average can be much worse than the trained weights (the run that showed it:
+``docs/measurements.md``, run records).
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from freqvsr.errors import ModelError, UsageError
+from freqvsr.inference.device import resolve_device
 from freqvsr.models import VSRModel, create_model, save_checkpoint
 from freqvsr.train import distributed
 from freqvsr.train.config import Config
@@ -55,15 +56,6 @@ class TrainResult:
     val: dict[str, Any] | None = None
 
 
-def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"train.device is {name!r} but no CUDA device is available")
-    return device
-
-
 def build_model(cfg: Config) -> VSRModel:
     from freqvsr.models._checkpoint import (
         load_state_dict_strict,
@@ -71,7 +63,7 @@ def build_model(cfg: Config) -> VSRModel:
     )
 
     m = cfg.model
-    strict_init = m.weights if m.weights and m.weights_strict else False
+    strict_init = m.weights if m.weights and m.weights_strict else None  # None: random initialisation
     model = create_model(m.name, weights=strict_init, **m.args)
     if m.weights and not m.weights_strict:
         # e.g. FastRealVSR stage 2 = stage-1 network + HSA: load every tensor whose name and shape fit
@@ -181,7 +173,10 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, progress: b
 
     out_dir = Path(out_dir)
     t = cfg.train
-    device = pick_device(t.device, int(os.environ.get("LOCAL_RANK", "0")))
+    try:
+        device = resolve_device(t.device, local_rank=int(os.environ.get("LOCAL_RANK", "0")))
+    except UsageError as exc:  # the recipe's key, not the engine's parameter
+        raise UsageError(f"train.device: {exc}") from None
     dist = distributed.setup(device.type)
     if device.type == "cuda":
         torch.cuda.set_device(device)

@@ -55,7 +55,7 @@ def save_state(path: Path, state: dict[str, Any]) -> Path:
 
 def load_state(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise UsageError(f"cannot resume: {path} does not exist (run without --resume to start)")
+        raise UsageError(f"cannot resume: {path} does not exist (run without resume=True to start)")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises several types for a corrupt file

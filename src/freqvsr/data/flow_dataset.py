@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from freqvsr.data.frames import ImageFrames, to_float_tensor
+from freqvsr.data.frame_access import ImageFrames, to_float_tensor
 from freqvsr.data.seeding import sample_generator
 from freqvsr.errors import InputError, UsageError
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from freqvsr.errors import InputError, UsageError
+from freqvsr.errors import FreqVSRError, InputError, InputNotFoundError, UsageError
 from freqvsr.io import VIDEO_EXTENSIONS, list_images, open_input
 from freqvsr.metrics.niqe import niqe
 from freqvsr.metrics.psnr_ssim import as_image_tensor, mean_db, psnr, ssim
@@ -51,8 +51,8 @@ class DatasetProtocol:
     convention: str  # where the default protocol comes from
 
 
-# Defaults as the papers report each test set (DATA.md "Metric protocols": Y for Vid4, RGB for REDS).
-# Crop borders: DATA.md leaves them optional; BasicSR's and mmagic's BasicVSR test configs crop
+# Defaults as the papers report each test set (docs/data.md "Metric protocols": Y for Vid4, RGB for REDS).
+# Crop borders: the papers leave them optional; BasicSR's and mmagic's BasicVSR test configs crop
 # nothing for any of these sets, so 0 everywhere.
 DATASETS: dict[str, DatasetProtocol] = {
     "vid4": DatasetProtocol("vid4", "ROOT/GT/<clip>/ frames (calendar, city, foliage, walk)", True, 0,
@@ -102,7 +102,7 @@ def _dataset_clips(name: str, root: Path) -> tuple[list[tuple[str, object]], dic
         clips = scan.vimeo90k_clips(root, "test")
     else:  # evalset: the index, not the folder, says which clips it holds
         from freqvsr.data.evalset import EvalSetDataset
-        from freqvsr.data.frames import ImageFrames
+        from freqvsr.data.frame_access import ImageFrames
 
         index = EvalSetDataset(root).index
         clips = []
@@ -163,7 +163,7 @@ def pair_clips(pred, gt) -> list[tuple[str, Path, Path]]:
     pred, gt = Path(pred), Path(gt)
     for p in (pred, gt):
         if not p.exists():
-            raise InputError(f"{p}: no such file or folder")
+            raise InputNotFoundError(f"{p}: no such file or folder")
     gt_is_clips = gt.is_dir() and not list_images(gt)
     if not gt_is_clips:
         if pred.is_dir() and not list_images(pred):
@@ -237,7 +237,7 @@ def _where(src) -> Path:
 def _frames(src, max_frames: int | None):
     paths = None if isinstance(src, Path) else getattr(src, "paths", None)
     if paths is not None:  # the exact frame files a dataset scanner listed
-        from freqvsr.data.frames import read_image
+        from freqvsr.data.frame_access import read_image
 
         for i, f in enumerate(paths):
             if max_frames is not None and i >= max_frames:
@@ -281,6 +281,8 @@ def _evaluate_clip(pred: Path, gt, metrics, y_channel: bool, crop_border: int,
                         values["ssim"].append(float(ssim(pt, gtt, y_channel=y_channel, crop_border=crop_border)))
                     if "niqe" in values:
                         values["niqe"].append(niqe(pt, crop_border=crop_border))
+                except FreqVSRError:
+                    raise  # already one line (our errors are ValueErrors too)
                 except ValueError as exc:
                     raise InputError(f"{pred}: frame {n}: {exc}") from exc
                 if "tof" in values:
@@ -362,8 +364,8 @@ def evaluate(pred, gt, *, metrics=("psnr", "ssim"), y_channel: bool | None = Non
     y_channel, crop_border = bool(y_channel), int(crop_border or 0)
     clips = []
     # Per-frame metrics are many small memory-bound tensor ops; torch's intra-op threads spend more
-    # on synchronisation than they gain, badly so on a busy machine (SSIM of a 176x144 RGB frame:
-    # 2.0 s with 2 threads on a loaded 2-core box, 0.015 s with 1). One thread, restored after.
+    # on synchronisation than they gain, badly so on a busy machine (by two orders of magnitude on a
+    # loaded 2-core box: docs/measurements.md, metric-threads). One thread, restored after.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -1,7 +1,7 @@
 """Procedural training material that needs no files: textures moved along known motion.
 
 Used by the small CPU recipes, the tests and flow pretraining. Every function takes an explicit
-``torch.Generator`` (ARCHITECTURE.md example 8), so a sample is a pure function of its seed.
+``torch.Generator`` (docs/design.md, convention 8), so a sample is a pure function of its seed.
 
 A texture is a sum of bilinearly up-sampled noise octaves (smooth shading) plus a few sharp-edged
 rectangles and discs (the edges and corners that super-resolution and flow estimation learn from).

@@ -1,6 +1,6 @@
 """Throughput of on-the-fly degradation, the cost a training data loader pays per clip.
 
-    python -m freqvsr.degrade.throughput crf25 real --seconds 5
+    python benchmarks/degrade_throughput.py crf25 real --seconds 5
 
 Degrades 7-frame HR crops (default 256x256, so the LR clip is 7x64x64 at x4) with each preset in
 one process and one torch thread (what one data-loader worker does), for ``seconds`` each, and

@@ -1,6 +1,6 @@
 """SPyNet pretraining on synthetic pairs with exact ground-truth flow (no weights can be downloaded).
 
-Pairs come from :func:`freqvsr.train.synthetic.flow_pair`: a procedural texture and a smooth
+Pairs come from :func:`freqvsr.train.procedural.flow_pair`: a procedural texture and a smooth
 flow (translation + rotation + zoom + a smooth local field) with ``flow_warp(supp, flow) == ref``
 by construction. The loss is the end-point error (EPE), the mean Euclidean distance between the
 predicted and true flow vectors, in pixels.
@@ -32,7 +32,7 @@ from freqvsr.functional.flow import flow_warp
 from freqvsr.layers.spynet import SPyNet
 from freqvsr.train.config import apply_override, from_dict
 from freqvsr.train.logger import Logger
-from freqvsr.train.synthetic import flow_pair, layered_flow_pair
+from freqvsr.train.procedural import flow_pair, layered_flow_pair
 
 
 @dataclass(frozen=True)
