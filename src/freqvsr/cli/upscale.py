@@ -16,8 +16,10 @@ def add_parser(sub, common) -> None:
     p = sub.add_parser("upscale", parents=[common, quiet_parser(), json_parser(), device_parser()],
                        help="upscale videos or frame folders ×4",
                        description="Upscale video files or folders of frames. OUTPUT is a video file (container by "
-                       "extension) or a folder (PNG frames); with several inputs OUTPUT is a folder.")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="video file or folder of images")
+                       "extension) or a folder (PNG frames); with several inputs OUTPUT is a folder. A folder holding videos "
+                       "(no images) stands for its videos. With several inputs a failing one does not stop the others: "
+                       "a summary table follows, and the exit status is 1 if any failed.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="video file, folder of images, or folder of videos")
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                    help="video file (container by extension) or folder of PNG frames (required)")
     p.add_argument("--model", default=None, help="registered model name or checkpoint path, see `freqvsr models` "
@@ -74,20 +76,66 @@ def output_for(src: Path, out_dir: Path) -> Path:
     return out_dir / (src.stem + ext)
 
 
+def expand_inputs(inputs: list[Path]) -> tuple[list[Path], bool]:
+    """Inputs as typed, a folder of videos replaced by its videos (sorted, top level only).
+
+    A folder holding images stays one input (a frame sequence). Returns the inputs and whether a
+    folder was expanded (then OUTPUT is a folder even for one input typed).
+    """
+    from freqvsr.io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+
+    expanded: list[Path] = []
+    any_folder = False
+    for src in inputs:
+        if src.is_dir():
+            files = [p for p in sorted(src.iterdir()) if p.is_file() and not p.name.startswith(".")]
+            if not any(p.suffix.lower() in IMAGE_EXTENSIONS for p in files):
+                videos = [p for p in files if p.suffix.lower() in VIDEO_EXTENSIONS]
+                if videos:
+                    expanded.extend(videos)
+                    any_folder = True
+                    continue
+        expanded.append(src)
+    return expanded, any_folder
+
+
+def _summary(rows: list[dict]) -> str:
+    """The plain-text table printed after several inputs: input, frames, fps, status, error."""
+    head = ("input", "frames", "fps", "status", "error")
+    cells = [(str(r["input"]), str(r.get("frames", 0)), f"{r.get('fps') or 0:.2f}", r["status"], r.get("error") or "")
+             for r in rows]
+    widths = [max(len(head[i]), *(len(c[i]) for c in cells)) for i in range(4)]
+
+    def line(c) -> str:
+        return "  ".join([c[0].ljust(widths[0]), c[1].rjust(widths[1]), c[2].rjust(widths[2]),
+                          c[3].ljust(widths[3]), c[4]]).rstrip()
+
+    failed = sum(r["status"] == "failed" for r in rows)
+    return "\n".join([line(head), *(line(c) for c in cells),
+                      f"{len(rows)} inputs: {len(rows) - failed} ok, {failed} failed"])
+
+
 def run(args: argparse.Namespace) -> int:
     from freqvsr.inference import DEFAULT_MODEL, Upscaler, upscale_video
     from freqvsr.inference.job import output_kind, work_dir_for
     from freqvsr.io import VIDEO_EXTENSIONS
 
-    inputs = [Path(p) for p in args.inputs]
+    for src in map(Path, args.inputs):
+        if not src.exists():  # before the model is built: a typo should fail at once
+            raise InputNotFoundError(f"{src}: no such file or folder")
+    inputs, from_folder = expand_inputs([Path(p) for p in args.inputs])
     out = Path(args.output)
-    if len(inputs) > 1:
+    many = len(inputs) > 1 or from_folder
+    if many:
         if out.suffix.lower() in VIDEO_EXTENSIONS:
             raise UsageError(f"{out}: with several inputs OUTPUT must be a folder")
         if out.exists() and not out.is_dir():
             raise UsageError(f"{out}: with several inputs OUTPUT must be a folder")
         out.mkdir(parents=True, exist_ok=True)
         targets = [output_for(src, out) for src in inputs]
+        clashes = sorted({t.name for t in targets if targets.count(t) > 1})
+        if clashes:
+            raise UsageError(f"{out}: several inputs would be written to the same output ({', '.join(clashes)})")
     else:
         targets = [args.output]  # as typed: "frames.v2/" names a folder
     model = args.model or DEFAULT_MODEL
@@ -97,29 +145,37 @@ def run(args: argparse.Namespace) -> int:
             f"{model}: not a freqvsr checkpoint (official weights load into a named architecture): "
             f"use --model NAME --weights {model}, NAME from `freqvsr models`"
         )
-    for src in inputs:
-        if not src.exists():  # before the model is built: a typo should fail at once
-            raise InputNotFoundError(f"{src}: no such file or folder")
     for dst in targets:
         output_kind(dst)  # an unsupported extension is refused before any work
     check_json_target(args.json)
     engine = Upscaler(model, weights=args.weights, device=args.device, precision=args.precision,
                       chunk=args.chunk, overlap=args.overlap, tile=args.tile, tile_overlap=args.tile_overlap,
                       memory_budget=args.memory_budget)
-    reports = []
+    rows: list[dict] = []  # one per input, for the summary and --json
     for src, dst in zip(inputs, targets):
         if args.resume and not args.overwrite and Path(dst).exists() and not work_dir_for(Path(dst)).exists():
             # Rerunning an interrupted batch with --resume: files finished before are kept as they are.
             if not args.quiet:
                 print(f"freqvsr: {dst}: already finished, skipped (--resume keeps finished outputs)", file=sys.stderr)
+            rows.append({"input": str(src), "output": str(dst), "frames": 0, "fps": 0.0,
+                         "status": "skipped", "error": None})
             continue
-        report = upscale_video(
-            src, dst, model=model, weights=args.weights, scale=args.scale, codec=args.codec, crf=args.crf,
-            preset=args.preset, pix_fmt=args.pix_fmt, lossless=args.lossless, audio=not args.no_audio,
-            subtitles=not args.no_subtitles, resume=args.resume, overwrite=args.overwrite, quiet=args.quiet,
-            strict=args.strict, upscaler=engine,
-        )
-        reports.append(report)
+        try:
+            report = upscale_video(
+                src, dst, model=model, weights=args.weights, scale=args.scale, codec=args.codec, crf=args.crf,
+                preset=args.preset, pix_fmt=args.pix_fmt, lossless=args.lossless, audio=not args.no_audio,
+                subtitles=not args.no_subtitles, resume=args.resume, overwrite=args.overwrite, quiet=args.quiet,
+                strict=args.strict, upscaler=engine,
+            )
+        except Exception as exc:  # one input's failure must not stop the others; Ctrl-C still stops all
+            if not many or args.debug:
+                raise
+            message = _message(exc, args)
+            print(f"freqvsr: error: {message}", file=sys.stderr)  # errors are shown even with --quiet
+            rows.append({"input": str(src), "output": str(dst), "frames": 0, "fps": 0.0, "status": "failed",
+                         "error": message, "exit_code": getattr(exc, "exit_code", 1)})
+            continue
+        rows.append({**report.to_dict(), "status": "ok", "error": None})
         if not args.quiet:
             mem = report.peak_memory_bytes / 2**20
             lost = f" ({report.frames_lost} input frames lost)" if report.frames_lost else ""
@@ -129,7 +185,24 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             if report.plan:
                 print(f"  plan: {report.plan['describe']}", file=sys.stderr)
+    failed = [r for r in rows if r["status"] == "failed"]
+    if many and (failed or not args.quiet):
+        print(_summary(rows), file=sys.stderr)
     # one report per input (a list even for one), as frames_in / frames_out / frames_lost, seconds,
-    # fps, peak_memory_bytes (peak RSS), peak_gpu_memory_bytes, plan, ...
-    write_json(args.json, [r.to_dict() for r in reports])
-    return 0
+    # fps, peak_memory_bytes (peak RSS), peak_gpu_memory_bytes, plan, ..., status (ok | failed |
+    # skipped) and error (the one-line message of a failed input, else null)
+    write_json(args.json, [{k: v for k, v in r.items() if k != "exit_code"} for r in rows])
+    # exit 1 when an input failed (2 when every failure was bad usage, e.g. --scale the model lacks)
+    if not failed:
+        return 0
+    return 2 if all(r["exit_code"] == 2 for r in failed) else 1
+
+
+def _message(exc: BaseException, args: argparse.Namespace) -> str:
+    """The one line `freqvsr: error:` shows for ``exc`` (as main() words it)."""
+    from freqvsr.cli._common import to_flags
+    from freqvsr.errors import FreqVSRError
+
+    if isinstance(exc, FreqVSRError):
+        return " ".join(to_flags(str(exc), getattr(args, "_flags", {})).split())
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
