@@ -34,7 +34,7 @@ def header(shipped):
 def test_metadata_describes_the_training(header):
     training = header["training"]
     assert training["iterations"] > 0 and training["wall_time_s"] > 0 and training["hardware"]
-    assert "ftvsr-mix" in str(training["degradation"])
+    assert any(mix in str(training["degradation"]) for mix in ("ftvsr-mix", "camera-mix"))
     # never trained on the evaluation clips: the corpus of docs/data.md (as PNG folders or a frame store)
     assert training["data"]["kind"] in ("folder", "store")
 

@@ -218,6 +218,7 @@ for p in (CodecParams("libx264", crf=25), CodecParams("libx264", bitrate=1500000
 """
 
 
+@pytest.mark.spawns
 def test_codec_output_does_not_depend_on_uninitialised_memory():
     # glibc's MALLOC_PERTURB_ fills fresh heap memory with a byte pattern: an encoder that reads
     # memory it never wrote gives different output for different patterns (default libx264 with
@@ -308,6 +309,15 @@ def test_ftvsr_mix_proportions():
     assert abs(clean - 0.625) < 0.04
     crfs = {d.codec.crf for d in draws if d.codec is not None}
     assert crfs == {15, 25, 35}
+
+
+def test_camera_mix_proportions():
+    g = torch.Generator().manual_seed(0)
+    draws = [get_preset("camera-mix").sample(g) for _ in range(2000)]
+    clean = sum(d.codec is None for d in draws) / len(draws)
+    assert abs(clean - 0.4) < 0.04
+    crfs = [d.codec.crf for d in draws if d.codec is not None]
+    assert min(crfs) == 15 and max(crfs) == 37 and len(set(crfs)) == 23
 
 
 def test_noise_is_independent_of_chunking():
