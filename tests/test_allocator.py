@@ -29,6 +29,7 @@ def _run(mode: str) -> tuple[bool, int]:
     return on == "True", int(faults)
 
 
+@pytest.mark.spawns
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc setting (Linux only)")
 def test_freed_blocks_are_reused_without_page_faults():
     import ctypes

@@ -228,6 +228,7 @@ def test_nothing_imports_cli_train_or_bench() -> None:
     assert not bad, "\n".join(bad)
 
 
+@pytest.mark.spawns
 def test_models_import_is_light() -> None:
     # `import freqvsr.models` must not pull in PyAV, OpenCV, data or degrade code.
     code = (
@@ -239,6 +240,7 @@ def test_models_import_is_light() -> None:
     assert out == "", f"import freqvsr.models imported: {out}"
 
 
+@pytest.mark.spawns
 def test_import_freqvsr_is_cheap() -> None:
     code = "import sys, freqvsr\nprint(','.join(m for m in ('torch', 'av') if m in sys.modules))\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

@@ -12,6 +12,7 @@ from clips import make_video
 from freqvsr.cli.main import main
 
 
+@pytest.mark.spawns
 def test_console_script_help_and_usage_errors(capsys):
     out = subprocess.run([sys.executable, "-m", "freqvsr.cli.main", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "upscale" in out.stdout and "demo" in out.stdout
@@ -22,6 +23,7 @@ def test_console_script_help_and_usage_errors(capsys):
     assert main(["upscale", "in.mp4", "-o", "o.mp4", "--precision", "fp16", "--device", "cpu", "--quiet"]) in (1, 2)
 
 
+@pytest.mark.spawns
 def test_debug_shows_traceback(tmp_path):
     args = [sys.executable, "-m", "freqvsr.cli.main", "upscale", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o.mp4")]
     plain = subprocess.run(args, capture_output=True, text=True)

@@ -154,6 +154,7 @@ def test_user_errors_are_one_line(inputs, tmp_path):
 BROWSER = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 
 
+@pytest.mark.spawns
 @pytest.mark.skipif(BROWSER is None, reason="no headless browser (chromium) installed")
 def test_html_renders_in_headless_browser(inputs):
     out = inputs["dir"] / "report.html"

@@ -140,6 +140,7 @@ def test_on_the_fly_degradation_replays_from_params(tmp_path):
     assert no_aug[1]["params"] == s["params"]
 
 
+@pytest.mark.spawns
 def test_dataloader_workers_give_the_same_samples(tmp_path):
     # Run in a fresh interpreter: forking DataLoader workers out of the long pytest process (which
     # has started threads: PyAV, encoders, torch) deadlocked once in CI; a clean process forks safely.

@@ -236,7 +236,8 @@ def test_online_model_is_tiled_under_a_small_budget_with_one_state_per_tile():
     torch.manual_seed(0)
     clip = torch.rand(2, 3, 600, 800)  # 216 bytes per pixel measured: 124 MiB a frame
     whole = Upscaler(RunningMeanOnline(), device="cpu", tile=0).upscale_clip(clip)
-    up = Upscaler(RunningMeanOnline(), device="cpu", memory_budget="64M")
+    # 96M: the budget also holds the LR look-ahead (33 MiB here), whole frames need 124 MiB
+    up = Upscaler(RunningMeanOnline(), device="cpu", memory_budget="96M")
     tiled = up.upscale_clip(clip)
     assert up.tile_hw is not None and up.plan.tiles > 1 and up.plan.fits
     # a float16 accumulator (when the plan needs one) rounds to 2^-11 relative
@@ -285,3 +286,35 @@ def test_channels_last_falls_back_for_a_model_that_cannot_take_it():
     out = up.upscale_clip(clip)
     assert not up.channels_last  # fell back on the first call
     torch.testing.assert_close(out, torch.nn.functional.interpolate(clip, scale_factor=4, mode="nearest"))
+
+
+@pytest.mark.parametrize("n,chunk,overlap", [(1, 4, 1), (7, 4, 0), (20, 8, 3), (13, 10, 2), (9, 3, 2), (33, 8, 7),
+                                             (120, 16, 4), (17, 16, 4)])
+def test_segment_bounds_are_the_engines_segments(n, chunk, overlap):
+    """Processes sharing one video's segments plan them with segment_bounds(): it must be the
+    schedule the engine really runs."""
+    from freqvsr.inference.engine import segment_bounds
+
+    up = Upscaler(NearestSequence(), chunk=chunk, overlap=overlap, device="cpu", tile=0)
+    segs = [(e.start, e.end) for e in _events(up, torch.rand(n, 3, 4, 4)) if isinstance(e, SegmentEnd)]
+    assert segment_bounds("sequence", n, chunk, overlap) == segs
+    batches = Upscaler(create_model("bicubic"), chunk=chunk, device="cpu", tile=0)
+    segs = [(e.start, e.end) for e in _events(batches, torch.rand(n, 3, 4, 4)) if isinstance(e, SegmentEnd)]
+    assert segment_bounds("image", n, chunk) == segs
+
+
+def test_iconvsr_gets_the_absolute_frame_index_of_each_chunk():
+    """Issue 13: a model declaring uses_frame_index gets frame_offset / ends_video per chunk."""
+    from toy_models import NearestSequence as Base
+
+    seen = []
+
+    class Recorder(Base):
+        uses_frame_index = True
+
+        def forward(self, lq, frame_offset=0, ends_video=True):
+            seen.append((frame_offset, lq.shape[1], ends_video))
+            return super().forward(lq)
+
+    Upscaler(Recorder(), chunk=8, overlap=2, device="cpu", tile=0).upscale_clip(torch.rand(20, 3, 4, 4))
+    assert seen == [(0, 8, False), (6, 8, False), (12, 8, True)]

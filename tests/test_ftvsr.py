@@ -18,6 +18,7 @@ from freqvsr.layers.frequency_attention import FrequencyTokenAttention
 from freqvsr.layers.winograd import winograd_conv3x3, winograd_weight
 from freqvsr.errors import ModelError
 from freqvsr.models import create_model
+from freqvsr.models._checkpoint import unwrap_state_dict
 from freqvsr.models._registry import get_spec
 from freqvsr.models.ftvsr import FTVSR, LTAM, keyframe_schedule, pad_official
 
@@ -314,8 +315,10 @@ def test_official_checkpoint_layout_loads_through_factory(tmp_path):
     loaded = create_model("ftvsr.official.tiny", weights=path)
     a, b = src.state_dict(), loaded.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    # the hook alone: nested dict, module. prefixes, restorer entries dropped
-    converted = FTVSR.convert_state_dict({"state_dict": {"generator.module." + k: v for k, v in a.items()} | {"step_counter": torch.zeros(1)}})
+    # the factory's unwrapping, then the hook: nested dict, module. prefixes, restorer entries dropped
+    nested = {"state_dict": {"generator.module." + k: v for k, v in a.items()} | {"step_counter": torch.zeros(1)}}
+    converted = FTVSR.convert_state_dict(unwrap_state_dict(nested, "FTVSR_tiny.pth"))
+    assert "step_counter" not in FTVSR.convert_state_dict(dict(a) | {"step_counter": torch.zeros(1)})
     assert converted.keys() == a.keys()
 
 

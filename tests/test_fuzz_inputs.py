@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from clips import make_video, write_png
 
@@ -81,6 +82,7 @@ def _mutate(data: bytes, rng: np.random.Generator) -> bytes:
     return bytes(buf)
 
 
+@pytest.mark.spawns
 def test_fuzzed_inputs_fail_cleanly_or_succeed(tmp_path):
     seeds = _seeds(tmp_path)
     rng = np.random.default_rng(SEED)

@@ -65,6 +65,7 @@ def _wait_for_segments(manifest: Path, proc: subprocess.Popen, n: int) -> None:
         time.sleep(0.01)
 
 
+@pytest.mark.spawns
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_stop_signal_exits_cleanly_and_resumes(tmp_path, tiny_ckpt, sig):
     """Ctrl-C crashed in libavformat (exit 139) after its message; now: 130 / 143, one line,

@@ -257,6 +257,7 @@ def test_missing_eval_extra_is_named(monkeypatch):
         niqe.niqe_pristine_params.cache_clear()
 
 
+@pytest.mark.spawns
 def test_core_install_does_not_import_eval_dependencies():
     import subprocess
     import sys

@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from clips import make_video
 from freqvsr.cli.main import main
 
@@ -71,6 +73,7 @@ def test_same_output_name_twice_is_refused(tmp_path, capsys):
     assert "same output" in capsys.readouterr().err
 
 
+@pytest.mark.spawns
 def test_python_dash_m_freqvsr_runs_the_cli(tmp_path):
     help_ = subprocess.run([sys.executable, "-m", "freqvsr", "--help"], capture_output=True, text=True)
     assert help_.returncode == 0 and "upscale" in help_.stdout
@@ -88,3 +91,19 @@ def test_resume_rerun_skips_finished_and_retries_the_failed(tmp_path, capsys):
     assert main([*args, "--resume", "--json", str(report)]) == 0
     assert [r["status"] for r in json.loads(report.read_text())] == ["skipped", "ok", "skipped"]
     assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "b.mp4", "c.mkv"]
+
+
+@pytest.mark.spawns
+@pytest.mark.timeout(120)
+def test_jobs_2_runs_inputs_in_two_processes(tmp_path, capfd):
+    """--jobs 2: a pool of 2 processes (1 thread each here); summary and exit status as without it."""
+    folder = _folder(tmp_path, broken=True)
+    out, report = tmp_path / "out", tmp_path / "r.json"
+    assert main(["upscale", str(folder), "-o", str(out), "--model", "bicubic", "--device", "cpu", "--jobs", "2",
+                 "--json", str(report)]) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "c.mkv"]
+    err = capfd.readouterr().err
+    assert "3 inputs: 2 ok, 1 failed" in err and "b.mp4" in err
+    reports = json.loads(report.read_text())
+    assert [r["status"] for r in reports] == ["ok", "failed", "ok"] and [r["frames"] for r in reports] == [2, 0, 3]
+    assert main(["upscale", str(folder), "-o", str(out), "--jobs", "0"]) == 2

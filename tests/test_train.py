@@ -20,7 +20,7 @@ from freqvsr.train.config import (
 )
 from freqvsr.train.data import BatchStream, SyntheticClips
 from freqvsr.train.logger import read_log
-from freqvsr.train.loop import param_groups, train
+from freqvsr.train.loop import param_groups, simulated_interruption, train
 from freqvsr.train.schedule import learning_rate
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -199,7 +199,8 @@ def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path):
     raw = tiny_raw(iterations=6, ema_decay=0.9, grad_clip=0.5, freeze=[{"modules": ["spynet"], "iterations": 2}])
     cfg = config_from_dict(raw)
     straight = train(cfg, tmp_path / "a", progress=False)
-    first = train(cfg, tmp_path / "b", progress=False, stop_after=3)
+    with simulated_interruption(3):
+        first = train(cfg, tmp_path / "b", progress=False)
     assert first.final is None and (tmp_path / "b" / "training_state.pt").is_file()
     second = train(cfg, tmp_path / "b", progress=False, resume=True)
     assert first.losses + second.losses == straight.losses  # exact float equality

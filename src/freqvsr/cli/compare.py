@@ -21,7 +21,8 @@ def add_parser(sub, common) -> None:
                        description="Compare super-resolved outputs with their low-quality input (and ground truth): "
                                    "a self-contained HTML page or a PNG montage.")
     p.add_argument("inputs", nargs="+", metavar="LQ SR [GT]",
-                   help="LQ input, SR output, optional ground truth (with --sr: LQ [GT], kept together before or after the options)")
+                   help="LQ input, SR output, optional ground truth "
+                        "(with --sr: LQ [GT], kept together before or after the options)")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="report.html (self-contained page) or report.png (required)")
     p.add_argument("--sr", action="append", default=[], metavar="PATH",

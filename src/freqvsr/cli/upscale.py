@@ -1,13 +1,23 @@
-"""`freqvsr upscale INPUT... -o OUTPUT`: flags map one to one onto :func:`freqvsr.upscale_video`."""
+"""`freqvsr upscale INPUT... -o OUTPUT`: flags map one to one onto :func:`freqvsr.upscale_video`.
+
+Several inputs run one after another, or ``--jobs N`` at once (a pool of processes), or shared
+between the processes torchrun starts (``torchrun ... -m freqvsr upscale``: whole inputs when
+there are several, segments of the video when there is one; see inference/scale_out.py).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from freqvsr.cli._common import DeprecatedAlias, check_json_target, device_parser, json_parser, quiet_parser, write_json
 from freqvsr.errors import InputNotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from freqvsr.inference.scale_out import Group
 
 _FOREIGN_WEIGHTS = (".pth", ".pt", ".ckpt", ".bin")
 
@@ -18,7 +28,10 @@ def add_parser(sub, common) -> None:
                        description="Upscale video files or folders of frames. OUTPUT is a video file (container by "
                        "extension) or a folder (PNG frames); with several inputs OUTPUT is a folder. A folder holding videos "
                        "(no images) stands for its videos. With several inputs a failing one does not stop the others: "
-                       "a summary table follows, and the exit status is 1 if any failed.")
+                       "a summary table follows, and the exit status is 1 if any failed. Under torchrun "
+                       "(torchrun --nproc-per-node G [--nnodes N ...] -m freqvsr upscale ...) the processes share the "
+                       "inputs, or the segments of one video; OUTPUT's folder must then be one that every process "
+                       "(every node) sees, e.g. a network file system.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video file, folder of images, or folder of videos")
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                    help="video file (container by extension) or folder of PNG frames (required)")
@@ -39,8 +52,10 @@ def add_parser(sub, common) -> None:
                    "when they fit --memory-budget, else the cheapest tiles that fit)")
     p.add_argument("--tile-overlap", type=int, default=16, help="LR pixels shared by neighbouring tiles (default: 16)")
     p.add_argument("--memory-budget", default=None, metavar="SIZE",
-                   help="memory the model and its buffers may use, e.g. 2G or 1500M; chunk and tiles are planned "
-                        "to fit it (default: min(available/2, 2G) on CPU, 80%% of free GPU memory)")
+                   help="memory the job may use on top of the process itself (the model, its buffers, the output "
+                        "frames queued and the encoder's own), e.g. 2G or 1500M; chunk and tiles are planned to fit "
+                        "it, and a job that cannot fit is refused before any work (default on CPU: 2G plus what the "
+                        "output's frames need, at most half the available memory; 80%% of free GPU memory)")
     p.add_argument("--codec", default=None, help="libx264 | libx265 | libvpx-vp9 | libsvtav1 | ffv1 | prores_ks "
                    "(alpha is kept by prores_ks in .mov/.mkv, ffv1 in .mkv, libvpx-vp9 in .webm/.mkv, and PNG frames) "
                    "(default: libx264, libvpx-vp9 for .webm)")
@@ -60,6 +75,9 @@ def add_parser(sub, common) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted job from its last finished segment (default: off)")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists (default: off)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="with several inputs, upscale N at once: on CPU in N processes sharing the CPU threads "
+                        "(threads // N each), on several GPUs one input per GPU (default: 1)")
     p.add_argument("--strict", action="store_true",
                    help="fail (exit 1, nothing written) when any input frame is lost to corrupt or missing data; "
                         "by default the frames that decode are upscaled and the loss is reported (default: off)")
@@ -116,8 +134,9 @@ def _summary(rows: list[dict]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from freqvsr.inference import DEFAULT_MODEL, Upscaler, upscale_video
-    from freqvsr.inference.job import output_kind, work_dir_for
+    from freqvsr.inference import DEFAULT_MODEL
+    from freqvsr.inference.job import output_kind
+    from freqvsr.inference.scale_out import from_env
     from freqvsr.io import VIDEO_EXTENSIONS
 
     for src in map(Path, args.inputs):
@@ -148,54 +167,201 @@ def run(args: argparse.Namespace) -> int:
     for dst in targets:
         output_kind(dst)  # an unsupported extension is refused before any work
     check_json_target(args.json)
-    engine = Upscaler(model, weights=args.weights, device=args.device, precision=args.precision,
-                      chunk=args.chunk, overlap=args.overlap, tile=args.tile, tile_overlap=args.tile_overlap,
-                      memory_budget=args.memory_budget)
-    rows: list[dict] = []  # one per input, for the summary and --json
-    for src, dst in zip(inputs, targets):
-        if args.resume and not args.overwrite and Path(dst).exists() and not work_dir_for(Path(dst)).exists():
-            # Rerunning an interrupted batch with --resume: files finished before are kept as they are.
-            if not args.quiet:
-                print(f"freqvsr: {dst}: already finished, skipped (--resume keeps finished outputs)", file=sys.stderr)
-            rows.append({"input": str(src), "output": str(dst), "frames": 0, "fps": 0.0,
-                         "status": "skipped", "error": None})
-            continue
-        try:
-            report = upscale_video(
-                src, dst, model=model, weights=args.weights, scale=args.scale, codec=args.codec, crf=args.crf,
-                preset=args.preset, pix_fmt=args.pix_fmt, lossless=args.lossless, audio=not args.no_audio,
-                subtitles=not args.no_subtitles, resume=args.resume, overwrite=args.overwrite, quiet=args.quiet,
-                strict=args.strict, upscaler=engine,
-            )
-        except Exception as exc:  # one input's failure must not stop the others; Ctrl-C still stops all
-            if not many or args.debug:
-                raise
-            message = _message(exc, args)
-            print(f"freqvsr: error: {message}", file=sys.stderr)  # errors are shown even with --quiet
-            rows.append({"input": str(src), "output": str(dst), "frames": 0, "fps": 0.0, "status": "failed",
-                         "error": message, "exit_code": getattr(exc, "exit_code", 1)})
-            continue
-        rows.append({**report.to_dict(), "status": "ok", "error": None})
-        if not args.quiet:
-            mem = report.peak_memory_bytes / 2**20
-            lost = f" ({report.frames_lost} input frames lost)" if report.frames_lost else ""
-            print(f"{report.output}: {report.frames} frames{lost} {report.input_size[0]}x{report.input_size[1]} -> "
-                  f"{report.output_size[0]}x{report.output_size[1]} with {report.model} on {report.device} "
-                  f"({report.precision}) in {report.seconds:.1f} s, {report.fps:.2f} fps, peak RAM {mem:.0f} MiB",
-                  file=sys.stderr)
-            if report.plan:
-                print(f"  plan: {report.plan['describe']}", file=sys.stderr)
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: must be at least 1")
+    group = from_env()
+    if group is not None and args.jobs > 1:
+        group.close()
+        raise UsageError("--jobs: under torchrun every process takes its own inputs; start more processes "
+                         "(--nproc-per-node) instead")
+    try:
+        return _run_all(args, inputs, targets, many, model, group)
+    finally:
+        if group is not None:
+            group.close()
+
+
+def _run_all(args: argparse.Namespace, inputs: list[Path], targets: list, many: bool, model: str,
+             group: Group | None) -> int:
+    from freqvsr.inference.scale_out import device_for, share_inputs
+
+    device = args.device if group is None else device_for(args.device, group.local_rank)
+    speaks = group is None or group.rank == 0  # under torchrun rank 0 prints the combined result
+    if not many:
+        engine = _engine(args, model, device)
+        row = _one(inputs[0], targets[0], args, model, engine, many=False, group=group, speaks=speaks)
+        if speaks:
+            write_json(args.json, [{k: v for k, v in row.items() if k != "exit_code"}])
+        return 0
+    mine = list(range(len(inputs))) if group is None else share_inputs(len(inputs), group.rank, group.world)
+    jobs = min(args.jobs, len(mine))
+    if jobs > 1:
+        rows_mine = _pool(args, model, device, [(i, inputs[i], targets[i]) for i in mine], jobs)
+    else:
+        engine = _engine(args, model, device) if mine else None
+        rows_mine = {i: _one(inputs[i], targets[i], args, model, engine, many=True) for i in mine}
+    if group is not None:
+        rows_by_index: dict[int, dict] = {}
+        for part in group.all_gather(rows_mine):
+            rows_by_index.update(part)
+        rows = [rows_by_index[i] for i in range(len(inputs))]
+    else:
+        rows = [rows_mine[i] for i in range(len(inputs))]
     failed = [r for r in rows if r["status"] == "failed"]
-    if many and (failed or not args.quiet):
-        print(_summary(rows), file=sys.stderr)
-    # one report per input (a list even for one), as frames_in / frames_out / frames_lost, seconds,
-    # fps, peak_memory_bytes (peak RSS), peak_gpu_memory_bytes, plan, ..., status (ok | failed |
-    # skipped) and error (the one-line message of a failed input, else null)
-    write_json(args.json, [{k: v for k, v in r.items() if k != "exit_code"} for r in rows])
-    # exit 1 when an input failed (2 when every failure was bad usage, e.g. --scale the model lacks)
+    if speaks:
+        if failed or not args.quiet:
+            print(_summary(rows), file=sys.stderr)
+        # one report per input (a list even for one), as frames_in / frames_out / frames_lost, seconds,
+        # fps, peak_memory_bytes (peak RSS), peak_gpu_memory_bytes, plan, ..., status (ok | failed |
+        # skipped) and error (the one-line message of a failed input, else null)
+        write_json(args.json, [{k: v for k, v in r.items() if k != "exit_code"} for r in rows])
+    # exit 1 when an input failed (2 when every failure was bad usage, e.g. --scale the model lacks),
+    # the same on every rank
     if not failed:
         return 0
     return 2 if all(r["exit_code"] == 2 for r in failed) else 1
+
+
+def _engine(args: argparse.Namespace, model: str, device: str):
+    from freqvsr.inference import Upscaler
+
+    return Upscaler(model, weights=args.weights, device=device, precision=args.precision, chunk=args.chunk,
+                    overlap=args.overlap, tile=args.tile, tile_overlap=args.tile_overlap,
+                    memory_budget=args.memory_budget)
+
+
+def _one(src: Path, dst, args: argparse.Namespace, model: str, engine, *, many: bool, group: Group | None = None,
+         speaks: bool = True) -> dict:
+    """Upscale one input; its summary row. With several inputs a failure is a row, not an error."""
+    from freqvsr.inference import upscale_video
+    from freqvsr.inference.job import work_dir_for
+
+    if args.resume and not args.overwrite and Path(dst).exists() and not work_dir_for(Path(dst)).exists():
+        # Rerunning an interrupted batch with --resume: files finished before are kept as they are.
+        if not args.quiet:
+            print(f"freqvsr: {dst}: already finished, skipped (--resume keeps finished outputs)", file=sys.stderr)
+        return {"input": str(src), "output": str(dst), "frames": 0, "fps": 0.0, "status": "skipped", "error": None}
+    try:
+        report = upscale_video(
+            src, dst, model=model, weights=args.weights, scale=args.scale, codec=args.codec, crf=args.crf,
+            preset=args.preset, pix_fmt=args.pix_fmt, lossless=args.lossless, audio=not args.no_audio,
+            subtitles=not args.no_subtitles, resume=args.resume, overwrite=args.overwrite,
+            quiet=args.quiet or not speaks, strict=args.strict, upscaler=engine, group=group,
+        )
+    except Exception as exc:  # one input's failure must not stop the others; Ctrl-C still stops all
+        if not many or args.debug:
+            raise
+        message = _message(exc, args)
+        print(f"freqvsr: error: {message}", file=sys.stderr)  # errors are shown even with --quiet
+        return {"input": str(src), "output": str(dst), "frames": 0, "fps": 0.0, "status": "failed",
+                "error": message, "exit_code": getattr(exc, "exit_code", 1)}
+    if not args.quiet and speaks:
+        mem = report.peak_memory_bytes / 2**20
+        lost = f" ({report.frames_lost} input frames lost)" if report.frames_lost else ""
+        share = f" (this process's share of {group.world})" if group is not None else ""
+        print(f"{report.output}: {report.frames} frames{lost}{share} {report.input_size[0]}x{report.input_size[1]} -> "
+              f"{report.output_size[0]}x{report.output_size[1]} with {report.model} on {report.device} "
+              f"({report.precision}) in {report.seconds:.1f} s, {report.fps:.2f} fps, peak RAM {mem:.0f} MiB",
+              file=sys.stderr)
+        if report.plan:
+            print(f"  plan: {report.plan['describe']}", file=sys.stderr)
+    return {**report.to_dict(), "status": "ok", "error": None}
+
+
+# -- --jobs N: a pool of processes ---------------------------------------------------------------
+# Processes, not threads in one process: torch's intra-op thread count is one setting per
+# process (torch.set_num_threads), so threads of one process could not each get total // N
+# threads; decoding, encoding and the Python between model calls would also share one GIL; and a
+# crash in a native library (a decoder on a damaged file) takes down one worker's input, not the
+# batch. The price is one model load and one interpreter start per worker (seconds), paid once.
+
+_WORKER: dict = {}  # in a worker process: its options, device and engine (built on first use)
+
+
+def _pool(args: argparse.Namespace, model: str, device: str, tasks: list[tuple[int, Path, Any]],
+          jobs: int) -> dict[int, dict]:
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    import torch
+
+    threads = max(1, torch.get_num_threads() // jobs)
+    devices = [device] * jobs
+    if device in ("auto", "cuda") and torch.cuda.is_available() and torch.cuda.device_count() > 1:
+        devices = [f"cuda:{i % torch.cuda.device_count()}" for i in range(jobs)]  # one input per GPU
+    # spawn: a forked child would inherit torch's threads and locks mid-state (and CUDA cannot fork)
+    ctx = mp.get_context("spawn")
+    slots = ctx.Queue()
+    for d in devices:
+        slots.put(d)
+    options = {k: v for k, v in vars(args).items() if _picklable(v)}  # not the parser's functions
+    rows: dict[int, dict] = {}
+    with cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init,
+                                initargs=(slots, threads, options, model)) as pool:
+        futures = {i: pool.submit(_worker_task, str(src), str(dst)) for i, src, dst in tasks}
+        try:
+            for i, src, dst in tasks:
+                try:
+                    rows[i] = futures[i].result()
+                except Exception as exc:  # a worker that died (BrokenProcessPool) or --debug's traceback
+                    if args.debug:
+                        raise
+                    message = _message(exc, args)
+                    print(f"freqvsr: error: {src}: {message}", file=sys.stderr)
+                    rows[i] = {"input": str(src), "output": str(dst), "frames": 0, "fps": 0.0, "status": "failed",
+                               "error": message, "exit_code": 1}
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # Ctrl-C: the workers stop on their own signal
+            raise
+    return rows
+
+
+def _picklable(value: Any) -> bool:
+    import pickle
+
+    try:
+        pickle.dumps(value)
+        return True
+    except Exception:
+        return False
+
+
+def _worker_init(slots, threads: int, options: dict, model: str) -> None:
+    import torch
+
+    from freqvsr.cli._common import common_parser, flag_map, to_flags
+
+    torch.set_num_threads(threads)
+    args = argparse.Namespace(**options)
+    # the parameter -> flag map holds argparse actions, which do not pickle: rebuilt here from
+    # this command's parser (not from cli.main, which imports this module)
+    sub = argparse.ArgumentParser().add_subparsers()
+    add_parser(sub, common_parser())
+    args._flags = flags = flag_map(sub.choices["upscale"])
+    args.device = slots.get()
+    if not args.debug:
+        def one_line(message, category, filename, lineno, file=None, line=None) -> None:
+            # as the parent process shows warnings (cli.main): one line, in the command's flags
+            print(f"freqvsr: warning: {' '.join(to_flags(str(message), flags).split())}",
+                  file=file or sys.stderr, flush=True)
+
+        warnings.showwarning = one_line
+    _WORKER.update(args=args, model=model, engine=None)
+
+
+def _worker_task(src: str, dst: str) -> dict:
+    args, model = _WORKER["args"], _WORKER["model"]
+    if _WORKER["engine"] is None:
+        try:
+            _WORKER["engine"] = _engine(args, model, args.device)
+        except Exception as exc:
+            if args.debug:
+                raise
+            message = _message(exc, args)
+            print(f"freqvsr: error: {message}", file=sys.stderr)
+            return {"input": src, "output": dst, "frames": 0, "fps": 0.0, "status": "failed", "error": message,
+                    "exit_code": getattr(exc, "exit_code", 1)}
+    return _one(Path(src), Path(dst), args, model, _WORKER["engine"], many=True)
 
 
 def _message(exc: BaseException, args: argparse.Namespace) -> str:

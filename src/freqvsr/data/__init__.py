@@ -12,8 +12,11 @@
 * :mod:`~freqvsr.data.corpus` -- ``freqvsr data build-corpus`` (packages fetched and unpacked by
   :mod:`~freqvsr.data.debian`); :mod:`~freqvsr.data.evalset` --
   ``freqvsr data build-evalset`` and :class:`EvalSetDataset`.
+* :mod:`~freqvsr.data.pack` -- training packs (HR crops + pre-degraded LR, numpy only to read):
+  :func:`build_pack`, :class:`PackDataset` (data kind ``pack``).
 """
 
+from freqvsr.data.camera_motion import MotionConfig, SyntheticClip, synthetic_clip
 from freqvsr.data.clips import (
     REDS4_CLIPS,
     Clip,
@@ -35,9 +38,9 @@ from freqvsr.data.dataset import (
 )
 from freqvsr.data.flow_dataset import FlowClipDataset
 from freqvsr.data.frame_access import ImageFrames, VideoFrames, read_image
+from freqvsr.data.pack import PackDataset, build_pack
 from freqvsr.data.seeding import sample_generator, stable_seed, worker_init_fn
 from freqvsr.data.store import StoreDataset, build_store
-from freqvsr.data.camera_motion import MotionConfig, SyntheticClip, synthetic_clip
 
 __all__ = [
     "REDS4_CLIPS",
@@ -48,6 +51,7 @@ __all__ = [
     "FolderDataset",
     "ImageFrames",
     "MotionConfig",
+    "PackDataset",
     "REDSDataset",
     "SeededSampler",
     "StoreDataset",
@@ -55,6 +59,7 @@ __all__ = [
     "Vid4Dataset",
     "VideoFrames",
     "Vimeo90KDataset",
+    "build_pack",
     "build_store",
     "collate_clips",
     "corpus_clips",

@@ -142,10 +142,13 @@ def synthetic_clip(
     rw, rh = min(wp, math.ceil(span[0] * r)), min(hp, math.ceil(span[1] * r))
     ox = int((wp - rw) * _rand(generator)[0])
     oy = int((hp - rh) * _rand(generator)[0])
-    region = torch.from_numpy(np.ascontiguousarray(photo[oy : oy + rh, ox : ox + rw])).permute(2, 0, 1)[None].float() / 255
+    crop = np.ascontiguousarray(photo[oy : oy + rh, ox : ox + rw])
+    region = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255
     out_w, out_h = max(2, round(rw / r)), max(2, round(rh / r))
     if (out_w, out_h) != (rw, rh):
-        region = F.interpolate(region, size=(out_h, out_w), mode="bicubic", antialias=True, align_corners=False).clamp_(0, 1)
+        region = F.interpolate(
+            region, size=(out_h, out_w), mode="bicubic", antialias=True, align_corners=False
+        ).clamp_(0, 1)
     sx, sy = (out_w - 1) / max(rw - 1, 1), (out_h - 1) / max(rh - 1, 1)  # exact resized/output-px ratio
     # S_t(p) = c_t + A (M_t (p - p_c)), with A = diag(rw_units): map output-px offsets into the resized
     # region. The isotropic case sx == sy up to rounding; keep both so coordinates stay exact.
@@ -195,7 +198,8 @@ def synthetic_clip(
     qx_f, qy_f = _grid(h, w)[None, ..., 0] + flow[..., 0], _grid(h, w)[None, ..., 1] + flow[..., 1]
     inside_frame = (qx_f >= 0) & (qx_f <= w - 1) & (qy_f >= 0) & (qy_f <= h - 1)
     nxt = layer_prev[1:]
-    same = np.take_along_axis(nxt.reshape(num_frames - 1, -1), (qy.clip(0, h - 1) * w + qx.clip(0, w - 1)).reshape(num_frames - 1, -1), 1)
+    source_index = (qy.clip(0, h - 1) * w + qx.clip(0, w - 1)).reshape(num_frames - 1, -1)
+    same = np.take_along_axis(nxt.reshape(num_frames - 1, -1), source_index, 1)
     valid = inside_frame & (same.reshape(num_frames - 1, h, w) == layer_prev[:-1])
 
     u8 = (frames * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).numpy()

@@ -115,7 +115,8 @@ class TextParts:
 
 
 _FONT_FILES = {"sans": "DejaVuSans.ttf", "sans-bold": "DejaVuSans-Bold.ttf", "serif": "DejaVuSerif.ttf",
-               "serif-bold": "DejaVuSerif-Bold.ttf", "mono": "DejaVuSansMono.ttf", "mono-bold": "DejaVuSansMono-Bold.ttf"}
+               "serif-bold": "DejaVuSerif-Bold.ttf", "mono": "DejaVuSansMono.ttf",
+               "mono-bold": "DejaVuSansMono-Bold.ttf"}
 
 
 def dejavu_fonts(folder) -> Callable[[str, int], Any]:
@@ -131,7 +132,9 @@ def dejavu_fonts(folder) -> Callable[[str, int], Any]:
     def font(style: str, size: int):
         key = (style, size)
         if key not in cache:
-            cache[key] = ImageFont.truetype(str(folder / _FONT_FILES[style]), size, layout_engine=ImageFont.Layout.BASIC)
+            cache[key] = ImageFont.truetype(
+                str(folder / _FONT_FILES[style]), size, layout_engine=ImageFont.Layout.BASIC
+            )
         return cache[key]
 
     return font
@@ -163,7 +166,7 @@ _SVG_ROOT = re.compile(r"<svg\b[^>]*>", re.S)
 
 
 def _svg_attr(tag: str, name: str) -> str | None:
-    m = re.search(r"\s%s\s*=\s*[\"']([^\"']*)[\"']" % name, tag)
+    m = re.search(rf"\s{name}\s*=\s*[\"']([^\"']*)[\"']", tag)
     return m.group(1).strip() if m else None
 
 
@@ -437,7 +440,9 @@ def _document_page(draw, parts: TextParts, rng, size, recipe) -> None:
     draw.rectangle([margin // 2, 0, W - margin // 2, H], fill=paper)
     first = int(rng.integers(len(parts.prose)))
     # The chosen text, then the next ones: a page never repeats a short text.
-    paragraphs = [(f, p) for f, t in parts.prose[first:] + parts.prose[:first] for p in re.split(r"\n\s*\n", t) if p.strip()]
+    paragraphs = [
+        (f, p) for f, t in parts.prose[first:] + parts.prose[:first] for p in re.split(r"\n\s*\n", t) if p.strip()
+    ]
     name = paragraphs[0][0]
     y, k, line_h = int(px * 2), 0, int(px * 1.45)
     while y < H and k < len(paragraphs):

@@ -2,9 +2,9 @@
 
 Steps (each a function, so they can be tested and reused):
 
-1. :func:`~freqvsr.data.debian.fetch_packages` -- ``apt-get download opencv-doc plasma-workspace-wallpapers`` into a cache
-   folder (``apt-get update`` once and retry if apt cannot find them). ``--packages-dir`` skips this
-   and uses ``.deb`` files downloaded elsewhere.
+1. :func:`~freqvsr.data.debian.fetch_packages` -- ``apt-get download opencv-doc
+   plasma-workspace-wallpapers`` into a cache folder (``apt-get update`` once and retry if apt
+   cannot find them). ``--packages-dir`` skips this and uses ``.deb`` files downloaded elsewhere.
 2. :func:`~freqvsr.data.debian.extract_packages` -- ``dpkg -x PACKAGE.deb STAGING`` (a pure-Python reader of the
    ``ar`` + ``data.tar.*`` format stands in where ``dpkg`` is missing).
 3. :func:`find_sources` -- the real clips (opencv-doc: ``vtest.avi``, ``Megamind.avi``, ``tree.avi``,
@@ -62,9 +62,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from freqvsr.data.camera_motion import MotionConfig, synthetic_clip
 from freqvsr.data.debian import DEBIAN_PACKAGES, Runner, debs_in, extract_packages, fetch_packages
 from freqvsr.data.seeding import stable_seed
-from freqvsr.data.camera_motion import MotionConfig, synthetic_clip
 from freqvsr.errors import InputError, OutputError, UsageError
 
 __all__ = [
@@ -224,7 +224,8 @@ def find_sources(staging, skimage: bool = True) -> list[Source]:
                 wall_name = folder.parent.parent.name.lower()
                 name = re.sub(r"[^a-z0-9]+", "-", wall_name + (f"-{variant}" if variant else ""))
                 _check_not_evaluation(best[1])
-                sources.append(Source(name, "photo", f"plasma-workspace-wallpapers:{best[1].relative_to(staging).as_posix()}", best[1]))
+                origin = f"plasma-workspace-wallpapers:{best[1].relative_to(staging).as_posix()}"
+                sources.append(Source(name, "photo", origin, best[1]))
     if skimage:
         import importlib.util
 
@@ -346,12 +347,14 @@ def write_synthetic_clips(source: Source, out_root, options: CorpusOptions, limi
         h, w = options.synthetic_size
         while True:
             try:
-                clip = synthetic_clip(photo, options.synthetic_frames, (h, w), torch.Generator().manual_seed(seed), config)
+                gen = torch.Generator().manual_seed(seed)
+                clip = synthetic_clip(photo, options.synthetic_frames, (h, w), gen, config)
                 break
             except ValueError:
                 h, w = h * 3 // 4 // 4 * 4, w * 3 // 4 // 4 * 4
                 if min(h, w) < 32:
-                    raise InputError(f"{source.origin}: photograph {photo.shape[1]}x{photo.shape[0]} is too small") from None
+                    raise InputError(f"{source.origin}: photograph {photo.shape[1]}x{photo.shape[0]} is too "
+                                     "small") from None
         folder = out_root / name
         with FrameFolderWriter(folder) as writer:
             for i, img in enumerate(clip.frames):
@@ -438,7 +441,8 @@ def build_corpus(
     cache = Path(cache_dir) if cache_dir else out / ".cache" / "debs"
     staging = Path(staging_dir) if staging_dir else out / ".cache" / "staging"
     camera = "camera" in options.content
-    wanted = [p for p, on in ((DEBIAN_PACKAGES[0], camera and options.real), (DEBIAN_PACKAGES[1], camera and options.synthetic)) if on]
+    wanted = [p for p, on in ((DEBIAN_PACKAGES[0], camera and options.real),
+                              (DEBIAN_PACKAGES[1], camera and options.synthetic)) if on]
     for kind in (c for c in CONTENT_KINDS if c != "camera" and c in options.content):
         wanted += [p for p in CONTENT_PACKAGES[kind] if p not in wanted]
     if not wanted:
@@ -487,7 +491,8 @@ def build_corpus(
         "seed": options.seed,
         "options": opts,
         "packages": {p: d.name for p, d in debs.items()},
-        "flow_convention": "flow_warp(frame[t+1], flow[t]) ~= frame[t]; flow.npy float32 (N-1, 2, H, W), x then y, pixels",
+        "flow_convention": "flow_warp(frame[t+1], flow[t]) ~= frame[t]; "
+                           "flow.npy float32 (N-1, 2, H, W), x then y, pixels",
         "clips": clips,
         "totals": {
             "real_clips": sum(c["kind"] == "real" for c in clips),

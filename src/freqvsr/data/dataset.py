@@ -176,7 +176,8 @@ class ClipDataset(Dataset):
         if self._preset is None and self._fixed is None:
             no_lq = [c.key for c in self.clips if c.lq is None]
             if no_lq:
-                raise UsageError(f"clip {no_lq[0]} has no LQ frames on disk; pass degrade=<preset> to make them on the fly")
+                raise UsageError(f"clip {no_lq[0]} has no LQ frames on disk; pass degrade=<preset> to make them on "
+                                 "the fly")
         short = [c.key for c in self.clips if num_frames is not None and len(c) < num_frames]
         if short:
             raise InputError(f"clip {short[0]} has fewer than {num_frames} frames")
@@ -202,7 +203,8 @@ class ClipDataset(Dataset):
             return degrade, None
         if isinstance(degrade, DegradeParams):
             return None, degrade
-        raise UsageError(f"degrade must be None, a preset name, a Preset or DegradeParams, got {type(degrade).__name__}")
+        raise UsageError("degrade must be None, a preset name, a Preset or DegradeParams, got "
+                         f"{type(degrade).__name__}")
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)

@@ -41,7 +41,9 @@ def _cached_deb(cache: Path, package: str) -> Path | None:
     return found[-1] if found else None
 
 
-def fetch_packages(cache_dir, packages: Sequence[str] = DEBIAN_PACKAGES, runner: Runner | None = None) -> dict[str, Path]:
+def fetch_packages(
+    cache_dir, packages: Sequence[str] = DEBIAN_PACKAGES, runner: Runner | None = None
+) -> dict[str, Path]:
     """Download ``packages`` with ``apt-get download`` into ``cache_dir`` (already present .deb files
     are reused). Returns ``{package: .deb path}``."""
     runner = runner or run_command
@@ -62,7 +64,8 @@ def fetch_packages(cache_dir, packages: Sequence[str] = DEBIAN_PACKAGES, runner:
             ) from None
         if result.returncode != 0:
             last = (result.stderr or result.stdout or "").strip().splitlines()
-            raise FreqVSRError(f"apt-get download {' '.join(missing)} failed: {last[-1] if last else 'exit ' + str(result.returncode)}")
+            raise FreqVSRError(f"apt-get download {' '.join(missing)} failed: "
+                               f"{last[-1] if last else 'exit ' + str(result.returncode)}")
     return debs_in(cache, packages)
 
 

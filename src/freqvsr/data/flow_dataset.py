@@ -46,7 +46,8 @@ class FlowClipDataset(Dataset):
         path = self.root / "manifest.json"
         if not path.is_file():
             raise InputError(f"{path}: not found (build the corpus with `freqvsr data build-corpus {self.root}`)")
-        entries = [e for e in json.loads(path.read_text())["clips"] if e["kind"] == "synthetic" and e["frames"] >= num_frames]
+        entries = [e for e in json.loads(path.read_text())["clips"]
+                   if e["kind"] == "synthetic" and e["frames"] >= num_frames]
         if not entries:
             raise InputError(f"{path}: no synthetic clips with >= {num_frames} frames")
         self.entries = entries
@@ -80,7 +81,8 @@ class FlowClipDataset(Dataset):
                 raise InputError(f"{self.root / e['name']}: frames {w}x{h} are smaller than the {p}x{p} patch")
             y = int(torch.randint(0, h - p + 1, (), generator=g))
             x = int(torch.randint(0, w - p + 1, (), generator=g))
-            img, flow, valid = img[:, y : y + p, x : x + p], flow[..., y : y + p, x : x + p], valid[:, y : y + p, x : x + p]
+            img, flow = img[:, y : y + p, x : x + p], flow[..., y : y + p, x : x + p]
+            valid = valid[:, y : y + p, x : x + p]
         x_t = to_float_tensor(img)
         f_t = torch.from_numpy(np.array(flow, dtype=np.float32))
         v_t = torch.from_numpy(np.array(valid, dtype=bool))

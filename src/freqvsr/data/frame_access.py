@@ -8,10 +8,10 @@ Videos: a window is read by *seeking*, not by decoding from the start. At constr
 is decoded once without colour conversion (about 1 s for opencv-doc's 795-frame vtest.avi here) to
 list the timestamps of the frames in output order; frame ``i`` is the ``i``-th decoded frame. A
 read seeks to the key frame at or before frame ``start`` and decodes forward until the window is
-complete, so the cost is at most one GOP plus the window. Clips whose decoded size is small (``cache_bytes``, default 64 MiB: e.g.
-a 176x144 clip of 120 frames is 9 MiB) are decoded once and kept in memory per process instead,
-since re-seeking them would cost more than holding them. Videos whose decoded timestamps are
-missing or not increasing fall back to decoding from the first frame.
+complete, so the cost is at most one GOP plus the window. Clips whose decoded size is small
+(``cache_bytes``, default 64 MiB: e.g. a 176x144 clip of 120 frames is 9 MiB) are decoded once
+and kept in memory per process instead, since re-seeking them would cost more than holding them.
+Videos whose decoded timestamps are missing or not increasing fall back to decoding from the first frame.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class ImageFrames:
         _check_window(self, start, count)
         frames = [read_image(p) for p in self.paths[start : start + count]]
         shape = frames[0].shape
-        for p, f in zip(self.paths[start : start + count], frames):
+        for p, f in zip(self.paths[start : start + count], frames, strict=True):
             if f.shape != shape:
                 raise InputError(f"{p}: size {f.shape[1]}x{f.shape[0]} differs from {self.paths[start].name} "
                                  f"({shape[1]}x{shape[0]})")

@@ -167,9 +167,10 @@ def verify_store(root) -> int:
     """Check every clip's CRC-32 (reads the whole data file); returns the number of clips checked."""
     root = Path(root)
     index = open_store(root)
-    for clip, entry in zip(store_clips(root), index["clips"]):
+    for clip, entry in zip(store_clips(root), index["clips"], strict=True):
         if zlib.crc32(clip.gt.array()) != entry["crc32"]:
-            raise InputError(f"{root / index.get('data', DATA_NAME)}: clip {clip.key} fails its CRC-32 check (corrupt store)")
+            raise InputError(f"{root / index.get('data', DATA_NAME)}: clip {clip.key} fails its CRC-32 check (corrupt "
+                             "store)")
     return len(index["clips"])
 
 
@@ -242,7 +243,7 @@ def build_store(source_dir, store_dir, *, frames_per_read: int = 8,
     mm = np.memmap(partial, dtype=np.uint8, mode="w+", shape=(total,))  # folder_clips never gives an empty clip
     done = False
     try:
-        for c, e in zip(clips, entries):
+        for c, e in zip(clips, entries, strict=True):
             t = time.perf_counter()
             view = mm[e["offset"] : e["offset"] + e["frames"] * e["height"] * e["width"] * 3]
             view = view.reshape(e["frames"], e["height"], e["width"], 3)

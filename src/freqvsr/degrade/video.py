@@ -100,7 +100,8 @@ def resolve_params(
     if blur is not None:
         if blur < 0:
             raise UsageError(f"blur={blur}: must be >= 0")
-        params = params.replace(blur=BlurParams("gaussian", size=blur_kernel_size(blur), sigma=float(blur)) if blur > 0 else None)
+        blur_params = BlurParams("gaussian", size=blur_kernel_size(blur), sigma=float(blur)) if blur > 0 else None
+        params = params.replace(blur=blur_params)
     if noise is not None:
         if noise < 0:
             raise UsageError(f"noise={noise}: must be >= 0")
@@ -111,7 +112,8 @@ def resolve_params(
             params = params.replace(noise=NoiseParams("gaussian", sigma=float(noise), seed=noise_seed))
     rates = {k: v for k, v in (("crf", crf), ("qp", qp), ("bitrate", bitrate)) if v is not None}
     if len(rates) > 1:
-        raise UsageError(f"give at most one of crf=, qp= and bitrate= (got {', '.join(f'{k}={v}' for k, v in rates.items())})")
+        raise UsageError("give at most one of crf=, qp= and bitrate= (got "
+                         f"{', '.join(f'{k}={v}' for k, v in rates.items())})")
     if "bitrate" in rates:
         rates["bitrate"] = parse_bitrate(rates["bitrate"])
     base = params.codec
@@ -215,7 +217,8 @@ def _write_encoded(path: Path, frames: Iterator[np.ndarray], codec: CodecParams 
             else:
                 container.mux(stream.encode(None))
     except av.FFmpegError as e:
-        raise OutputError(f"{name}: encoding failed ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        raise OutputError(f"{name}: encoding failed "
+                          f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     return n
 
 
@@ -322,7 +325,9 @@ def degrade_video(
                 else:
                     stream_file = _temp_beside(dst, "stream", ".mkv")
                     try:
-                        _write_encoded(stream_file, counted(lr), params.codec, info.fps, fmt="matroska", pad=True, name=dst)
+                        _write_encoded(
+                            stream_file, counted(lr), params.codec, info.fps, fmt="matroska", pad=True, name=dst
+                        )
                         _decode_into(stream_file, writer, n_frames, lr_size)
                     finally:
                         stream_file.unlink(missing_ok=True)

@@ -45,14 +45,18 @@ Implementations, chosen by ``backend=``:
 ``"torchvision"``
     ``torchvision.ops.deform_conv2d`` (a compiled kernel: less memory, faster on CUDA).
 ``"auto"`` (default)
-    torchvision when it imports *and* a probe on the same device and dtype reproduces the gather
-    backend (checked once per device type and dtype, see :func:`dcn_backend`); otherwise
-    grid_sample. torchvision is never required.
+    On CUDA, torchvision when it imports *and* a probe on the same device and dtype reproduces
+    the gather backend (checked once per device type and dtype, see :func:`dcn_backend`);
+    otherwise, and always on CPU, grid_sample: torchvision 0.29's CPU kernel was 3.4-3.7x slower
+    than grid_sample on every layer shape of ``benchmarks/dcn_speed.py`` (1 thread, 64x64 and
+    180x320; docs/measurements.md). torchvision is never required.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -79,6 +83,39 @@ def output_size(
     (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
     kh, kw = kernel_size
     return (size[0] + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (size[1] + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+
+
+class _Geometry(NamedTuple):
+    """Sizes of one deformable convolution, read from its tensors (both pure-PyTorch backends)."""
+
+    n: int  # batch
+    c: int  # input channels
+    h: int
+    w: int
+    cout: int
+    cin_g: int  # input channels per conv group
+    kh: int
+    kw: int
+    k: int  # taps, kh * kw
+    ho: int
+    wo: int
+    dg: int  # deform groups
+    cg: int  # input channels per deform group
+
+
+def _geometry(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor) -> _Geometry:
+    n, c, h, w = x.shape
+    cout, cin_g, kh, kw = weight.shape
+    k = kh * kw
+    ho, wo = offset.shape[-2:]
+    dg = offset.shape[1] // (2 * k)
+    return _Geometry(n, c, h, w, cout, cin_g, kh, kw, k, ho, wo, dg, c // dg)
+
+
+def _row_chunks(rows: int, rows_per_chunk: int) -> Iterator[tuple[int, int]]:
+    """``(first, end)`` of consecutive chunks of output rows."""
+    for r0 in range(0, rows, rows_per_chunk):
+        yield r0, min(rows, r0 + rows_per_chunk)
 
 
 def _neighbour_table(x: torch.Tensor, deform_groups: int) -> torch.Tensor:
@@ -163,12 +200,7 @@ def _deform_conv2d_gather(
     dilation: tuple[int, int],
     groups: int,
 ) -> torch.Tensor:
-    n, c, h, w = x.shape
-    cout, cin_g, kh, kw = weight.shape
-    k = kh * kw
-    ho, wo = offset.shape[-2:]
-    dg = offset.shape[1] // (2 * k)
-    cg = c // dg
+    n, c, h, w, cout, cin_g, kh, kw, k, ho, wo, dg, cg = _geometry(x, offset, weight)
     table = _neighbour_table(x, dg)
     if groups == 1:
         # Reorder the weight to the columns' (dg, K, C/dg) order instead of reordering the columns.
@@ -177,8 +209,7 @@ def _deform_conv2d_gather(
         w_mat = weight.reshape(groups, cout // groups, cin_g * k).transpose(1, 2)  # (G, C/G*K, cout/G)
     rows_per_chunk = max(1, _MAX_CHUNK_ELEMENTS // max(1, 4 * c * k * wo))
     outs = []
-    for r0 in range(0, ho, rows_per_chunk):
-        r1 = min(ho, r0 + rows_per_chunk)
+    for r0, r1 in _row_chunks(ho, rows_per_chunk):
         cols = _sample(
             table, (h, w), offset[:, :, r0:r1], None if mask is None else mask[:, :, r0:r1],
             (kh, kw), stride, padding, dilation, r0,
@@ -222,12 +253,7 @@ def _deform_conv2d_grid_sample(
     groups: int,
 ) -> torch.Tensor:
     """``grid_sample`` of every deform group at every tap, mask, one strided ``conv2d`` (module docstring)."""
-    n, c, h, w = x.shape
-    cout, cin_g, kh, kw = weight.shape
-    k = kh * kw
-    ho, wo = offset.shape[-2:]
-    dg = offset.shape[1] // (2 * k)
-    cg = c // dg
+    n, c, h, w, cout, cin_g, kh, kw, k, ho, wo, dg, cg = _geometry(x, offset, weight)
     dev = x.device
     # Sampling and coordinates in >= float32 (bf16 cannot hold "317.25"); the convolution in x's dtype.
     cdt = torch.promote_types(x.dtype, torch.float32)
@@ -261,8 +287,7 @@ def _deform_conv2d_grid_sample(
     # convert the samples to it first: the samples are NCHW, and so is the output (as mmcv's).
     weight = weight.contiguous()
     outs = []
-    for r0 in range(0, ho, rows_per_chunk):
-        r1 = min(ho, r0 + rows_per_chunk)
+    for r0, r1 in _row_chunks(ho, rows_per_chunk):
         rows = r1 - r0
         # (N, dg, rows, kh, Wo, kw): the interleaved column image; x first in the grid's last dim
         off = offset[..., r0:r1, :].permute(0, 1, 5, 2, 6, 3, 4)
@@ -278,21 +303,37 @@ def _deform_conv2d_grid_sample(
     return outs[0] if len(outs) == 1 else torch.cat(outs, 2)
 
 
-def _deform_conv2d_torchvision(x, offset, mask, weight, bias, stride, padding, dilation, groups):  # noqa: ANN001
+def _deform_conv2d_torchvision(
+    x: torch.Tensor,
+    offset: torch.Tensor,
+    mask: torch.Tensor | None,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+) -> torch.Tensor:
     from torchvision.ops import deform_conv2d  # optional accelerator; dcn_backend() checked it works
 
-    return deform_conv2d(x, offset, weight, bias, stride=stride, padding=padding, dilation=dilation, mask=mask)
+    out: torch.Tensor = deform_conv2d(
+        x, offset, weight, bias, stride=stride, padding=padding, dilation=dilation, mask=mask
+    )
+    return out
 
 
 def dcn_backend(device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> tuple[str, str]:
     """``("torchvision" | "grid_sample", reason)``: what ``backend="auto"`` uses on this device and dtype.
 
+    On CPU always grid_sample (faster than torchvision's CPU kernel, module docstring). Elsewhere
     torchvision is used only if it imports, runs its op, and reproduces the gather backend on a
     probe with out-of-image and fractional offsets, two deform groups and two conv groups
     (max abs difference <= 1e-5 of an output of size ~1). The answer is cached per device type
     and dtype.
     """
     dev = torch.device(device)
+    if dev.type == "cpu":
+        return "grid_sample", "grid_sample on CPU (faster there than torchvision.ops.deform_conv2d)"
     key = (dev.type, dtype)
     if key not in _TORCHVISION_STATUS:
         _TORCHVISION_STATUS[key] = _probe_torchvision(dev, dtype)
@@ -311,11 +352,11 @@ def _probe_torchvision(dev: torch.device, dtype: torch.dtype) -> tuple[bool, str
     bias = torch.randn(6, generator=g)
     offset = torch.randn(2, 2 * 2 * 9, 6, 7, generator=g) * 3
     mask = torch.rand(2, 2 * 9, 6, 7, generator=g)
-    args = [t.to(dev, dtype) for t in (x, offset, mask, weight, bias)]
+    x, offset, mask, weight, bias = (t.to(dev, dtype) for t in (x, offset, mask, weight, bias))
     try:
         with torch.no_grad(), torch.autocast(dev.type, enabled=False):
-            ref = _deform_conv2d_gather(*args, (1, 1), (1, 1), (1, 1), 2)
-            tv = _deform_conv2d_torchvision(*args, (1, 1), (1, 1), (1, 1), 2)
+            ref = _deform_conv2d_gather(x, offset, mask, weight, bias, (1, 1), (1, 1), (1, 1), 2)
+            tv = _deform_conv2d_torchvision(x, offset, mask, weight, bias, (1, 1), (1, 1), (1, 1), 2)
     except Exception as exc:  # the op is missing for this device/dtype or its extension fails to load
         return False, f"torchvision.ops.deform_conv2d fails on {dev.type}/{dtype}: {type(exc).__name__}: {exc}"
     err = (ref.double() - tv.double()).abs().max().item()

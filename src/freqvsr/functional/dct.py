@@ -75,12 +75,16 @@ def _check_size(size: int) -> int:
     return size
 
 
-def dct_matrix(size: int = 8, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> torch.Tensor:
+def dct_matrix(
+    size: int = 8, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+) -> torch.Tensor:
     """1-D orthonormal DCT-II matrix ``C`` (size, size): ``coeffs = C @ x``, ``x = C.T @ coeffs``."""
     return _cached_basis(_check_size(size), False, dtype, torch.device(device or "cpu"))
 
 
-def dct_basis_2d(size: int = 8, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> torch.Tensor:
+def dct_basis_2d(
+    size: int = 8, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+) -> torch.Tensor:
     """2-D basis ``M`` (size², size, size) with ``M[u·size + v, i, j] = C[u, i] · C[v, j]``.
 
     ``M.view(size², 1, size, size)`` repeated per colour is exactly the FTVSR ``dct_conv`` weight.
@@ -118,7 +122,9 @@ def block_idct2d(coeffs: torch.Tensor, block: int = 8) -> torch.Tensor:
     return x.reshape(*lead, hb * b, wb * b)
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int, mode: str = "replicate", value: float = 0.0) -> tuple[torch.Tensor, tuple[int, int]]:
+def pad_to_multiple(
+    x: torch.Tensor, multiple: int, mode: str = "replicate", value: float = 0.0
+) -> tuple[torch.Tensor, tuple[int, int]]:
     """Pad the last two dims of ``x`` at the bottom/right up to a multiple of ``multiple``.
 
     Returns ``(padded, (pad_h, pad_w))``; undo with :func:`crop_to`. ``mode`` is any

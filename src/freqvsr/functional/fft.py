@@ -53,7 +53,8 @@ def spectrum_channels_to_image(g: torch.Tensor, size: tuple[int, int]) -> torch.
     """
     k = g.shape[1] // 2
     g32 = _fft_dtype(g)
-    return torch.fft.irfft2(torch.complex(g32[:, :k], g32[:, k:]), s=size).to(g.dtype)
+    result: torch.Tensor = torch.fft.irfft2(torch.complex(g32[:, :k], g32[:, k:]), s=size).to(g.dtype)
+    return result
 
 
 def _gaussian_stack(num_bands: int, size: int) -> torch.Tensor:

@@ -135,7 +135,9 @@ def separate_kernel(kernel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] |
 # ------------------------------------------------------------------------------------------ borders
 
 
-def pad2d(x: torch.Tensor, pads: tuple[int, int, int, int], padding: str, *, reflect_fallback: bool = False) -> torch.Tensor:
+def pad2d(
+    x: torch.Tensor, pads: tuple[int, int, int, int], padding: str, *, reflect_fallback: bool = False
+) -> torch.Tensor:
     """Pad the last two dims by ``pads = (left, right, top, bottom)`` with ``padding`` (:data:`PADDINGS`).
 
     ``reflect`` needs more pixels than the pad: on a smaller image it raises, or with

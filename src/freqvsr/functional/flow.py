@@ -24,6 +24,13 @@ class FlowPair(NamedTuple):
     forward: torch.Tensor
     backward: torch.Tensor
 
+    @classmethod
+    def empty(cls, lqs: torch.Tensor) -> FlowPair:
+        """The flows of a one-frame clip ``lqs`` (B, 1, C, H, W): no neighbours, (B, 0, 2, H, W) each."""
+        b, _, _, h, w = lqs.shape
+        none = lqs.new_zeros(b, 0, 2, h, w)
+        return cls(forward=none, backward=none)
+
 
 def _base_grid(h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     ys, xs = torch.meshgrid(

@@ -40,7 +40,8 @@ def _cubic(x: np.ndarray) -> np.ndarray:
     ax2, ax3 = ax * ax, ax * ax * ax
     near = (1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1)
     far = (-0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0) * ((ax > 1) & (ax <= 2))
-    return near + far
+    out: np.ndarray = near + far
+    return out
 
 
 @functools.lru_cache(maxsize=64)
@@ -121,6 +122,7 @@ def imresize(
             raise ValueError(f"imresize: scale must be positive, got {scale!r}")
         out_h, out_w = math.ceil(sh * in_h), math.ceil(sw * in_w)
     else:
+        assert size is not None  # exactly one of scale / size, checked above
         out_h, out_w = int(size[0]), int(size[1])
         if out_h <= 0 or out_w <= 0:
             raise ValueError(f"imresize: size must be positive, got {size!r}")

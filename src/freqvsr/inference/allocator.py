@@ -48,7 +48,7 @@ def keep_freed_memory() -> bool:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt
-        libc.gnu_get_libc_version  # glibc only: musl has mallopt as a stub that does nothing
+        _ = libc.gnu_get_libc_version  # glibc only: musl has mallopt as a stub that does nothing
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]

@@ -47,6 +47,7 @@ from freqvsr.inference.memory import (
     declared_working_set,
     default_memory_budget,
     default_overlap,
+    job_io_bytes,
     measure_working_set,
     parse_memory_size,
     plan,
@@ -62,12 +63,15 @@ _WORKING_SETS: "weakref.WeakKeyDictionary[VSRModel, dict]" = weakref.WeakKeyDict
 
 @dataclasses.dataclass(frozen=True)
 class SegmentEnd:
-    """All frames with index < ``end`` have been emitted; ``state`` is the online model's state."""
+    """All frames with index < ``end`` have been emitted; ``state`` is the online model's state.
+    ``last``: no segment follows (the input ended), as far as the engine knows when it says so
+    (an online model's segment ending exactly on a multiple of ``chunk`` cannot tell)."""
 
     index: int
     start: int
     end: int
     state: Any = None
+    last: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -288,12 +292,21 @@ class Upscaler:
             cache[key] = cached_working_set(disk_key, measure)
         return cache[key]
 
-    def plan_video(self, height: int, width: int, num_frames: int | None = None) -> Plan:
-        """The plan (chunk, overlap, tiles) for frames of this size; changes nothing on the engine."""
+    def plan_video(self, height: int, width: int, num_frames: int | None = None,
+                   encoder_bytes: int | None = None) -> Plan:
+        """The plan (chunk, overlap, tiles) for frames of this size; changes nothing on the engine.
+
+        ``encoder_bytes``: what the output encoder of a file job holds
+        (:func:`freqvsr.io.encode.encoder_memory`); the plan then counts the job's frame-sized I/O
+        in the budget, and the default budget grows by that I/O (``memory.default_memory_budget``).
+        ``None``: frames go to the caller. On a GPU the I/O is host memory, outside its budget."""
         temporal = self.model.temporal
         needs_probe = not (self.tile_request == 0 and self.chunk_request is not None)
         ws = self.working_set() if needs_probe else declared_working_set(self.model)
-        budget = self.memory_budget or default_memory_budget(self.device)
+        if self.device.type != "cpu":
+            encoder_bytes = None
+        io = None if encoder_bytes is None else job_io_bytes(height, width, self.scale, encoder_bytes)
+        budget = self.memory_budget or default_memory_budget(self.device, io_bytes=io or 0)
         max_chunk = MAX_CHUNK
         if num_frames and temporal == "sequence":
             max_chunk = max(1, min(MAX_CHUNK, int(num_frames)))
@@ -302,7 +315,7 @@ class Upscaler:
             chunk=self.chunk_request, overlap=self.overlap_request, tile=self.tile_request,
             tile_overlap=self.tile_overlap, size_multiple=self.model.size_multiple, window=self.model.window,
             host_buffers=self.device.type == "cpu", max_chunk=max_chunk, num_frames=num_frames,
-            allocator_slack=HEAP_SLACK if self.keeps_freed_memory else 1.0,
+            allocator_slack=HEAP_SLACK if self.keeps_freed_memory else 1.0, encoder_bytes=encoder_bytes,
         )
         if not p.fits and self.tile_request is None:
             warnings.warn(f"no plan fits the memory budget ({p.describe()}); lower chunk= or pass a larger "
@@ -310,13 +323,14 @@ class Upscaler:
         return p
 
     # --------------------------------------------------------------- compute
-    def _forward(self, x: torch.Tensor, run: StreamPlan, states: dict | None = None) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, run: StreamPlan, states: dict | None = None,
+                 where: dict | None = None) -> torch.Tensor:
         """Run the model over (B, T, C, H, W) (or one online frame) with tiling; on out-of-memory,
         halve this stream's tiles and retry (online models keep one state per tile, so their
         tiling is fixed)."""
         while True:
             try:
-                return self._forward_tiled(x, run, states)
+                return self._forward_tiled(x, run, states, where)
             except (RuntimeError, torch.OutOfMemoryError) as exc:
                 if not is_oom(exc):
                     raise
@@ -333,14 +347,17 @@ class Upscaler:
                 side = max(32, current // 2 // 8 * 8)
                 run.tile_hw = (side, side)
 
-    def _model_call(self, index: int, xt: torch.Tensor, states: dict | None) -> torch.Tensor:
-        """One model call on a (tile of a) clip; online models keep one state per tile ``index``."""
+    def _model_call(self, index: int, xt: torch.Tensor, states: dict | None, where: dict | None = None) -> torch.Tensor:
+        """One model call on a (tile of a) clip; online models keep one state per tile ``index``.
+        ``where`` (``frame_offset``, ``ends_video``): where the clip sits in the video, passed on
+        to models that declare ``uses_frame_index`` (their output depends on it)."""
         net = self._net
+        kwargs = where if where is not None and getattr(net, "uses_frame_index", False) else {}
 
         def call(x: torch.Tensor) -> torch.Tensor:
             with torch.no_grad(), autocast(self.device, self.precision):
                 if states is None:
-                    return net(x).float()
+                    return net(x, **kwargs).float()
                 if index not in states:
                     states[index] = net.init_state(x)
                 y, states[index] = net.step(x, states[index])
@@ -356,10 +373,11 @@ class Upscaler:
             net.to(memory_format=torch.contiguous_format)
             return call(xt)
 
-    def _forward_tiled(self, x: torch.Tensor, run: StreamPlan, states: dict | None) -> torch.Tensor:
+    def _forward_tiled(self, x: torch.Tensor, run: StreamPlan, states: dict | None,
+                       where: dict | None = None) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)
-        y = run_tiled(lambda i, xt: self._model_call(i, xt, states), x, self.scale, run.tile_hw, self.tile_overlap,
-                      self.model.size_multiple, accumulate_dtype=getattr(torch, run.accumulate))
+        y = run_tiled(lambda i, xt: self._model_call(i, xt, states, where), x, self.scale, run.tile_hw,
+                      self.tile_overlap, self.model.size_multiple, accumulate_dtype=getattr(torch, run.accumulate))
         return y.clamp_(0.0, 1.0).cpu()  # float32, or float16 from a tiled call that planned it
 
     # -------------------------------------------------------------- streaming
@@ -372,6 +390,7 @@ class Upscaler:
         resume_state: Any = None,
         num_frames: int | None = None,
         fixed_plan: dict | None = None,
+        encoder_bytes: int | None = None,
     ) -> UpscaleStream:
         """Yield :class:`SRFrame` and :class:`SegmentEnd` events for a stream of (C, H, W) frames: float
         in [0, 1], or the decoder's uint8 (0..255) / uint16 (0..65535) samples, which are converted
@@ -383,15 +402,18 @@ class Upscaler:
         with the last finished segment. ``num_frames`` (an estimate is fine) lets the plan fit the
         chunk to a short video; ``fixed_plan`` (``{"chunk", "overlap", "tile"}``, as
         :meth:`StreamPlan.record` gives) replaces the plan, so a resumed job computes what it began with.
+        ``encoder_bytes``: see :meth:`plan_video`.
 
         The returned iterator is an :class:`UpscaleStream`: its ``plan`` is this stream's own.
         """
         stream = UpscaleStream()
-        stream.events = self._events(stream, frames, resume_from, resume_frame, resume_state, num_frames, fixed_plan)
+        stream.events = self._events(stream, frames, resume_from, resume_frame, resume_state, num_frames, fixed_plan,
+                                     encoder_bytes)
         return stream
 
     def _events(self, stream: UpscaleStream, frames: Iterable[torch.Tensor], resume_from: int, resume_frame: int,
-                resume_state: Any, num_frames: int | None, fixed_plan: dict | None) -> Iterator[SRFrame | SegmentEnd]:
+                resume_state: Any, num_frames: int | None, fixed_plan: dict | None,
+                encoder_bytes: int | None = None) -> Iterator[SRFrame | SegmentEnd]:
         it = iter(frames)
         first = next(it, None)
         if first is None:
@@ -399,7 +421,8 @@ class Upscaler:
         if fixed_plan is not None:
             run = StreamPlan.from_record(fixed_plan)
         else:
-            run = StreamPlan.from_plan(self.plan_video(*first.shape[-2:], num_frames=num_frames))
+            run = StreamPlan.from_plan(self.plan_video(*first.shape[-2:], num_frames=num_frames,
+                                                       encoder_bytes=encoder_bytes))
         stream.plan = self.last_plan = run
 
         def chained() -> Iterator[torch.Tensor]:
@@ -448,7 +471,8 @@ class Upscaler:
             # into the first unfinished segment.
             if end > resume_frame:
                 clip = _stack([buffer[i] for i in range(start, end)])[None]
-                sr = self._forward(clip, run)[0]  # ours: weighted in place, no full-chunk copies
+                where = {"frame_offset": start, "ends_video": next_start is None}
+                sr = self._forward(clip, run, where=where)[0]  # ours: weighted in place, no full-chunk copies
                 del clip
                 fall_len = (end - next_start) if next_start is not None else 0
                 rise_len = max(0, prev_end - start)
@@ -477,7 +501,7 @@ class Upscaler:
                     yield SRFrame(i, image if wsum == 1.0 else image.div_(wsum))
             ahead.drop_before(emit_end)
             if seg >= resume_from:
-                yield SegmentEnd(seg, start, emit_end)
+                yield SegmentEnd(seg, start, emit_end, last=next_start is None)
             if next_start is None:
                 return
             prev_end, start, seg = end, next_start, seg + 1
@@ -508,7 +532,7 @@ class Upscaler:
                     sr = self._forward(clip, run)
                 for j, i in enumerate(range(start, end)):
                     yield SRFrame(i, _frame(sr, j))
-                yield SegmentEnd(seg, start, end)
+                yield SegmentEnd(seg, start, end, last=eof and end >= n_read)
             ahead.drop_before(end - radius)
             if eof and end >= n_read:
                 return
@@ -529,7 +553,7 @@ class Upscaler:
             if n % chunk == 0:
                 yield SegmentEnd(i // chunk, n - chunk, n, state=_detach_state(states))
         if n > start and n % chunk != 0:
-            yield SegmentEnd(n // chunk, n // chunk * chunk, n, state=_detach_state(states))
+            yield SegmentEnd(n // chunk, n // chunk * chunk, n, state=_detach_state(states), last=True)
 
     # ---------------------------------------------------------- convenience
     def upscale_clip(self, lq: torch.Tensor) -> torch.Tensor:
@@ -628,6 +652,34 @@ def _to_device(v: Any, device: torch.device) -> Any:
 
 def _to_cpu(v: Any) -> Any:
     return _to_device(v, torch.device("cpu"))
+
+
+def segment_bounds(temporal: str, num_frames: int, chunk: int, overlap: int = 0) -> list[tuple[int, int]]:
+    """``(start, end)`` frames of every segment the engine emits for a ``num_frames``-frame video
+    under a plan of ``chunk``/``overlap``, without running it: the schedule of
+    :meth:`Upscaler._stream_sequence` (look-ahead included) for ``sequence`` models, batches of
+    ``chunk`` frames otherwise. Processes that share one video's segments (``scale_out.py``)
+    agree on them from this; ``tests/test_engine.py`` holds it to the engine's events."""
+    n = int(num_frames)
+    if n <= 0:
+        return []
+    if temporal != "sequence":
+        return [(s, min(s + chunk, n)) for s in range(0, n, chunk)]
+    step = chunk - overlap
+    bounds, start = [], 0
+    while True:
+        n_read = min(n, start + chunk + step)  # what _Lookahead.fill(start + chunk + step) reads
+        end = min(start + chunk, n_read)
+        if n_read >= start + step + chunk:
+            next_start: int | None = start + step
+        elif n_read > end:
+            next_start = max(start + 1, n_read - chunk)
+        else:
+            next_start = None
+        bounds.append((start, end if next_start is None else next_start))
+        if next_start is None:
+            return bounds
+        start = next_start
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:

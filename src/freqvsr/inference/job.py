@@ -34,13 +34,25 @@ from typing import Any
 import numpy as np
 import torch
 
-from freqvsr.errors import FreqVSRError, InputError, InputNotFoundError, Interrupted, ModelError, OutputError, UsageError
+from freqvsr.errors import (
+    FreqVSRError,
+    InputError,
+    InputNotFoundError,
+    Interrupted,
+    ModelError,
+    OutputError,
+    UsageError,
+)
 from freqvsr.inference.device import peak_host_memory
+from freqvsr.inference.memory import Plan, check_fits
+from freqvsr.inference.scale_out import Group, device_for, portable_error, share_segments
 from freqvsr.inference.engine import (
     SegmentEnd,
     SRFrame,
+    StreamPlan,
     Upscaler,
     UpscaleStream,
+    segment_bounds,
     to_array,
     to_lr_tensor,
     upscale_alpha,
@@ -52,6 +64,7 @@ from freqvsr.io import (
     SegmentWriter,
     assemble_video,
     check_encoder,
+    encoder_memory,
     has_alpha_plane,
     open_input,
     segment_suffix,
@@ -143,6 +156,7 @@ def upscale_video(
     quiet: bool = False,
     strict: bool = False,
     upscaler: Upscaler | None = None,
+    group: Group | None = None,
 ) -> UpscaleReport:
     """Upscale the video file or image folder ``src`` into ``dst`` (video file by extension, else a PNG folder).
 
@@ -154,6 +168,13 @@ def upscale_video(
     A partly corrupt input is upscaled as far as it decodes, with a warning counting the lost
     frames (``report.frames_lost``); ``strict=True`` makes any loss an InputError, and then
     nothing is left at or beside ``dst`` (a resumed run would meet the same damage).
+
+    ``group`` (:func:`freqvsr.inference.scale_out.from_env`, under torchrun): every process of the
+    group calls this with the same arguments, and the video's segments are shared between them;
+    each writes its own into the work folder beside ``dst``, which must therefore be on a folder
+    all of them see. Rank 0 joins them into ``dst`` as a single process does, so ``dst`` holds
+    the frames a single process computes (same segment bounds, overlaps and cross-fades; see
+    :func:`_upscale_shared`). Each rank returns a report of its own share.
     """
     to_video = output_kind(dst) == "video"  # the raw name: a trailing slash means a folder
     src, dst = Path(src), Path(dst)
@@ -161,13 +182,22 @@ def upscale_video(
         raise InputNotFoundError(f"{src}: no such file or folder")
     if src.resolve() == dst.resolve():
         raise UsageError(f"{dst}: the output would overwrite the input")
-    _check_output(dst, to_video, overwrite)
+    shared = group is not None and group.world > 1
     work = work_dir_for(dst)
-    _check_unfinished_job(work, dst, resume, overwrite)
+    if not shared:  # a group: rank 0 checks, while no process has written anything (_upscale_shared)
+        _check_output(dst, to_video, overwrite)
+        _check_unfinished_job(work, dst, resume, overwrite)
     settings = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, lossless=lossless)
     if not to_video and (codec or crf is not None or preset or pix_fmt or lossless):
         raise UsageError(f"{dst}: a folder output is written as lossless PNG frames; codec=, crf=, preset=, pix_fmt= "
                          "and lossless=True apply to video files")
+    if shared:
+        return _upscale_shared(
+            src, dst, to_video, settings, group, model=model, weights=weights, scale=scale, device=device,
+            precision=precision, chunk=chunk, overlap=overlap, tile=tile, tile_overlap=tile_overlap,
+            memory_budget=memory_budget, audio=audio, subtitles=subtitles, resume=resume, overwrite=overwrite,
+            quiet=quiet, strict=strict, upscaler=upscaler,
+        )
 
     with _StopSignals() as stop, open_input(src, strict=strict) as source:
         info = source.info
@@ -188,6 +218,8 @@ def upscale_video(
         out_kind = settings if to_video else ("png+alpha" if keep_alpha else "png")
         fingerprint = _fingerprint(src, model, weights, engine, out_kind, to_video)
         manifest = _prepare_work_dir(work, fingerprint, resume)
+        if "plan" not in manifest:  # a resumed job computes with the plan it began with
+            _check_memory(engine, info, src, settings if to_video else None)
         job = _Job(engine, source, info, work, manifest, settings, to_video, quiet, keep_alpha)
         started = time.perf_counter()
         if torch.cuda.is_available() and engine.device.type == "cuda":
@@ -215,6 +247,188 @@ def upscale_video(
             raise Interrupted(signum, resumable=True) from None
         shutil.rmtree(work, ignore_errors=True)
         return job.report(src, dst, model, started)
+
+
+def _check_memory(engine: Upscaler, info: Any, src: Path, settings: EncodeSettings | None) -> Plan:
+    """The plan of this input with the job's output side counted (the encoder, queued frames);
+    ResourceError when not even the smallest plan fits the budget and the planner was free to
+    choose the tiles (a tile size the user fixed is their call: a warning)."""
+    w, h = info.width * engine.scale, info.height * engine.scale
+    enc = encoder_memory(settings, w, h, info.bit_depth)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the one-line error below says it better than the warning
+        planned = engine.plan_video(info.height, info.width, num_frames=info.num_frames, encoder_bytes=enc)
+    if engine.tile_request is None:
+        check_fits(planned, str(src), info.width, info.height, engine.scale)
+    elif not planned.fits:
+        warnings.warn(f"{src}: the fixed tile size does not fit the memory budget ({planned.describe()})",
+                      stacklevel=3)
+    return planned
+
+
+def _upscale_shared(src: Path, dst: Path, to_video: bool, settings: EncodeSettings, group: Group, *, model: str,
+                    weights: str | None, scale: int | None, device: str, precision: str, chunk: int | None,
+                    overlap: int | None, tile: int | None, tile_overlap: int, memory_budget: int | str | None,
+                    audio: bool, subtitles: bool, resume: bool, overwrite: bool, quiet: bool, strict: bool,
+                    upscaler: Upscaler | None) -> UpscaleReport:
+    """One video, its segments shared by the processes of ``group`` (every rank calls this).
+
+    Rank 0 checks OUTPUT, prepares the work folder and fixes the plan (chunk, overlap, tiles) in
+    job.json, so every rank computes with the same one, whatever memory its machine has. The
+    segment bounds follow from the plan and the frame count (:func:`segment_bounds`, the
+    engine's own schedule); each rank takes a contiguous run of them (:func:`share_segments`),
+    skips those already done (resume), decodes from the start of the video but computes only
+    from the chunk whose cross-fade reaches its first segment, exactly as a resumed single
+    process does, writes its segments and a marker file per segment. After all ranks are done,
+    rank 0 joins the segments and remuxes audio and subtitles as :func:`upscale_video` does.
+    A failure on any rank is raised on every rank (:meth:`Group.agree`), nothing waits forever.
+    Online models carry their state through every frame: rank 0 computes them alone.
+    """
+    work = work_dir_for(dst)
+    error: BaseException | None = None
+    if group.rank == 0:
+        try:
+            _check_output(dst, to_video, overwrite)
+            _check_unfinished_job(work, dst, resume, overwrite)
+        except Exception as exc:
+            error = exc
+    group.agree(error)
+    with contextlib.ExitStack() as stack:
+        try:
+            stop = stack.enter_context(_StopSignals())
+            source = stack.enter_context(open_input(src, strict=strict))
+            info = source.info
+            if to_video:
+                settings = settings.resolve(dst, info)
+            keep_alpha = _keeps_alpha(info, dst, settings if to_video else None)
+            engine = upscaler or Upscaler(
+                model, weights=weights, device=device_for(device, group.local_rank), precision=precision,
+                chunk=chunk, overlap=overlap, tile=tile, tile_overlap=tile_overlap, memory_budget=memory_budget,
+            )
+            if scale is not None and engine.scale != scale:
+                raise ModelError(f"{model}: is a \u00d7{engine.scale} model, but \u00d7{scale} was asked for")
+            if to_video:
+                check_encoder(settings, info.width * engine.scale, info.height * engine.scale, dst, info)
+            out_kind = settings if to_video else ("png+alpha" if keep_alpha else "png")
+            fingerprint = _fingerprint(src, model, weights, engine, out_kind, to_video)
+        except BaseException as exc:
+            error = exc
+        group.agree(error)
+        digests = group.all_gather(fingerprint["weights_digest"])
+        if len(set(digests)) > 1:
+            # e.g. a model without shipped weights: each process draws its own random initialisation
+            raise ModelError(f"{model}: the processes built models with different weights; pass weights= "
+                             "(a model without shipped weights is randomly initialised in every process)")
+
+        manifest = None
+        if group.rank == 0:
+            try:
+                manifest = _prepare_work_dir(work, fingerprint, resume)
+                if "plan" not in manifest:
+                    planned = _check_memory(engine, info, src, settings if to_video else None)
+                    manifest["plan"] = StreamPlan.from_plan(planned).record()
+                    _write_json_atomic(work / "job.json", manifest)
+            except BaseException as exc:
+                error = exc
+        group.agree(error)
+        manifest = group.broadcast(manifest)
+
+        run = StreamPlan.from_record(manifest["plan"])
+        temporal = engine.model.temporal
+        bounds = segment_bounds(temporal, info.num_frames or 0, run.chunk, run.overlap)
+        if temporal == "online" or not bounds:
+            shares = [(0, None)] + [(0, 0)] * (group.world - 1)
+        else:
+            shares = share_segments(bounds, group.world)
+        first, stop_at = shares[group.rank]
+        done = _done_segments(work, manifest)
+        last_done = min((i for i, rec in done.items() if rec.get("last")), default=None)
+        while first in done and (stop_at is None or first < stop_at):
+            first += 1
+        idle = (stop_at is not None and first >= stop_at) or (last_done is not None and first > last_done)
+        if temporal == "sequence":
+            step = run.chunk - run.overlap
+            # Segment k starts at k * step unless its chunk is the last one, moved back to keep a
+            # full chunk; which one is last only the real frame count tells (the announced one can
+            # be off). Segment k-1 is never the last when segment k exists, so frame (k-1)*step + 1
+            # is at or before segment k's start whatever the count: the engine recomputes every
+            # chunk ending after it (at most one more than needed, never one too few), and those
+            # chunks start after real_from.
+            resume_frame = max(0, (first - 1) * step + 1)
+            real_from = max(0, resume_frame - run.chunk + 1)
+        elif temporal == "online":
+            resume_frame = real_from = first * run.chunk
+        else:
+            resume_frame = first * run.chunk
+            real_from = max(0, resume_frame - engine.model.window // 2)
+        share = _Share(first, stop_at, resume_frame, real_from)
+        job = _Job(engine, source, info, work, manifest, settings, to_video, quiet, keep_alpha, share=share)
+        started = time.perf_counter()
+        outcome = "idle"
+        if not idle:
+            try:
+                outcome = "done" if job.run(_STOP_AFTER_SEGMENTS.get(), stop) else "stopped"
+            except BaseException as exc:
+                job.close_on_error(exc)
+                error = exc
+        outcomes = group.all_gather((outcome, portable_error(error)))
+        if error is not None:
+            raise error
+        first_error = next((e for _, e in outcomes if e is not None), None)
+        if first_error is not None:
+            raise first_error
+        if any(o == "stopped" for o, _ in outcomes):  # simulated interruption: kept for resume=True
+            return job.report(src, dst, model, started)
+        if group.rank == 0:
+            try:
+                segments = _joined_segments(work, manifest)
+                manifest["segments"] = segments
+                _write_json_atomic(work / "job.json", manifest)
+                if to_video:
+                    assemble_video(dst, [work / s["file"] for s in segments], info, audio=audio, subtitles=subtitles)
+                else:
+                    _assemble_folder(dst, [work / s["file"] for s in segments], overwrite)
+                shutil.rmtree(work, ignore_errors=True)
+            except OSError as exc:
+                error = OutputError(f"{dst}: cannot write output ({exc.strerror or exc}); "
+                                    "the finished segments are kept, rerun with resume=True")
+            except BaseException as exc:
+                error = exc
+        group.agree(error)
+        return job.report(src, dst, model, started)
+
+
+def _done_segments(work: Path, manifest: dict) -> dict[int, dict]:
+    """Finished segments by index: job.json's (a single process's) and the marker files of the
+    processes of a group, each counted only while its segment file is there."""
+    done: dict[int, dict] = {}
+    for seg in manifest.get("segments", []):
+        if (work / seg["file"]).exists():
+            done[int(seg["index"])] = seg
+    for marker in sorted(work.glob(f"seg_*{_DONE}")):
+        try:
+            rec = json.loads(marker.read_text())
+        except (OSError, ValueError):
+            continue  # a marker is written atomically; an unreadable one is someone else's file
+        if isinstance(rec, dict) and "file" in rec and (work / rec["file"]).exists():
+            done[int(rec["index"])] = rec
+    return done
+
+
+def _joined_segments(work: Path, manifest: dict) -> list[dict]:
+    """Every segment of the video in order, or an OutputError naming the first missing one."""
+    done = _done_segments(work, manifest)
+    segments: list[dict] = []
+    end = 0
+    while True:
+        rec = done.get(len(segments))
+        if rec is None or int(rec["start"]) != end:
+            raise OutputError(f"{work}: segment {len(segments)} (from frame {end}) was not written; "
+                              "rerun with resume=True")
+        segments.append({k: rec[k] for k in ("index", "start", "end", "file")})
+        end = int(rec["end"])
+        if rec.get("last"):
+            return segments
 
 
 def output_kind(dst: str | os.PathLike) -> str:
@@ -278,6 +492,7 @@ def _check_unfinished_job(work: Path, dst: Path, resume: bool, overwrite: bool) 
         done = len(json.loads((work / "job.json").read_text()).get("segments", []))
     except (OSError, ValueError, AttributeError):
         done = 0
+    done += len(list(work.glob(f"seg_*{_DONE}")))  # segments finished by the processes of a group
     if done:
         raise OutputError(
             f"{dst}: an interrupted job left {done} finished segment(s) in {work.name}; rerun with "
@@ -356,8 +571,29 @@ def _keeps_alpha(info: Any, dst: Path, settings: EncodeSettings | None) -> bool:
     return False
 
 
+@dataclasses.dataclass(frozen=True)
+class _Share:
+    """The part of a video one process of a group computes (see :func:`_upscale_shared`).
+
+    ``first``: its first segment to write; ``stop``: the segment it stops before (None: the end);
+    ``resume_frame``: the engine recomputes the chunks ending after it (the cross-fade context of
+    segment ``first``); ``real_from``: frames before it are decoded but never computed on, so
+    they reach the engine as empty placeholders (a wrong schedule then fails loudly in
+    ``torch.stack`` instead of upscaling blank frames).
+    """
+
+    first: int
+    stop: int | None
+    resume_frame: int
+    real_from: int
+
+
+_DONE = ".done"  # seg_00003.done: segment 3 finished by a process of a group (its own small file)
+
+
 class _Job:
-    def __init__(self, engine, source, info, work, manifest, settings, to_video, quiet, keep_alpha=False) -> None:
+    def __init__(self, engine, source, info, work, manifest, settings, to_video, quiet, keep_alpha=False,
+                 share: _Share | None = None) -> None:
         self.engine, self.source, self.info, self.work = engine, source, info, work
         self.manifest, self.settings, self.to_video = manifest, settings, to_video
         self.quiet = quiet
@@ -372,8 +608,15 @@ class _Job:
         self.pts: dict[int, int | None] = {}
         self.error: BaseException | None = None
         self.out_size = (info.width * engine.scale, info.height * engine.scale)
+        self.encoder_bytes = encoder_memory(settings if to_video else None, *self.out_size, info.bit_depth)
         self._cancel = threading.Event()  # the encoder thread abandons its unfinished segment
         self.stream: UpscaleStream | None = None  # this input's pass through the engine (run())
+        # A process of a group: its share of the segments, each recorded in its own marker file,
+        # because several processes appending to one job.json would lose each other's updates.
+        self.share = share
+        self.frames_written = 0
+        if share is not None:
+            self.frames_done = self.resumed_frames = share.resume_frame
 
     # reader thread -> bounded queue -> engine
     def _frames(self) -> Iterator[torch.Tensor]:
@@ -382,11 +625,17 @@ class _Job:
         q: queue.Queue = queue.Queue(maxsize=_QUEUE_FRAMES)
         stop = threading.Event()
 
+        real_from = self.share.real_from if self.share is not None else 0
+        placeholder = torch.empty(0, dtype=torch.uint8)
+
         def read() -> None:
             try:
                 for frame in self.source:
                     if stop.is_set():
                         return
+                    if frame.index < real_from:  # another process's frames, outside every chunk computed here
+                        q.put((frame.index, None, None, None))
+                        continue
                     q.put((frame.index, frame.pts, to_lr_tensor(frame.image), frame.alpha))
                 q.put(None)
             except BaseException as exc:  # surfaced in the main thread
@@ -402,6 +651,9 @@ class _Job:
                 if isinstance(item, BaseException):
                     raise item
                 index, pts, tensor, alpha = item
+                if tensor is None:
+                    yield placeholder
+                    continue
                 self.pts[index] = pts
                 if self.keep_alpha and alpha is not None and index >= self.resumed_frames:
                     self.alpha[index] = alpha  # frames before a resumed job's start are never written
@@ -416,14 +668,16 @@ class _Job:
 
     def run(self, stop_after: int | None, stop: "_StopSignals | None" = None) -> bool:
         segs = self.manifest["segments"]
+        first = self.share.first if self.share is not None else len(segs)
         resume_state = None
-        if segs and (self.work / "state.pt").exists():
+        if first and (self.work / "state.pt").exists():
             resume_state = torch.load(self.work / "state.pt", weights_only=True)
         frames = self._frames()
         self.stream = events = self.engine.stream(
-            frames, resume_from=len(segs), resume_frame=self.frames_done, resume_state=resume_state,
+            frames, resume_from=first, resume_frame=self.frames_done, resume_state=resume_state,
             num_frames=self.info.num_frames,
             fixed_plan=self.manifest.get("plan"),  # a resumed job computes with the plan it began with
+            encoder_bytes=self.encoder_bytes,
         )
         out_q: queue.Queue = queue.Queue(maxsize=_QUEUE_FRAMES)
         writer_thread = threading.Thread(target=self._write_loop, args=(out_q,), name="freqvsr-encode", daemon=True)
@@ -433,6 +687,8 @@ class _Job:
         writer_thread.start()
         completed = False  # every event reached the encoder (or a simulated interruption)
         simulated_stop = False
+        share_end = False  # this process's share is written (a group): the rest is another's
+        last_seen: SegmentEnd | None = None
         done_segments = 0
         try:
             for ev in events:
@@ -452,8 +708,12 @@ class _Job:
                     progress.update(1)
                 elif isinstance(ev, SegmentEnd):
                     done_segments += 1
+                    last_seen = ev
                     if stop_after is not None and done_segments >= stop_after:
                         simulated_stop = True  # the encoder still finishes this segment
+                        break
+                    if self.share is not None and self.share.stop is not None and ev.index >= self.share.stop - 1:
+                        share_end = True
                         break
             completed = True
         finally:
@@ -471,9 +731,20 @@ class _Job:
             raise self.error
         if simulated_stop:
             return False
+        if self.share is not None:
+            if last_seen is not None and not share_end and not last_seen.last:
+                # the input ended after this segment, which the engine could not tell when it
+                # emitted it (an online model's segment ending on a multiple of chunk)
+                self._mark_done(last_seen, last=True)
+            return True
         if not self.manifest["segments"]:
             raise InputError(f"{self.info.path}: no frames could be decoded")
         return True
+
+    def _mark_done(self, ev: SegmentEnd, last: bool) -> None:
+        _write_json_atomic(self.work / f"seg_{ev.index:05d}{_DONE}",
+                           {"index": ev.index, "start": ev.start, "end": ev.end, "last": last,
+                            "file": _segment_name(ev.index, self.to_video, self.seg_suffix)})
 
     @staticmethod
     def _put(q: queue.Queue, item: Any, consumer: threading.Thread) -> bool:
@@ -503,7 +774,7 @@ class _Job:
 
     def _write_loop(self, q: queue.Queue) -> None:
         writer = None
-        seg_index = len(self.manifest["segments"])
+        seg_index = self.share.first if self.share is not None else len(self.manifest["segments"])
         try:
             while True:
                 ev = q.get()
@@ -521,12 +792,17 @@ class _Job:
                     else:
                         writer.write(image, ev.index)
                     self.frames_done = ev.index + 1
+                    self.frames_written += 1
                 elif isinstance(ev, SegmentEnd):
                     if writer is not None:
                         self._close_segment(writer)
                         writer = None
                     if ev.state is not None:
                         _atomic_torch_save(ev.state, self.work / "state.pt")
+                    if self.share is not None:
+                        self._mark_done(ev, ev.last)
+                        seg_index = ev.index + 1
+                        continue
                     self.manifest["segments"].append(
                         {"index": ev.index, "start": ev.start, "end": ev.end,
                          "file": _segment_name(ev.index, self.to_video, self.seg_suffix)}
@@ -570,6 +846,11 @@ class _Job:
     def close_on_error(self, exc: BaseException) -> None:
         # Keep finished segments for --resume; a job that finished nothing leaves nothing behind,
         # and neither does one stopped by damage in its input (--strict): resuming meets it again.
+        if self.share is not None:
+            # other processes' segments share the folder: never removed here
+            if isinstance(exc, Interrupted):
+                exc.resumable = True
+            return
         kept = len(self.manifest["segments"])
         if not kept or (isinstance(exc, InputError) and getattr(self.source, "strict", False)):
             shutil.rmtree(self.work, ignore_errors=True)
@@ -585,7 +866,7 @@ class _Job:
 
     def report(self, src: Path, dst: Path, model: str, started: float) -> UpscaleReport:
         seconds = time.perf_counter() - started
-        frames = self.frames_done - self.resumed_frames
+        frames = self.frames_written if self.share is not None else self.frames_done - self.resumed_frames
         gpu = None
         run = self.stream.plan if self.stream is not None and self.stream.plan is not None else self.engine.last_plan
         plan = run.plan
@@ -599,7 +880,8 @@ class _Job:
             tile=run.tile, chunk=run.chunk, overlap=run.overlap, resumed_frames=self.resumed_frames,
             tile_size=run.tile_hw, memory_budget_bytes=plan.budget if plan else None,
             planned_memory_bytes=plan.bytes if plan else None,
-            plan={**run.record(), "describe": plan.describe() if plan else "fixed (resumed job)"},
+            plan={**run.record(), "describe": plan.describe() if plan else
+                  ("fixed by rank 0 (job.json)" if self.share is not None else "fixed (resumed job)")},
             frames_in=int(getattr(self.source, "frames_decoded", 0)), frames_out=self.frames_done,
             frames_lost=int(getattr(self.source, "frames_lost", 0)), alpha=self.keep_alpha,
         )
@@ -654,12 +936,12 @@ def _prepare_work_dir(work: Path, fingerprint: dict, resume: bool) -> dict:
                     f"{work}: cannot resume=True, the job differs from the interrupted one in: {', '.join(changed)} "
                     "(run with overwrite=True instead of resume=True to start over)"
                 )
-            # Keep only segments whose files are really there, in order.
+            # Keep only segments whose files are really there, in order (those the processes of a
+            # group recorded in marker files count too).
+            done = _done_segments(work, manifest)
             kept = []
-            for seg in manifest.get("segments", []):
-                if not (work / seg["file"]).exists() or seg["index"] != len(kept):
-                    break
-                kept.append(seg)
+            while len(kept) in done:
+                kept.append({k: v for k, v in done[len(kept)].items() if k != "last"})
             manifest["segments"] = kept
             return manifest
     if not work.parent.is_dir():

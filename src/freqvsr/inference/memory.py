@@ -25,8 +25,13 @@ T per LR pixel (see :class:`WorkingSet`); measured once per model and machine an
 ``~/.cache/freqvsr``. Models whose probe fails fall back to their declared
 ``bytes_per_lr_pixel``. The engine's buffers that grow with the chunk (the blended output of a
 tiled call, the cross-faded frames kept for the next chunk) are counted in the budget at
-full-frame size; frame-sized I/O buffers (the encoder queue, the LR look-ahead) are bounded and
-reported beside it (``Plan.io_bytes``).
+full-frame size; so are the frame-sized I/O buffers (the SR frames queued for the encoder, the
+LR look-ahead and decode queue) and the output encoder's own pictures, which for the x4 output of
+a large input dominate everything else (a 4K input makes 15360x8640 frames: libx264 then holds
+about 3.8 GB, see :func:`freqvsr.io.encode.encoder_memory`). The budget covers all of it
+(``Plan.bytes + Plan.io_bytes``); the default budget is 2 GiB for the computation *plus* what the
+output's I/O needs, at most half of the available memory, so a large input gets the memory its
+output format needs or a one-line refusal (:func:`check_fits`), never a silent overrun.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from freqvsr.errors import UsageError
+from freqvsr.errors import ResourceError, UsageError
 from freqvsr.models import VSRModel
 
 GIB = 1 << 30
@@ -98,12 +103,25 @@ def available_memory(device: torch.device) -> int:
         return 4 * GIB
 
 
-def default_memory_budget(device: torch.device) -> int:
-    """``min(available / 2, 2 GiB)`` on CPU; 80 % of the free memory of a GPU."""
+def job_io_bytes(height: int, width: int, scale: int, encoder_bytes: int, out_channels: int = 3,
+                 sr_value_bytes: int = 4) -> int:
+    """Host bytes a file job's output side needs for ``height`` x ``width`` LR frames, whatever the
+    plan: one SR frame queued for the encoder and the one it converts (in place, to uint8; float32,
+    or float16 with ``sr_value_bytes=2`` when tiles are blended in float16), that uint8 image, and
+    the encoder's own pictures (``encoder_bytes``)."""
+    hr = float(out_channels * scale * scale * height * width)
+    return int(hr * (2 * sr_value_bytes + 1) + encoder_bytes)
+
+
+def default_memory_budget(device: torch.device, io_bytes: int = 0) -> int:
+    """``min(available / 2, 2 GiB + io_bytes)`` on CPU; 80 % of the free memory of a GPU.
+
+    ``io_bytes``: host memory the job's frame-sized I/O needs whatever the plan (the encoder's
+    pictures, queued output frames). It lives on the host, so a GPU budget does not include it."""
     free = available_memory(device)
     if device.type == "cuda":
         return int(free * 0.8)
-    return int(min(free // 2, DEFAULT_CPU_CAP))
+    return int(min(free // 2, DEFAULT_CPU_CAP + max(0, int(io_bytes))))
 
 
 # --------------------------------------------------------------------------- the working set
@@ -261,14 +279,14 @@ class Plan:
     budget: int
     queue_frames: int             # SR frames the encoder queue may hold
     accumulate: str               # dtype of blended/cross-faded SR frames: float32 | float16
-    fits: bool
-    io_bytes: int = 0             # frame-sized I/O buffers on top (encoder queue, LR look-ahead)
+    fits: bool                    # bytes + io_bytes <= budget
+    io_bytes: int = 0             # frame-sized I/O: queued SR frames, the encoder, LR look-ahead
 
     def describe(self) -> str:
         tiles = "whole frames" if self.tile is None else f"{self.tiles} tiles of {self.tile[0]}x{self.tile[1]}"
         acc = ", float16 accumulation" if self.accumulate == "float16" else ""
         return (f"chunk {self.chunk} overlap {self.overlap}, {tiles}{acc}, compute x{self.cost:.2f}, "
-                f"{self.bytes / 2**20:.0f} MiB of a {self.budget / 2**20:.0f} MiB budget (+{self.io_bytes / 2**20:.0f} MiB I/O)")
+                f"{self.bytes / 2**20:.0f} MiB + {self.io_bytes / 2**20:.0f} MiB I/O of a {self.budget / 2**20:.0f} MiB budget")
 
 
 def tile_grid(size: int, tile: int, overlap: int) -> int:
@@ -349,6 +367,7 @@ def plan(
     max_chunk: int = MAX_CHUNK,
     num_frames: int | None = None,
     allocator_slack: float = 1.0,
+    encoder_bytes: int | None = None,
 ) -> Plan:
     """The cheapest (chunk, tiles) whose working set fits ``budget`` (see the module docstring).
 
@@ -359,7 +378,11 @@ def plan(
     When nothing fits, the smallest configuration is returned with ``fits=False``.
     ``allocator_slack`` scales the model's working set for an allocator that keeps freed blocks
     (:data:`freqvsr.inference.allocator.HEAP_SLACK`): peak RSS, not live tensors, is what the
-    budget promises.
+    budget promises. ``encoder_bytes``: what the output encoder of a job holds
+    (:func:`freqvsr.io.encode.encoder_memory`); with the SR frames queued for it and the LR
+    look-ahead it makes ``Plan.io_bytes``, which the budget covers too (``fits`` means bytes +
+    io_bytes <= budget). ``None``: frames go to the caller (``Upscaler.upscale_clip``), who owns
+    them; only the look-ahead is counted.
     """
     frame_px = height * width
     hr32 = 4.0 * out_channels * scale * scale * frame_px  # one float32 SR frame
@@ -406,6 +429,18 @@ def plan(
 
     temporal_costs: dict[int, tuple[int, float]] = {}
 
+    def io_bytes(t: int, k: int, sr_frame: float) -> float:
+        # Frame-sized I/O: SR frames queued for the encoder and the one being converted (float32,
+        # converted to uint8 in place), its uint8 image, the encoder's own pictures, and the LR
+        # frames of the look-ahead and the decode queue.
+        lr_frames = 8 + (2 * t - k if temporal == "sequence" else t + 8)
+        if encoder_bytes is None:
+            return lr8 * lr_frames
+        value_bytes = 2 if sr_frame < hr32 else 4
+        extra_queue = sr_frame * (queue - 1)  # job_io_bytes counts one queued frame
+        return (job_io_bytes(height, width, scale, encoder_bytes, out_channels, value_bytes) + extra_queue
+                + lr8 * lr_frames)
+
     def price(t: int, hw, n: int, tile_px: int, acc_bytes: float) -> tuple[int, float, float]:
         if t not in temporal_costs:
             k = overlap if overlap is not None else default_overlap(t, temporal)
@@ -425,7 +460,8 @@ def plan(
         # feature alignment lose context, and every call has overhead. Priced as an 8-pixel rim
         # of extra work, which steers the plan away from many tiny tiles.
         spatial = 1.0 if hw is None else n * (hw[0] + 16) * (hw[1] + 16) / frame_px
-        return k, spatial * temporal_cost, total
+        # SR frames leave the engine in the accumulator's dtype when tiles are blended
+        return k, spatial * temporal_cost, total + io_bytes(t, k, acc_bytes if hw is not None else hr32)
 
     bests: list = []
     smallest = cheapest = None
@@ -459,11 +495,25 @@ def plan(
     else:
         chosen, fits = smallest, False
     _, t, k, hw, n, cost, total, acc = chosen
-    # Frame-sized I/O buffers, outside the budget but bounded: SR frames queued for the encoder
-    # and the one it converts, LR frames of the look-ahead and the decode queue.
-    io = hr32 * (queue + 1) + lr8 * (8 + (2 * t - k if temporal == "sequence" else t + 8))
-    return Plan(chunk=t, overlap=k, tile=hw, tiles=n, cost=cost, bytes=int(total), budget=int(budget),
+    io = io_bytes(t, k, hr32 / (2 if acc == "float16" and hw is not None else 1))
+    return Plan(chunk=t, overlap=k, tile=hw, tiles=n, cost=cost, bytes=int(total - io), budget=int(budget),
                 queue_frames=queue, accumulate=acc, fits=fits, io_bytes=int(io))
+
+
+def check_fits(p: Plan, what: str, width: int, height: int, scale: int) -> None:
+    """Raise :class:`ResourceError` when even the smallest plan needs more than its budget.
+
+    ``what`` names the input. The message says where the memory goes; a job never runs past its
+    budget silently (the model part alone can always shrink: smaller tiles, shorter chunks)."""
+    if p.fits:
+        return
+    need = p.bytes + p.io_bytes
+    raise ResourceError(
+        f"{what}: {width}x{height} frames upscale to {width * scale}x{height * scale}, which needs about "
+        f"{need / GIB:.1f} GiB ({p.io_bytes / GIB:.1f} GiB of it to queue and encode the output frames), "
+        f"over the memory budget of {p.budget / GIB:.1f} GiB; raise memory_budget=, or write a folder of PNG "
+        "frames (the least memory per frame)"
+    )
 
 
 # ------------------------------------------------------------------------------ disk cache

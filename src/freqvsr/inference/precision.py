@@ -21,7 +21,7 @@ from typing import Any
 MAX_BF16_LOSS_DB = 0.05
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cpu_has_native_bf16() -> bool:
     """True when this CPU multiplies bf16 in hardware (read at run time, not at build time)."""
     flags = _cpu_flags()
@@ -31,7 +31,9 @@ def cpu_has_native_bf16() -> bool:
         return True
     if platform.system() == "Darwin" and platform.machine() == "arm64":
         try:
-            out = subprocess.run(["sysctl", "-n", "hw.optional.arm.FEAT_BF16"], capture_output=True, text=True, timeout=5)
+            out = subprocess.run(
+                ["sysctl", "-n", "hw.optional.arm.FEAT_BF16"], capture_output=True, text=True, timeout=5
+            )
             return out.stdout.strip() == "1"
         except (OSError, subprocess.SubprocessError):
             return False

@@ -183,8 +183,9 @@ class EncodeSettings:
                 pix_fmt = _with_alpha(pix_fmt, allowed, codec, source, output)
         return EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, lossless=lossless)
 
-    def encoder_options(self) -> dict[str, str]:
-        """AVOptions for the encoder of a resolved setting."""
+    def encoder_options(self, frame_pixels: int = 0) -> dict[str, str]:
+        """AVOptions for the encoder of a resolved setting (``frame_pixels``: width x height of
+        the encoded frames; frames above :data:`LARGE_FRAME_PIXELS` get a leaner libx264)."""
         c = self.codec
         if c == "libx264":
             opts = {"preset": self.preset}
@@ -193,7 +194,10 @@ class EncodeSettings:
             # control: the same frames give different bitstreams from run to run (measured, see
             # freqvsr.degrade.codec). Without mbtree the encode is reproducible, so a resumed job
             # writes exactly the segments an uninterrupted one would.
-            opts["x264-params"] = "mbtree=0"
+            params = "mbtree=0"
+            if frame_pixels > LARGE_FRAME_PIXELS:
+                params += ":" + _LEAN_X264
+            opts["x264-params"] = params
             return opts
         if c == "libx265":
             params = "log-level=error" + (":lossless=1" if self.lossless else "")
@@ -290,6 +294,59 @@ def _source_chroma(source: VideoInfo | None) -> str:
     return "yuv420p"
 
 
+# Frames larger than 4K UHD (the x4 output of inputs above 960x540): libx264's medium preset keeps
+# about 38 frame-sized pictures in flight (B-frames, references, look-ahead, frame threads; see
+# ENCODER_PICTURES), 7.5 GB for the 15360x8640 output of a 4K input. With one reference, no
+# B-frames and no look-ahead it keeps about 19, and encodes faster; files come out a little
+# larger at the same CRF. Applied by frame size only, so every segment of a job (and a resumed
+# job) is encoded the same way.
+LARGE_FRAME_PIXELS = 3840 * 2160
+_LEAN_X264 = "bframes=0:ref=1:rc-lookahead=0:sync-lookahead=0"
+
+# Frame-sized pictures an encoder holds while encoding, counted in frames of the output's pixel
+# format, RGB->YUV conversion of the frame being written included. Measured at 3840x2160 with 2
+# frame threads by ``python benchmarks/encoder_memory.py`` (peak RSS growth / picture size); the
+# x264/x265 counts grow by about 0.75 picture per extra frame thread (FFmpeg starts 1.5 per core).
+ENCODER_PICTURES = {
+    "libx264": 38.0,
+    "libx264-lean": 19.0,
+    "libx265": 88.0,
+    "libvpx-vp9": 82.0,
+    "libsvtav1": 96.0,
+    "ffv1": 52.0,
+    "prores_ks": 6.0,
+}
+_ENCODER_PICTURES_THREADS = 3  # frame threads of the measurement (2 cores x 1.5)
+
+
+def picture_bytes(pix_fmt: str, width: int, height: int) -> int:
+    """Bytes of one ``width`` x ``height`` picture in ``pix_fmt`` (all planes, no padding)."""
+    fmt = av.VideoFormat(pix_fmt)
+    total = 0.0
+    for comp in fmt.components:
+        # a component's bytes: its (subsampled) plane size x the bytes its bits take
+        cw = fmt.chroma_width(width) if comp.is_chroma else width
+        ch = fmt.chroma_height(height) if comp.is_chroma else height
+        total += cw * ch * (2 if comp.bits > 8 else 1)
+    return int(total)
+
+
+def encoder_memory(settings: EncodeSettings | None, width: int, height: int, bit_depth: int = 8) -> int:
+    """Bytes a resolved encoder holds while writing ``width`` x ``height`` frames (see
+    :data:`ENCODER_PICTURES`). ``settings=None``: PNG frames, whose writer holds the RGB(A) image
+    handed to it and its compressed copy (8 or 16 bits per sample by ``bit_depth``)."""
+    if settings is None or settings.codec is None or settings.pix_fmt is None:
+        return int(2 * 4 * width * height * (2 if bit_depth > 8 else 1))
+    key = settings.codec
+    if key == "libx264" and width * height > LARGE_FRAME_PIXELS:
+        key = "libx264-lean"
+    pictures = ENCODER_PICTURES.get(key, max(ENCODER_PICTURES.values()))
+    if settings.codec in ("libx264", "libx265"):
+        threads = int(1.5 * (os.cpu_count() or 2))
+        pictures += 0.75 * max(0, threads - _ENCODER_PICTURES_THREADS)
+    return int(pictures * picture_bytes(settings.pix_fmt, width, height))
+
+
 # Largest frames the encoders accept (measured with this FFmpeg build; used to word the error).
 _MAX_SIZE = {"libx264": 16384, "libsvtav1": 16384}
 
@@ -308,7 +365,7 @@ def check_encoder(settings: EncodeSettings, width: int, height: int, output, sou
         tb = Fraction(source.time_base) if source is not None else Fraction(1, 25)
         ctx.time_base = tb
         ctx.framerate = Fraction(source.fps) if source is not None else Fraction(25)
-        ctx.options = settings.encoder_options()
+        ctx.options = settings.encoder_options(w * h)
         ctx.open()
         ctx.close() if hasattr(ctx, "close") else None
     except (av.FFmpegError, ValueError, OverflowError) as e:
@@ -477,7 +534,7 @@ class SegmentWriter:
             )
             self._stream = add_video_stream(
                 self._container, settings.codec, rate=self.fps, width=self.width, height=self.height,
-                pix_fmt=settings.pix_fmt, options=settings.encoder_options(), thread_count=0,
+                pix_fmt=settings.pix_fmt, options=settings.encoder_options(self.width * self.height), thread_count=0,
                 colour=(spc, rng, pri, trc), time_base=self.time_base,
             )
         except (av.FFmpegError, ValueError) as e:

@@ -131,7 +131,7 @@ class FrameFolderWriter:
         self._done = True
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def __enter__(self) -> "FrameFolderWriter":
+    def __enter__(self) -> FrameFolderWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

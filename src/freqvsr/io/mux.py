@@ -16,9 +16,9 @@ import heapq
 import itertools
 import os
 import warnings
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
 
 import av
 
@@ -102,7 +102,9 @@ def assemble_video(
         raise
 
 
-def _assemble(tmp: Path, output: Path, segments: list[Path], source: VideoInfo | None, audio: bool, subtitles: bool) -> None:
+def _assemble(
+    tmp: Path, output: Path, segments: list[Path], source: VideoInfo | None, audio: bool, subtitles: bool
+) -> None:
     opened: list = []
     try:
         first = av.open(str(segments[0]))
@@ -144,7 +146,8 @@ def _assemble(tmp: Path, output: Path, segments: list[Path], source: VideoInfo |
             try:
                 src = av.open(str(source.path), metadata_errors="replace")
             except (av.FFmpegError, OSError) as e:
-                raise InputError(f"{source.path}: cannot reopen the source to copy audio/subtitles ({_short(e)})") from None
+                raise InputError(f"{source.path}: cannot reopen the source to copy audio/subtitles "
+                                 f"({_short(e)})") from None
             opened.append(src)
             wanted = (list(src.streams.audio) if audio else []) + (list(src.streams.subtitles) if subtitles else [])
             for ist in wanted:

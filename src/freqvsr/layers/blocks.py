@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+
+def lrelu(x: torch.Tensor) -> torch.Tensor:
+    """LeakyReLU with slope 0.1, the activation of the BasicVSR/FTVSR family."""
+    return F.leaky_relu(x, 0.1)
 
 
 class ResidualBlockNoBN(nn.Module):
@@ -19,10 +25,12 @@ class ResidualBlockNoBN(nn.Module):
         for conv in (self.conv1, self.conv2):
             nn.init.kaiming_normal_(conv.weight, a=0, mode="fan_in", nonlinearity="relu")
             conv.weight.data.mul_(0.1)
+            assert conv.bias is not None  # built with bias=True
             nn.init.zeros_(conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(self.relu(self.conv1(x))) * self.res_scale
+        result: torch.Tensor = x + self.conv2(self.relu(self.conv1(x))) * self.res_scale
+        return result
 
 
 class ResidualBlocksWithInputConv(nn.Module):
@@ -41,7 +49,8 @@ class ResidualBlocksWithInputConv(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.main(x)
+        result: torch.Tensor = self.main(x)
+        return result
 
 
 class PixelShufflePack(nn.Module):
@@ -54,6 +63,7 @@ class PixelShufflePack(nn.Module):
             in_channels, out_channels * factor * factor, kernel_size, padding=(kernel_size - 1) // 2
         )
         nn.init.kaiming_normal_(self.upsample_conv.weight, a=0, mode="fan_in", nonlinearity="relu")
+        assert self.upsample_conv.bias is not None  # built with bias=True
         nn.init.zeros_(self.upsample_conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -59,7 +59,8 @@ class PackedMultiheadProjections(nn.Module):
         qh, kh, vh = self.project(q, 0), self.project(k, 1), self.project(v, 2)
         a = F.scaled_dot_product_attention(qh, kh, vh)  # scale 1/sqrt(head_dim), as nn.MultiheadAttention
         n, _, length, _ = a.shape
-        return self.out_proj(a.transpose(1, 2).reshape(n, length, self.embed_dim))
+        result: torch.Tensor = self.out_proj(a.transpose(1, 2).reshape(n, length, self.embed_dim))
+        return result
 
 
 class FrequencyTokenAttention(nn.Module):
@@ -123,7 +124,9 @@ class FrequencyTokenAttention(nn.Module):
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor | None = None) -> torch.Tensor:
         """q, k, v: (N, C, Hb, Wb). ``v=None`` means ``v is k`` (tokenized once)."""
         size = q.shape[-2:]
-        same_kv = v is None or v is k
+        if v is None:
+            v = k
+        same_kv = v is k
         if self.cover_border:
             q, k = self._pad(q), self._pad(k)
             v = k if same_kv else self._pad(v)
@@ -137,5 +140,5 @@ class FrequencyTokenAttention(nn.Module):
         vp = self.layer_v(v_tok)
         z = self.norm1(self.MultiheadAttention(qp, kp, vp) + vp)
         z = self.norm2(z + F.leaky_relu(self.linear1(z), 0.1))
-        out = self.untokenize(self.linear2(z), q.shape[-2:])
+        out = self.untokenize(self.linear2(z), (q.shape[-2], q.shape[-1]))
         return out[..., : size[0], : size[1]] if self.cover_border else out

@@ -127,10 +127,13 @@ class TokenAttention(nn.Module):
         return x.view(b, length, self.heads, self.dim // self.heads).transpose(1, 2)
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        a = F.scaled_dot_product_attention(self._heads(self.to_q(q)), self._heads(self.to_k(k)), self._heads(self.to_v(v)))
+        a = F.scaled_dot_product_attention(
+            self._heads(self.to_q(q)), self._heads(self.to_k(k)), self._heads(self.to_v(v))
+        )
         b, _, length, _ = a.shape
         z = self.norm1(q + self.proj(a.transpose(1, 2).reshape(b, length, self.dim)))
-        return self.norm2(z + self.ffn2(F.leaky_relu(self.ffn1(z), 0.1)))
+        result: torch.Tensor = self.norm2(z + self.ffn2(F.leaky_relu(self.ffn1(z), 0.1)))
+        return result
 
 
 def _as_list(kv: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -158,7 +161,7 @@ class _FormBase(nn.Module):
         g, p = self.groups, self.patch
         kt = torch.cat([self.tokenize(_pad_tiles(m, p), g, p) for m in _as_list(kv)], dim=1)
         out = self.attn(self.tokenize(qp, g, p), kt, kt)
-        return self.untokenize(out, g, p, qp.shape[-2:])[..., : size[0], : size[1]]
+        return self.untokenize(out, g, p, (qp.shape[-2], qp.shape[-1]))[..., : size[0], : size[1]]
 
 
 class LocalFrequencyAttention(_FormBase):
@@ -179,19 +182,22 @@ class DualFrequencyAttention(nn.Module):
     def __init__(self, channels: int, groups: int, patch: int, heads: int) -> None:
         super().__init__()
         if groups < 2 or groups % 2 or channels % groups:
-            raise ValueError(f"DFA needs an even number of frequency groups dividing channels, got {groups} / {channels}")
+            raise ValueError(f"DFA needs an even number of frequency groups dividing channels, got {groups} / "
+                             f"{channels}")
         half = channels // 2
-        self.channels, self.half = channels, half
+        # not ``self.half``: that would shadow nn.Module.half()
+        self.channels, self.half_channels = channels, half
         self.gfa = GlobalFrequencyAttention(half, groups // 2, patch, heads)
         self.lfa = LocalFrequencyAttention(half, groups // 2, patch, heads)
         self.fuse = LocalFrequencyAttention(channels, groups, patch, heads)
 
     def forward(self, q: torch.Tensor, kv: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
-        h = self.half
+        h = self.half_channels
         kvs = _as_list(kv)
         g_out = self.gfa(q[:, :h], [m[:, :h] for m in kvs])
         l_out = self.lfa(q[:, h:], [m[:, h:] for m in kvs])
-        return self.fuse(q, torch.cat([g_out, l_out], dim=1))
+        result: torch.Tensor = self.fuse(q, torch.cat([g_out, l_out], dim=1))
+        return result
 
 
 class ConvMixer(nn.Module):
@@ -209,7 +215,8 @@ class ConvMixer(nn.Module):
     def forward(self, q: torch.Tensor, kv: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
         kvs = _as_list(kv)
         kvs = kvs + [torch.zeros_like(q)] * (self.n_kv - len(kvs))
-        return q + self.conv2(F.leaky_relu(self.conv1(torch.cat([q, *kvs], dim=1)), 0.1))
+        result: torch.Tensor = q + self.conv2(F.leaky_relu(self.conv1(torch.cat([q, *kvs], dim=1)), 0.1))
+        return result
 
 
 def make_frequency_attention(

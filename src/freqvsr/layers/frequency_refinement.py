@@ -32,7 +32,8 @@ class BandEnhancer(nn.Module):
 
     def forward(self, drive: torch.Tensor, band: torch.Tensor) -> torch.Tensor:
         y = 0.2 * self.a * drive * band + self.b * band
-        return self.attention(self.conv(y) if self.use_conv else y)
+        result: torch.Tensor = self.attention(self.conv(y) if self.use_conv else y)
+        return result
 
 
 class MultiFrequencyRefinement(nn.Module):
@@ -82,4 +83,5 @@ class MultiFrequencyRefinement(nn.Module):
             e = enh(band - band_sum + 0.2 * enh_sum, band) + enh(enh_sum, band)
             enhanced.append(e)
             band_sum, enh_sum = band_sum + band, enh_sum + e
-        return self.aggregator(enh_sum) + x
+        result: torch.Tensor = self.aggregator(enh_sum) + x
+        return result

@@ -15,6 +15,7 @@ state stays constant (zero padding would make every pool member darker at the fr
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -31,12 +32,12 @@ from freqvsr.functional.filters import (
 POOL_SIZE = 5  # the largest kernel of the pool; smaller ones are zero-padded to it
 
 # name -> kernel builder; the order is the pool order.
-_BLURRY = {
+_BLURRY: dict[str, Callable[[], torch.Tensor]] = {
     "box3": lambda: box_kernel(3),
     "box5": lambda: box_kernel(5),
     "gauss5_s1.0": lambda: gaussian_kernel(5, 1.0),
 }
-_SHARP = {
+_SHARP: dict[str, Callable[[], torch.Tensor]] = {
     "unsharp3_s0.5": lambda: unsharp_kernel(gaussian_kernel(3, 0.5)),
     "unsharp5_s1.0": lambda: unsharp_kernel(gaussian_kernel(5, 1.0)),
 }
@@ -58,12 +59,14 @@ def pool_member_names(pool: str = "all", include_identity: bool = False) -> list
 
 def pool_kernels(pool: str = "all", include_identity: bool = False) -> torch.Tensor:
     """The pool's fixed kernels, ``(N, 5, 5)`` float32."""
-    builders = {"identity": lambda: identity_kernel(1), **_BLURRY, **_SHARP}
+    builders: dict[str, Callable[[], torch.Tensor]] = {"identity": lambda: identity_kernel(1), **_BLURRY, **_SHARP}
     return torch.stack([embed_kernel(builders[n](), POOL_SIZE) for n in pool_member_names(pool, include_identity)])
 
 
 class HiddenStatePool(nn.Module):
     """``forward(h) -> (B, N, C, H, W)``: the N fixed-filtered versions of the hidden state ``h``."""
+
+    kernels: torch.Tensor  # registered buffer
 
     def __init__(self, pool: str = "all", include_identity: bool = False) -> None:
         super().__init__()
@@ -103,7 +106,8 @@ class SelectiveCrossAttention(nn.Module):
         v = self.conv_v(flat).view(b, n, c, h, w)
         logits = (k * q[:, None]).sum(dim=2) / math.sqrt(c)  # (B, N, H, W)
         weights = torch.softmax(logits, dim=1)
-        return (weights[:, :, None] * v).sum(dim=1)
+        result: torch.Tensor = (weights[:, :, None] * v).sum(dim=1)
+        return result
 
 
 class PoolFusionConv(nn.Module):
@@ -115,7 +119,8 @@ class PoolFusionConv(nn.Module):
 
     def forward(self, query_feat: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
         del query_feat  # no attention: the current frame does not steer the selection
-        return self.conv(pool.flatten(1, 2))
+        result: torch.Tensor = self.conv(pool.flatten(1, 2))
+        return result
 
 
 class HiddenStateAttention(nn.Module):
@@ -134,4 +139,5 @@ class HiddenStateAttention(nn.Module):
         self.select: nn.Module = SelectiveCrossAttention(channels) if sca else PoolFusionConv(channels, self.pool.size)
 
     def forward(self, hidden: torch.Tensor, query_feat: torch.Tensor) -> torch.Tensor:
-        return self.select(query_feat, self.pool(hidden))
+        result: torch.Tensor = self.select(query_feat, self.pool(hidden))
+        return result

@@ -69,7 +69,8 @@ class OffsetBranch(nn.Module):
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         y = self.conv2(self.act(self.conv1(u)))
-        return y + self.attention(y) if self.residual else self.attention(y)
+        result: torch.Tensor = y + self.attention(y) if self.residual else self.attention(y)
+        return result
 
 
 class MotionGuidedAlignment(nn.Module):
@@ -150,4 +151,5 @@ class MotionGuidedAlignment(nn.Module):
         aligned_b = adaptive_conv_cascade(
             b, self.offsets(u_b, modulator, size), kernels, c, self.kernel_size, self.horizontal_kernel
         )
-        return self.fusion(torch.cat((aligned_f, aligned_b), 1)) + r
+        result: torch.Tensor = self.fusion(torch.cat((aligned_f, aligned_b), 1)) + r
+        return result

@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from freqvsr.functional.flow import FlowPair, flow_warp
-from freqvsr.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
+from freqvsr.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv, lrelu
 from freqvsr.layers.spynet import SPyNet
 
 
@@ -60,13 +59,17 @@ def neighbour_flows(spynet: nn.Module, lqs: torch.Tensor, *, palindrome: bool = 
 def basicvsr_reconstruct(model: nn.Module, feat_backward: torch.Tensor, feat_forward: torch.Tensor) -> torch.Tensor:
     """BasicVSR's head on ``(N, C, h, w)`` feature pairs -> the ×4 residual ``(N, 3, 4h, 4w)``
     (the caller adds its up-sampled skip). Uses the modules of :func:`add_basicvsr_modules`."""
-    out = F.leaky_relu(model.fusion(torch.cat([feat_backward, feat_forward], dim=1)), 0.1)
-    out = F.leaky_relu(model.upsample1(out), 0.1)
-    out = F.leaky_relu(model.upsample2(out), 0.1)
-    return model.conv_last(F.leaky_relu(model.conv_hr(out), 0.1))
+    layer = model.get_submodule
+    out = lrelu(layer("fusion")(torch.cat([feat_backward, feat_forward], dim=1)))
+    out = lrelu(layer("upsample1")(out))
+    out = lrelu(layer("upsample2")(out))
+    residual: torch.Tensor = layer("conv_last")(lrelu(layer("conv_hr")(out)))
+    return residual
 
 
-def backward_features(lq: torch.Tensor, flows_backward: torch.Tensor | None, trunk: nn.Module, channels: int) -> list[torch.Tensor]:
+def backward_features(
+    lq: torch.Tensor, flows_backward: torch.Tensor, trunk: nn.Module, channels: int
+) -> list[torch.Tensor]:
     """Features of every frame from the backward pass; ``flows_backward[:, i]`` warps frame i+1 onto i."""
     b, t, _, h, w = lq.shape
     feats: list[torch.Tensor] = [lq.new_empty(0)] * t
@@ -79,7 +82,9 @@ def backward_features(lq: torch.Tensor, flows_backward: torch.Tensor | None, tru
     return feats
 
 
-def forward_features(lq: torch.Tensor, flows_forward: torch.Tensor | None, trunk: nn.Module, channels: int) -> Iterator[torch.Tensor]:
+def forward_features(
+    lq: torch.Tensor, flows_forward: torch.Tensor, trunk: nn.Module, channels: int
+) -> Iterator[torch.Tensor]:
     """Yield each frame's forward-pass feature in order; ``flows_forward[:, i-1]`` warps frame i-1 onto i."""
     b, t, _, h, w = lq.shape
     feat = lq.new_zeros(b, channels, h, w)

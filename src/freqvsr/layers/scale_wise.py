@@ -35,7 +35,8 @@ class GlobalContext(nn.Module):
         b, c, h, w = z.shape
         weights = torch.softmax(self.mask(z).view(b, 1, h * w), dim=-1)  # (B, 1, HW)
         context = torch.matmul(z.view(b, c, h * w), weights.transpose(1, 2)).view(b, c, 1, 1)
-        return z + self.add_conv2(F.leaky_relu(self.add_conv1(context), 0.2))
+        result: torch.Tensor = z + self.add_conv2(F.leaky_relu(self.add_conv1(context), 0.2))
+        return result
 
 
 class ResidualContextBlock(nn.Module):
@@ -69,7 +70,8 @@ class ScaleWiseBlock(nn.Module):
         _small_kaiming_(self)
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
-        return self.rcb(self.conv2(F.leaky_relu(self.conv1(x), 0.1)))
+        result: torch.Tensor = self.rcb(self.conv2(F.leaky_relu(self.conv1(x), 0.1)))
+        return result
 
     def down(self, t: torch.Tensor) -> torch.Tensor:
         return F.interpolate(self.downsample(t), scale_factor=0.5, mode="bilinear", align_corners=False)
@@ -99,7 +101,7 @@ class ScaleWiseGroup(nn.Module):
         ys = xs
         for block in self.blocks:
             ys = block(ys)
-        return [x + self.conv(y) for x, y in zip(xs, ys)]
+        return [x + self.conv(y) for x, y in zip(xs, ys, strict=True)]
 
 
 class ScaleWiseNet(nn.Module):
@@ -113,4 +115,4 @@ class ScaleWiseNet(nn.Module):
         ys = xs
         for group in self.groups:
             ys = group(ys)
-        return [x + y for x, y in zip(xs, ys)]
+        return [x + y for x, y in zip(xs, ys, strict=True)]

@@ -28,7 +28,8 @@ class _ConvReLU(nn.Module):
         self.act = nn.ReLU(inplace=False) if relu else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.conv(x))
+        result: torch.Tensor = self.act(self.conv(x))
+        return result
 
 
 class SPyNetBasicModule(nn.Module):
@@ -40,7 +41,8 @@ class SPyNetBasicModule(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.basic_module(x)
+        result: torch.Tensor = self.basic_module(x)
+        return result
 
 
 class SPyNet(nn.Module):
@@ -53,18 +55,23 @@ class SPyNet(nn.Module):
     """
 
     num_levels = 6
+    mean: torch.Tensor  # ImageNet normalisation, registered buffers
+    std: torch.Tensor
 
     def __init__(self, zero_init: bool = False, *, channels_last: bool = True) -> None:
         super().__init__()
         self.channels_last = channels_last
-        self.basic_module = nn.ModuleList([SPyNetBasicModule() for _ in range(self.num_levels)])
+        levels = [SPyNetBasicModule() for _ in range(self.num_levels)]
+        self.basic_module = nn.ModuleList(levels)
         if zero_init:
             # Untrained SPyNet (no pretrained weights here) otherwise predicts a smooth random flow
             # of several pixels that misaligns every propagated feature; with the last conv of each
             # level zeroed it starts at zero flow, which the recurrent trunk can already use.
-            for level in self.basic_module:
-                nn.init.zeros_(level.basic_module[-1].conv.weight)
-                nn.init.zeros_(level.basic_module[-1].conv.bias)
+            for level in levels:
+                last = level.basic_module[-1]
+                assert isinstance(last, _ConvReLU) and last.conv.bias is not None
+                nn.init.zeros_(last.conv.weight)
+                nn.init.zeros_(last.conv.bias)
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 

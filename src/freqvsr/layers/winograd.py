@@ -48,7 +48,8 @@ def _matrices(tile: int, dtype: torch.dtype, device: torch.device) -> tuple[torc
     with torch.inference_mode(False), torch.no_grad():
         bt, g, at = (torch.tensor(m, dtype=torch.float64) for m in (_F23 if tile == 2 else _F43))
         # vec(Bᵀ d B) = (Bᵀ ⊗ Bᵀ) vec(d) with row-major vec; same for G and Aᵀ. Built in float64.
-        return tuple(torch.kron(m, m).to(dtype=dtype, device=device) for m in (bt, g, at))
+        kbt, kg, kat = (torch.kron(m, m).to(dtype=dtype, device=device) for m in (bt, g, at))
+        return kbt, kg, kat
 
 
 def winograd_weight(weight: torch.Tensor, tile: int = 2) -> torch.Tensor:

@@ -58,7 +58,7 @@ def frequency_contrastive_terms(
     up_ll, *up_high = haar_dwt(up.detach())
 
     high_terms = []
-    for anchor, positive in zip(sr_high, hr_high):
+    for anchor, positive in zip(sr_high, hr_high, strict=True):
         logits = torch.stack([_similarity(anchor, positive)] + [_similarity(anchor, n) for n in up_high], 1)
         logits = logits / temperature
         high_terms.append(torch.logsumexp(logits, 1) - logits[:, 0])  # -log softmax of the positive

@@ -110,7 +110,9 @@ def gan_loss(
 class GANLoss(nn.Module):
     """``forward(logits, target_is_real, is_disc=False)``; ``loss_weight`` applies to the generator only."""
 
-    def __init__(self, kind: str = "vanilla", loss_weight: float = 1.0, real_label: float = 1.0, fake_label: float = 0.0) -> None:
+    def __init__(
+        self, kind: str = "vanilla", loss_weight: float = 1.0, real_label: float = 1.0, fake_label: float = 0.0
+    ) -> None:
         super().__init__()
         if kind not in _KINDS:
             raise ValueError(f"GAN loss kind must be one of {', '.join(_KINDS)}, got {kind!r}")

@@ -102,7 +102,7 @@ class VGG19Features(nn.Module):
         if self.use_input_norm:
             x = (x - self.mean) / self.std
         out = {}
-        for name, module in zip(self.names, self.features):
+        for name, module in zip(self.names, self.features, strict=True):
             x = module(x)
             if name in self.layers:
                 out[name] = x
@@ -121,7 +121,8 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any reader failure is "not a readable state dict"
         first = (str(exc).strip().splitlines() or [""])[0]
-        raise ModelError(f"VGG-19 weights file {path} cannot be read as a state dict ({type(exc).__name__}: {first})") from None
+        raise ModelError(f"VGG-19 weights file {path} cannot be read as a state dict ({type(exc).__name__}: "
+                         f"{first})") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
@@ -145,7 +146,9 @@ def load_vgg19_features(model: VGG19Features, path: str | os.PathLike) -> VGG19F
             + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
             + " (expected keys like features.0.weight)"
         )
-    bad = [f"{k} {tuple(state[k].shape)} (expected {tuple(v.shape)})" for k, v in own.items() if state[k].shape != v.shape]
+    bad = [
+        f"{k} {tuple(state[k].shape)} (expected {tuple(v.shape)})" for k, v in own.items() if state[k].shape != v.shape
+    ]
     if bad:
         raise ModelError(f"VGG-19 weights file {path} has wrong shapes: {', '.join(bad[:3])}")
     model.load_state_dict({k: state[k].float() for k in own}, strict=True)
@@ -177,7 +180,7 @@ class LaplacianPyramidLoss(nn.Module):
         pb, tb = self.bands(pred), self.bands(target.detach())
         # the low-pass residual keeps the weight of the last band level it came from
         weights = [2.0**-j for j in range(len(pb) - 1)] + [2.0 ** -(len(pb) - 1)]
-        return sum(w * F.l1_loss(a, b) for w, a, b in zip(weights, pb, tb))
+        return sum(w * F.l1_loss(a, b) for w, a, b in zip(weights, pb, tb, strict=True))
 
 
 class PerceptualLoss(nn.Module):

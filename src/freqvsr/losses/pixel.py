@@ -39,7 +39,9 @@ def _check(pred: torch.Tensor, target: torch.Tensor) -> None:
         raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must have the same shape")
 
 
-def l1_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+def l1_loss(
+    pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, reduction: str = "mean"
+) -> torch.Tensor:
     _check(pred, target)
     return _reduce((pred - target).abs(), weight, reduction)
 

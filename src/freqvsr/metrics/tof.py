@@ -25,7 +25,9 @@ import torch
 from freqvsr._extras import install_hint
 from freqvsr.errors import MissingDependencyError
 
-__all__ = ["FARNEBACK_PARAMS", "farneback_flow", "tecogan_crop_slices", "to_grey_u8", "tof_clip", "tof_grey", "tof_pair"]
+__all__ = [
+    "FARNEBACK_PARAMS", "farneback_flow", "tecogan_crop_slices", "to_grey_u8", "tof_clip", "tof_grey", "tof_pair",
+]
 
 # pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags (TecoGAN metrics.py)
 FARNEBACK_PARAMS = (0.5, 3, 15, 3, 5, 1.2, 0)
@@ -110,7 +112,7 @@ def tof_clip(pred_frames: Iterable, gt_frames: Iterable, *, tecogan_crop: bool =
     """Per-pair tOF values of two aligned frame sequences (``len - 1`` values; their mean is the clip's tOF)."""
     values: list[float] = []
     prev = None
-    for p, g in zip(pred_frames, gt_frames):
+    for p, g in zip(pred_frames, gt_frames, strict=False):
         cur = (to_grey_u8(p), to_grey_u8(g))
         if prev is not None:
             values.append(tof_grey(prev[0], cur[0], prev[1], cur[1], tecogan_crop=tecogan_crop,

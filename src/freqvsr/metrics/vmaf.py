@@ -35,7 +35,9 @@ def ffmpeg_exe() -> str:
     try:
         import imageio_ffmpeg
     except ImportError as exc:
-        raise MissingDependencyError(f"VMAF needs the FFmpeg binary with libvmaf of imageio-ffmpeg: {install_hint('eval')}") from exc
+        raise MissingDependencyError(
+            f"VMAF needs the FFmpeg binary with libvmaf of imageio-ffmpeg: {install_hint('eval')}"
+        ) from exc
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 

@@ -28,7 +28,8 @@ class LumaAdapter(VSRModel):
 
     def __init__(self, luma: VSRModel) -> None:
         if luma.colour != "y":
-            raise ValueError(f"LumaAdapter wraps a luma model (colour 'y'), not {type(luma).__name__} ({luma.colour!r})")
+            raise ValueError(f"LumaAdapter wraps a luma model (colour 'y'), not {type(luma).__name__} "
+                             f"({luma.colour!r})")
         super().__init__(scale=luma.scale, in_channels=3)
         self.luma = luma
         # The contract the engine reads, as the wrapped model declares it (instance values shadow
@@ -54,6 +55,7 @@ class LumaAdapter(VSRModel):
             return ycbcr601_to_rgb(torch.cat([y.float(), up.reshape(*lead, *up.shape[-3:])], dim=-3))
 
     def forward(self, lq: torch.Tensor) -> torch.Tensor:
+        self.check_input(lq)  # RGB here; the wrapped model checks the rest of its contract on Y
         y, chroma = self._split(lq)
         return self._join(self.luma(y), chroma)
 

@@ -38,7 +38,9 @@ FORMAT_VERSION = 1
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 
 
-def strip_prefixes(state_dict: dict[str, torch.Tensor], prefixes: tuple[str, ...] = _WRAPPER_PREFIXES) -> dict[str, torch.Tensor]:
+def strip_prefixes(
+    state_dict: dict[str, torch.Tensor], prefixes: tuple[str, ...] = _WRAPPER_PREFIXES
+) -> dict[str, torch.Tensor]:
     """Remove leading wrapper prefixes (repeatedly: ``module._orig_mod.x`` -> ``x``) from every key."""
     out = {}
     for key, value in state_dict.items():
@@ -50,6 +52,35 @@ def strip_prefixes(state_dict: dict[str, torch.Tensor], prefixes: tuple[str, ...
                     key, changed = key[len(p):], True
         out[key] = value
     return out
+
+
+# Official checkpoints keep the network under one of these keys (BasicSR: params_ema is the
+# exponential moving average and the better model, so it wins over params; mmediting: state_dict).
+_NESTED_KEYS = ("params_ema", "params", "state_dict", "model")
+
+
+def unwrap_state_dict(obj: Any, source: str) -> dict[str, torch.Tensor]:
+    """The network's state dict inside a foreign checkpoint ``obj`` (read from ``source``).
+
+    Descends into ``params_ema`` / ``params`` / ``state_dict`` / ``model``, keeps only
+    ``generator.*`` entries when there are any (mmediting restorers), and strips the wrapper
+    prefixes (:func:`strip_prefixes`). The factory does this before an architecture's
+    ``convert_state_dict`` hook, which then only handles its own layout.
+    """
+    for _ in range(3):  # e.g. {"state_dict": {...}} or {"params_ema": {...}, "params": {...}}
+        if isinstance(obj, dict) and not any(isinstance(v, torch.Tensor) for v in obj.values()):
+            nested = next((obj[k] for k in _NESTED_KEYS if isinstance(obj.get(k), dict)), None)
+            if nested is None:
+                break
+            obj = nested
+    if not isinstance(obj, dict) or not any(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ModelError(f"weights file {source} holds no state dict (looked for {', '.join(_NESTED_KEYS)})")
+    state = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    # mmediting restorers save the network as generator.* next to discriminator.* and a
+    # step_counter buffer: keep only the generator.
+    if any(k.startswith("generator.") for k in state):
+        state = {k[len("generator."):]: v for k, v in state.items() if k.startswith("generator.")}
+    return strip_prefixes(state)
 
 
 def _unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
@@ -72,7 +103,7 @@ def _jsonable(value: Any, what: str) -> Any:
 
 def save_checkpoint(
     model: torch.nn.Module,
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     training: dict[str, Any] | None = None,
     metrics: list[dict[str, Any]] | None = None,
@@ -127,7 +158,7 @@ def save_checkpoint(
     return path
 
 
-def read_checkpoint_header(path: str | os.PathLike) -> dict[str, Any]:
+def read_checkpoint_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The JSON header of a freqvsr checkpoint, without reading its tensors."""
     from safetensors import safe_open
 
@@ -154,7 +185,7 @@ def read_checkpoint_header(path: str | os.PathLike) -> dict[str, Any]:
     return header
 
 
-def update_checkpoint_header(path: str | os.PathLike, updates: dict[str, Any]) -> dict[str, Any]:
+def update_checkpoint_header(path: str | os.PathLike[str], updates: dict[str, Any]) -> dict[str, Any]:
     """Merge ``updates`` into the JSON header of the freqvsr checkpoint at ``path`` (top-level keys
     replaced), keeping its tensors bit for bit; written to a temporary file and renamed. Returns
     the new header."""
@@ -174,7 +205,9 @@ def update_checkpoint_header(path: str | os.PathLike, updates: dict[str, Any]) -
     return header
 
 
-def read_checkpoint_tensors(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+def read_checkpoint_tensors(
+    path: str | os.PathLike[str], map_location: str | torch.device = "cpu"
+) -> dict[str, torch.Tensor]:
     """The tensors of a safetensors file, as stored (no dtype conversion)."""
     from safetensors.torch import load_file
 
@@ -204,7 +237,9 @@ def load_state_dict_strict(model: torch.nn.Module, state_dict: dict[str, torch.T
     model.load_state_dict(state_dict, strict=True)
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu", **overrides: Any) -> VSRModel:
+def load_checkpoint(
+    path: str | os.PathLike[str], map_location: str | torch.device = "cpu", **overrides: Any
+) -> VSRModel:
     """Rebuild the model described by a freqvsr checkpoint and load its weights (strictly).
 
     ``overrides`` replace constructor arguments of the header; the weights must still fit exactly
@@ -222,14 +257,15 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     args.update(overrides)
     model = build_model(spec, args, source=f"checkpoint {path}")
     if "scale" in header and int(header["scale"]) != model.scale and "scale" not in overrides:
-        raise ModelError(f"checkpoint {path} says scale {header['scale']} but its arguments build a x{model.scale} model")
+        raise ModelError(f"checkpoint {path} says scale {header['scale']} but its arguments build a x{model.scale} "
+                         "model")
     state = read_checkpoint_tensors(path)
     load_state_dict_strict(model, state, f"checkpoint {path}")
     model.checkpoint_header = header
     return model.to(map_location)
 
 
-def load_pickled_state(path: str | os.PathLike) -> Any:
+def load_pickled_state(path: str | os.PathLike[str]) -> Any:
     """Read an official ``.pth``/``.pt`` file without running any code it may hold.
 
     ``torch.load(weights_only=True)`` unpickles tensors and plain containers only; anything else

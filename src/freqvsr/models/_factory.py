@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,46 +24,30 @@ from freqvsr.models._checkpoint import (
     load_state_dict_strict,
     read_checkpoint_header,
     read_checkpoint_tensors,
-    strip_prefixes,
+    unwrap_state_dict,
 )
 from freqvsr.models._registry import _REGISTRY, ModelSpec, get_spec
 
 # Shipped weights live in the package: src/freqvsr/weights/<ModelSpec.weights>.
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
-# Official checkpoints keep the network under one of these keys (BasicSR: params_ema is the
-# exponential moving average and the better model, so it wins over params; mmediting: state_dict).
-_NESTED_KEYS = ("params_ema", "params", "state_dict", "model")
 _FOREIGN_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 _CHECKPOINT_SUFFIXES = (".safetensors", *_FOREIGN_SUFFIXES)
 
 
-def _unwrap_foreign(obj: Any, path: Path) -> dict[str, torch.Tensor]:
-    for _ in range(3):  # e.g. {"state_dict": {...}} or {"params_ema": {...}, "params": {...}}
-        if isinstance(obj, dict) and not any(isinstance(v, torch.Tensor) for v in obj.values()):
-            nested = next((obj[k] for k in _NESTED_KEYS if isinstance(obj.get(k), dict)), None)
-            if nested is None:
-                break
-            obj = nested
-    if not isinstance(obj, dict) or not any(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ModelError(f"weights file {path} holds no state dict (looked for {', '.join(_NESTED_KEYS)})")
-    state = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
-    # mmediting restorers save the network as generator.* next to discriminator.* and a
-    # step_counter buffer: keep only the generator.
-    if any(k.startswith("generator.") for k in state):
-        state = {k[len("generator."):]: v for k, v in state.items() if k.startswith("generator.")}
-    return strip_prefixes(state)
-
-
-def _convert_hook(model: VSRModel, spec: ModelSpec | None):
+def _convert_hook(
+    model: VSRModel, spec: ModelSpec | None
+) -> Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None:
     for owner in (spec.builder if spec is not None else None, type(model)):
-        hook = getattr(owner, "convert_state_dict", None)
+        hook: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = getattr(
+            owner, "convert_state_dict", None
+        )
         if callable(hook):
             return hook
     return None
 
 
-def load_weights(model: VSRModel, weights: str | os.PathLike, *, spec: ModelSpec | None = None) -> VSRModel:
+def load_weights(model: VSRModel, weights: str | os.PathLike[str], *, spec: ModelSpec | None = None) -> VSRModel:
     """Load a freqvsr checkpoint or an official ``.pth``/``.pt``/``.safetensors`` into ``model``.
 
     Foreign files are unwrapped (``params_ema``/``params``/``state_dict``), stripped of
@@ -93,7 +78,7 @@ def load_weights(model: VSRModel, weights: str | os.PathLike, *, spec: ModelSpec
         else:
             # tensors and plain containers only: never an unsafe unpickle (see load_pickled_state)
             state = load_pickled_state(path)
-        state = _unwrap_foreign(state, path)
+        state = unwrap_state_dict(state, str(path))
         hook = _convert_hook(model, spec)
         if hook is not None:
             state = hook(state)
@@ -111,7 +96,8 @@ SHIPPED = "shipped"
 def _legacy_weights(weights: Any, pretrained: bool) -> tuple[Any, bool]:
     """``weights=True`` / ``weights=False`` (freqvsr <= 0.1) in today's terms, with a warning."""
     if weights is True:
-        warnings.warn("create_model(weights=True) is deprecated; use pretrained=True (weights='shipped' is the default)",
+        warnings.warn("create_model(weights=True) is deprecated; use pretrained=True "
+                      "(weights='shipped' is the default)",
                       DeprecationWarning, stacklevel=3)
         return SHIPPED, True
     if weights is False:
@@ -122,9 +108,9 @@ def _legacy_weights(weights: Any, pretrained: bool) -> tuple[Any, bool]:
 
 
 def create_model(
-    name_or_path: str | os.PathLike,
+    name_or_path: str | os.PathLike[str],
     *,
-    weights: str | os.PathLike | None = SHIPPED,
+    weights: str | os.PathLike[str] | None = SHIPPED,
     pretrained: bool = False,
     scale: int | None = None,
     **overrides: Any,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from typing import Any
 
 import torch
@@ -28,7 +29,13 @@ class _SkipInit(torch.overrides.TorchFunctionMode):
         getattr(torch.Tensor, n) for n in ("uniform_", "normal_", "zero_", "fill_", "mul_", "clamp_", "erfinv_")
     )
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
+    def __torch_function__(
+        self,
+        func: Callable[..., Any],
+        types: Collection[type],
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
         if func in self._VALUE_WRITES or getattr(func, "__module__", None) == "torch.nn.init":
             return args[0] if args else (kwargs or {}).get("tensor")  # the tensor, left as allocated
         return func(*args, **(kwargs or {}))
@@ -55,7 +62,8 @@ def quality_summary(metrics: list[dict[str, Any]]) -> str:
     """
     paired = [m for m in metrics if m.get("model") in ("model", "bicubic") and m.get("name") == "psnr_rgb"]
     if not paired:
-        return "; ".join(f"{m['name']} {m['value']:.2f} ({m.get('dataset', '')}, {m.get('protocol', '')})" for m in metrics)
+        return "; ".join(f"{m['name']} {m['value']:.2f} ({m.get('dataset', '')}, "
+                         f"{m.get('protocol', '')})" for m in metrics)
     protocols = [m.get("protocol", "") for m in paired if m.get("model") == "bicubic"]
     main = max(set(protocols), key=protocols.count) if protocols else ""
     parts, datasets = [], set()

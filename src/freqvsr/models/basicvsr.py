@@ -44,6 +44,7 @@ from torch import nn
 
 from freqvsr.functional.flow import FlowPair
 from freqvsr.functional.resize import bicubic_upsample
+from freqvsr.layers.blocks import ResidualBlocksWithInputConv
 from freqvsr.layers.propagation import (
     add_basicvsr_modules,
     backward_features,
@@ -51,6 +52,7 @@ from freqvsr.layers.propagation import (
     forward_features,
     neighbour_flows,
 )
+from freqvsr.layers.spynet import SPyNet
 from freqvsr.models._base import VSRModel
 from freqvsr.models._keymap import BASICSR_SPYNET, BASICSR_TRUNKS, BASICSR_UPCONV, rename_keys
 from freqvsr.models._registry import register_model
@@ -60,6 +62,11 @@ _PAPER = "Chan et al., BasicVSR: The Search for Essential Components in Video Su
 
 class BasicVSR(VSRModel):
     temporal = "sequence"
+    # set by add_basicvsr_modules
+    spynet: SPyNet
+    backward_resblocks: ResidualBlocksWithInputConv
+    forward_resblocks: ResidualBlocksWithInputConv
+    conv_last: nn.Conv2d
 
     def __init__(self, mid_channels: int = 64, num_blocks: int = 30, skip: str = "bilinear",
                  zero_init_last: bool = False, zero_init_flow: bool = False) -> None:
@@ -70,6 +77,7 @@ class BasicVSR(VSRModel):
         self.skip = skip
         add_basicvsr_modules(self, mid_channels, num_blocks, zero_init_flow)
         if zero_init_last:
+            assert self.conv_last.bias is not None  # built with bias=True
             nn.init.zeros_(self.conv_last.weight)
             nn.init.zeros_(self.conv_last.bias)
 
@@ -93,7 +101,8 @@ class BasicVSR(VSRModel):
 
     def forward(self, lq: torch.Tensor) -> torch.Tensor:
         """``(B, T, 3, H, W)`` RGB in [0, 1] -> ``(B, T, 3, 4H, 4W)`` (not clamped)."""
-        flows = self.compute_flow(lq) if lq.shape[1] > 1 else FlowPair(None, None)
+        self.check_input(lq)
+        flows = self.compute_flow(lq) if lq.shape[1] > 1 else FlowPair.empty(lq)
 
         # Backward pass (frame t sees t+1 .. T-1), then the forward pass, reconstructing each frame
         # as soon as both of its features exist.

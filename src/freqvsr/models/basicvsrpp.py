@@ -104,10 +104,16 @@ class SecondOrderDeformableAlignment(ModulatedDeformConv2d):
             nn.Conv2d(c, 27 * deform_groups, 3, 1, 1),
         )
         # Official init: the alignment starts as a pure flow warp (zero residual, mask 0.5).
-        nn.init.zeros_(self.conv_offset[-1].weight)
-        nn.init.zeros_(self.conv_offset[-1].bias)
+        last = self.conv_offset[-1]
+        assert isinstance(last, nn.Conv2d) and last.bias is not None
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor, flow_1: torch.Tensor, flow_2: torch.Tensor) -> torch.Tensor:
+    # The official module's forward takes (x, cond, flow_1, flow_2) and computes its own offsets
+    # and mask, so it does not keep the parent's (x, offset, mask) signature.
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, cond: torch.Tensor, flow_1: torch.Tensor, flow_2: torch.Tensor
+    ) -> torch.Tensor:
         out = self.conv_offset(torch.cat([cond, flow_1, flow_2], dim=1))
         o1, o2, mask = torch.chunk(out, 3, dim=1)
         offset = self.max_residue_magnitude * torch.tanh(torch.cat((o1, o2), dim=1))
@@ -168,7 +174,7 @@ class BasicVSRPlusPlus(VSRModel):
     # -- propagation -----------------------------------------------------------------------------
 
     def propagate(
-        self, feats: dict[str, list[torch.Tensor]], flows: torch.Tensor | None, branch: str
+        self, feats: dict[str, list[torch.Tensor]], flows: torch.Tensor, branch: str
     ) -> list[torch.Tensor]:
         """One branch over the clip; returns its outputs in time order.
 
@@ -194,6 +200,7 @@ class BasicVSRPlusPlus(VSRModel):
                     feat_n2, flow_n2 = torch.zeros_like(feat_prop), torch.zeros_like(flow_n1)
                     cond_n2 = torch.zeros_like(cond_n1)
                 else:
+                    assert flow_prev is not None  # set at step i - 1
                     feat_n2 = outputs[-2]
                     # composed two-step flow (the previous flow warped like a feature, zero padding)
                     flow_n2 = flow_n1 + flow_warp(flow_prev, flow_n1.permute(0, 2, 3, 1))
@@ -208,14 +215,15 @@ class BasicVSRPlusPlus(VSRModel):
 
     def spatial_features(self, frames: torch.Tensor) -> torch.Tensor:
         """``(N, 3, H, W)`` frames -> their "spatial" features (a hook for MFPI)."""
-        return self.feat_extract(frames)
+        result: torch.Tensor = self.feat_extract(frames)
+        return result
 
     def features(self, lqs: torch.Tensor) -> dict[str, list[torch.Tensor]]:
         """All five streams per frame: ``spatial`` and the four branches, each a list over time."""
         b, t, c, h, w = lqs.shape
         spatial = self.spatial_features(lqs.reshape(-1, c, h, w)).view(b, t, -1, h, w)
         feats: dict[str, list[torch.Tensor]] = {"spatial": list(spatial.unbind(1))}
-        pair = self.compute_flow(lqs) if t > 1 else FlowPair(None, None)
+        pair = self.compute_flow(lqs) if t > 1 else FlowPair.empty(lqs)
         for branch in BRANCHES:
             flows = pair.backward if branch.startswith("backward") else pair.forward
             feats[branch] = self.propagate(feats, flows, branch)
@@ -225,7 +233,8 @@ class BasicVSRPlusPlus(VSRModel):
 
     def reconstruct(self, streams: torch.Tensor) -> torch.Tensor:
         """The concatenated streams ``(B, 5C, H, W)`` -> the reconstruction feature (a hook for MFPI)."""
-        return self.reconstruction(streams)
+        result: torch.Tensor = self.reconstruction(streams)
+        return result
 
     def upsample(self, lq: torch.Tensor, streams: list[torch.Tensor]) -> torch.Tensor:
         """One frame ``(B, 3, 4H, 4W)`` from its five streams (spatial first, then branch order)."""
@@ -233,10 +242,12 @@ class BasicVSRPlusPlus(VSRModel):
         hr = F.leaky_relu(self.upsample1(hr), 0.1)
         hr = F.leaky_relu(self.upsample2(hr), 0.1)
         hr = self.conv_last(F.leaky_relu(self.conv_hr(hr), 0.1))
-        return hr + F.interpolate(lq, scale_factor=4, mode="bilinear", align_corners=False)
+        result: torch.Tensor = hr + F.interpolate(lq, scale_factor=4, mode="bilinear", align_corners=False)
+        return result
 
     def forward(self, lq: torch.Tensor) -> torch.Tensor:
         """``(B, T, 3, H, W)`` RGB in [0, 1] -> ``(B, T, 3, 4H, 4W)``."""
+        self.check_input(lq)
         feats = self.features(lq)
         streams = ("spatial", *BRANCHES)
         return torch.stack([self.upsample(lq[:, i], [feats[s][i] for s in streams]) for i in range(lq.shape[1])], dim=1)

@@ -25,6 +25,7 @@ class Bicubic(VSRModel):
 
     def forward(self, lq: torch.Tensor) -> torch.Tensor:
         """``(B, T, C, H, W)`` in [0, 1] -> ``(B, T, C, scale*H, scale*W)`` (not clamped)."""
+        self.check_input(lq)
         return bicubic_upsample(lq, self.scale)
 
 

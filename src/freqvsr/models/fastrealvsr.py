@@ -125,7 +125,8 @@ class FastRealVSR(VSRModel):
         zero_init_flow: bool = False,
     ) -> None:
         super().__init__(scale=4, in_channels=3)
-        for arg, value, valid in (("flow", flow, ("full", "half", "none")), ("upsampler", upsampler, ("pixelshuffle", "shuffle4")),
+        for arg, value, valid in (("flow", flow, ("full", "half", "none")),
+                                  ("upsampler", upsampler, ("pixelshuffle", "shuffle4")),
                                   ("skip", skip, ("bilinear", "bicubic"))):
             if value not in valid:
                 raise ValueError(f"{arg} must be one of {', '.join(valid)}, got {value!r}")
@@ -155,7 +156,8 @@ class FastRealVSR(VSRModel):
         if self.spynet is None:
             return None
         if self.flow == "full":
-            return self.spynet(cur, prev)
+            result: torch.Tensor | None = self.spynet(cur, prev)
+            return result
         h, w = cur.shape[-2:]
         hh, hw = max(1, (h + 1) // 2), max(1, (w + 1) // 2)
         small = F.interpolate(torch.cat([cur, prev]), size=(hh, hw), mode="bilinear", align_corners=False)
@@ -164,7 +166,8 @@ class FastRealVSR(VSRModel):
         return flow * torch.tensor([w / hw, h / hh], dtype=flow.dtype, device=flow.device).view(1, 2, 1, 1)
 
     def _features(self, cur: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
-        return self.feat_extract(torch.cat([cur, prev], dim=1) if self.prev_input else cur)
+        result: torch.Tensor = self.feat_extract(torch.cat([cur, prev], dim=1) if self.prev_input else cur)
+        return result
 
     # -- the recurrence ------------------------------------------------------------------------
 
@@ -174,7 +177,8 @@ class FastRealVSR(VSRModel):
             hidden = flow_warp(hidden, flow.permute(0, 2, 3, 1))
         if self.hsa is not None:
             hidden = self.hsa(hidden, feat)
-        return self.fusion(torch.cat([hidden, feat], dim=1))
+        result: torch.Tensor = self.fusion(torch.cat([hidden, feat], dim=1))
+        return result
 
     def _reconstruct(self, hidden: torch.Tensor, lq: torch.Tensor) -> torch.Tensor:
         if self.upsampler_kind == "pixelshuffle":
@@ -184,8 +188,10 @@ class FastRealVSR(VSRModel):
         else:
             out = F.pixel_shuffle(self.conv_last(hidden), 4)
         if self.skip == "bicubic":
-            return out + bicubic_upsample(lq, 4)
-        return out + F.interpolate(lq, scale_factor=4, mode="bilinear", align_corners=False)
+            result_: torch.Tensor = out + bicubic_upsample(lq, 4)
+            return result_
+        result: torch.Tensor = out + F.interpolate(lq, scale_factor=4, mode="bilinear", align_corners=False)
+        return result
 
     # -- online interface ----------------------------------------------------------------------
 
@@ -213,13 +219,16 @@ class FastRealVSR(VSRModel):
         The work that does not depend on the recurrent state (RB_1 features, all T-1 flows, UP)
         runs batched over time; only the warp + HSA + RB_2 chain is sequential.
         """
+        self.check_input(lq)
         b, t, c, h, w = lq.shape
         frames = lq.reshape(b * t, c, h, w)
         prevs = torch.cat([lq[:, :1], lq[:, :-1]], dim=1).reshape(b * t, c, h, w)
         feats = self._features(frames, prevs).view(b, t, self.mid_channels, h, w)
         flows = None
         if t > 1 and self.spynet is not None:
-            flows = self._compute_flow(lq[:, 1:].reshape(-1, c, h, w), lq[:, :-1].reshape(-1, c, h, w)).view(b, t - 1, 2, h, w)
+            flow = self._compute_flow(lq[:, 1:].reshape(-1, c, h, w), lq[:, :-1].reshape(-1, c, h, w))
+            assert flow is not None  # a SPyNet is configured
+            flows = flow.view(b, t - 1, 2, h, w)
         hidden = lq.new_zeros(b, self.mid_channels, h, w)
         hiddens = []
         for i in range(t):

@@ -55,13 +55,14 @@ never uses (enhancer convs, the K2 half of the kernel head), as the paper's do.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from freqvsr.errors import ModelError, UsageError
+from freqvsr.errors import ModelError
 from freqvsr.layers.frequency_refinement import MultiFrequencyRefinement
 from freqvsr.layers.motion_alignment import MotionGuidedAlignment
 from freqvsr.layers.scale_wise import ScaleWiseNet
@@ -83,6 +84,7 @@ class FCVSR(VSRModel):
     temporal = "window"
     window = NUM_FRAMES
     size_multiple = 4
+    strict_size_multiple = True
 
     def __init__(
         self,
@@ -135,7 +137,8 @@ class FCVSR(VSRModel):
         c = self.num_features
         a1 = self.alignment(feat[:, : 3 * c])  # t-3 -> t-2 <- t-1
         a3 = self.alignment(feat[:, 4 * c :])  # t+1 -> t+2 <- t+3
-        return self.alignment(torch.cat((a1, feat[:, 3 * c : 4 * c], a3), 1))  # A1 -> t <- A3
+        result: torch.Tensor = self.alignment(torch.cat((a1, feat[:, 3 * c : 4 * c], a3), 1))  # A1 -> t <- A3
+        return result
 
     def reconstruct(self, m: torch.Tensor) -> torch.Tensor:
         """Refined centre feature (B, C, H, W) -> residual image (B, C_in, 4H, 4W)."""
@@ -150,16 +153,12 @@ class FCVSR(VSRModel):
         fused = self.fuse_refine(self.fuse(torch.cat((o1, t2, t3_full), 1)))
         u = act(ps(self.upsample1(fused), 2))
         u = act(ps(self.upsample2(u), 2))
-        return self.conv_last(u)
+        result: torch.Tensor = self.conv_last(u)
+        return result
 
     def forward(self, lq: torch.Tensor) -> torch.Tensor:
-        if lq.dim() != 5 or lq.shape[1] != NUM_FRAMES or lq.shape[2] != self.in_channels:
-            raise UsageError(
-                f"FCVSR expects (B, {NUM_FRAMES}, {self.in_channels}, H, W) input, got {tuple(lq.shape)}"
-            )
+        self.check_input(lq)
         b, t, ch, h, w = lq.shape
-        if h % 4 or w % 4:
-            raise UsageError(f"FCVSR needs H and W divisible by 4, got {h}x{w}; pad the frames first")
         feat = self.shallow_conv(lq.reshape(b, t * ch, h, w))  # frame-major channel order
         refined = self.refinement(self.align(feat))
         base = F.interpolate(lq[:, t // 2], scale_factor=4, mode="bilinear", align_corners=False)
@@ -187,8 +186,9 @@ class FCVSR(VSRModel):
 
 # Official key -> ours; the first full match wins. The RCB appears as both ``RCB`` and ``body.3``.
 _SCB = r"recorb1\.body\.(\d+)\.body\.(\d+)\."
-_KEY_RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(p), r) for p, r in [
+_Replacement = str | Callable[[re.Match[str]], str]
+_KEY_RULES: list[tuple[re.Pattern[str], _Replacement]] = [
+    (re.compile(p), r) for p, r in list[tuple[str, _Replacement]]([
         (r"feat_extract\.0\.(.*)", r"shallow_conv.\1"),
         (r"lrelu\.(.*)", r"head_act.\1"),
         (r"MGAA\.convfuse\.(.*)", r"alignment.diff_net.\1"),
@@ -229,7 +229,7 @@ _KEY_RULES: list[tuple[re.Pattern[str], str]] = [
         (r"MFFRblock\.DivEnh_block\.(\d+)\.ca\.conv_du\.2\.(.*)", r"refinement.enhancers.\1.attention.excite.\2"),
         (r"MFFRblock\.ca\.conv_du\.0\.(.*)", r"refinement.aggregator.squeeze.\1"),
         (r"MFFRblock\.ca\.conv_du\.2\.(.*)", r"refinement.aggregator.excite.\1"),
-    ]
+    ])
 ]
 
 

@@ -29,9 +29,10 @@ module              class                          ``forward``
    from SR1) followed by time-frequency attention against the flow-warped hidden state, both with
    the single shared ``ftta`` layer. Output = IDCT(residual + DCT(SR1)) + SR1.
 
-Key map. Our state-dict keys are the official ones, so an official checkpoint loads after
-:meth:`FTVSR.convert_state_dict` unwraps ``{"state_dict": ...}``, strips ``generator.`` /
-``module.`` and drops the restorer's ``step_counter``. The official generator (like TTVSRNet, whose
+Key map. Our state-dict keys are the official ones, so an official checkpoint loads once the
+factory has unwrapped it (``{"state_dict": ...}``, ``generator.`` / ``module.`` prefixes) and
+:meth:`FTVSR.convert_state_dict` has dropped the restorer's ``step_counter``. The official
+generator (like TTVSRNet, whose
 stage-1 keys it shares) holds TTVSR's modules at its top level, so ``stage1`` registers its
 children on :class:`FTVSR` and is no key prefix; the config freeze lists and
 :meth:`FTVSR.lr_multipliers` name the same top-level modules:
@@ -68,29 +69,18 @@ How this port differs from the official code (none of it changes the result beyo
 Execution flags (constructor arguments; same maths up to fp32 rounding, not part of the weights):
 
 * ``channels_last`` (True): feature maps, SPyNet's included, are kept channels-last, oneDNN's
-  faster CPU layout (up to ~1.6× on the 64-channel trunk, never slower); ``False`` runs NCHW
-  (the official layout; ``benchmarks/bench_ftvsr.py --nchw``).
+  faster CPU layout; ``False`` runs NCHW (the official layout; ``benchmarks/bench_ftvsr.py
+  --nchw``).
 * ``winograd`` (4): on CPU the frequency stage's wide (>= 256 channels) 3×3 convolutions use
-  Winograd F(``winograd``, 3) (``layers/winograd.py``): 4 = F(4,3) (GEMM work / 4, ~3× faster than
-  oneDNN's direct convolution on one core at 512 channels; not ulp-exact: rounding ~3× that of a
-  direct convolution, ~1e-5 relative, and the golden intermediates stay >= 5× inside their
-  tolerances), 2 = F(2,3) (~1.8×, a few ulps), 0 = direct convolutions.
+  Winograd F(``winograd``, 3) (``layers/winograd.py``): 4 = F(4,3) (GEMM work / 4; not ulp-exact:
+  rounding ~3× that of a direct convolution, ~1e-5 relative, and the golden intermediates stay
+  >= 5× inside their tolerances), 2 = F(2,3) (a few ulps), 0 = direct convolutions.
 * ``winograd_cache`` (True): the transformed weights are kept on the model while the weights are
   unchanged: 36/9 of those weights, ~560 MB for ``ftvsr.official`` (16/9 with F(2,3)); ``False``
-  re-transforms them in every forward (~0.1 s of float64 work per forward) and keeps no extra
-  memory.
+  re-transforms them (float64 work) in every forward and keeps no extra memory.
 
-Speed against an emulation of the official op sequence on the same weights and input
-(``python benchmarks/ftvsr_official_like.py --threads 2 --repeat 3 --bf16``, (1, 5, 3, 64, 64),
-2 threads, quiet machine, Xeon with AMX): official-like 6.51 s, this port 4.52 s (1.44×, outputs
-equal within 1.1e-6), this port under ``torch.autocast("cpu", torch.bfloat16)`` (``--precision
-bf16``) 2.00 s (3.25×; max abs difference 0.011, mean 0.0017 from fp32 on [0, 1] images). At
-(1, 2, 3, 180, 320) (``--shape 1 2 3 180 320 --repeat 1``): official-like 62.2 s, this port 31.4 s
-(1.98×). At 64×64 in fp32 the port stays short of 1.5×: its 64-channel trunk convolutions and the HR SPyNet 7×7
-convolutions (~70 % of the time) are the same work in both and already run at 137–168 GFLOP/s
-per core (torch profiler, one thread), and Winograd does not pay at 64 channels (measured
-≤ 1.12×, ``layers/winograd.py``); the saving comes from
-the shared/duplicated work listed above and the Winograd frequency stage.
+The speed of this port against an emulation of the official op sequence, and the Winograd
+timings, are in ``docs/measurements.md`` with the commands that measure them.
 
 Official quirks, reproduced by default, each switchable for our own trained variants:
 
@@ -115,16 +105,17 @@ Registered variants (data, at the end of this file): ``ftvsr.official`` (REDS co
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from freqvsr.errors import ModelError
-from freqvsr.functional.dct import dct_basis_2d
-from freqvsr.functional.flow import flow_warp
-from freqvsr.layers.blocks import PixelShufflePack, ResidualBlocksWithInputConv
+from freqvsr.functional.dct import dct_basis_2d, pad_to_multiple
+from freqvsr.functional.flow import FlowPair, flow_warp
+from freqvsr.layers.blocks import PixelShufflePack, ResidualBlockNoBN, ResidualBlocksWithInputConv, lrelu
 from freqvsr.layers.frequency_attention import FrequencyTokenAttention
 from freqvsr.layers.propagation import neighbour_flows
 from freqvsr.layers.spynet import SPyNet
@@ -141,10 +132,6 @@ __all__ = [
 # 64 channels F(4,3) is at best 1.1x oneDNN's direct convolution, at 512 channels 3x.
 WINOGRAD_MIN_CHANNELS = 256
 WINOGRAD_TILES = (0, 2, 4)
-
-
-def _lrelu(x: torch.Tensor) -> torch.Tensor:
-    return F.leaky_relu(x, 0.1)
 
 
 def _layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
@@ -175,6 +162,10 @@ def register_stage_flat(parent: nn.Module, stage: nn.Module, name: str = "stage1
     object.__setattr__(parent, name, stage)  # bypasses nn.Module.__setattr__, which would register it
 
 
+# (id of the weight's base tensor, storage offset, shape, tile) -> (base, version, transformed)
+_WinogradCache = dict[tuple[int, int, tuple[int, ...], int], tuple[torch.Tensor, int, torch.Tensor]]
+
+
 class _Conv3x3:
     """Runs the 3×3 / stride 1 / padding 1 convolutions of the frequency stage, for one forward.
 
@@ -185,17 +176,17 @@ class _Conv3x3:
     autograd on they are recomputed once per forward.
     """
 
-    def __init__(self, device: torch.device, cache: dict | None, tile: int) -> None:
+    def __init__(self, device: torch.device, cache: _WinogradCache | None, tile: int) -> None:
         self.tile = tile
         self.winograd = tile > 0 and device.type == "cpu"
-        self._local: dict = {}
+        self._local: _WinogradCache = {}
         self._cache = self._local if cache is None else cache
 
     def __call__(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         if not (self.winograd and min(weight.shape[0], weight.shape[1]) >= WINOGRAD_MIN_CHANNELS):
             return F.conv2d(x, weight, bias, padding=1)
         base = weight if weight._base is None else weight._base  # input-channel slices of a trunk conv
-        key = (id(base), weight.storage_offset(), tuple(weight.shape), self.tile)
+        key = (id(base), int(weight.storage_offset()), tuple(weight.shape), self.tile)
         if torch.is_grad_enabled() and weight.requires_grad:
             entry = self._local.get(key)
             if entry is None:
@@ -211,12 +202,16 @@ class _Conv3x3:
 
 
 def _plain_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    return conv(x)
+    out: torch.Tensor = conv(x)
+    return out
 
 
-def _run_blocks(blocks: nn.Sequential, x: torch.Tensor, conv=_plain_conv) -> torch.Tensor:
+def _run_blocks(
+    blocks: nn.Module, x: torch.Tensor, conv: Callable[[torch.Tensor, nn.Conv2d], torch.Tensor] = _plain_conv
+) -> torch.Tensor:
     # ResidualBlockNoBN chain without the extra ``* res_scale`` pass when res_scale == 1
-    for blk in blocks:
+    for blk in blocks.children():
+        assert isinstance(blk, ResidualBlockNoBN)
         y = conv(x, blk.conv1)
         y = conv(y.relu_(), blk.conv2)
         if blk.res_scale != 1.0:
@@ -225,10 +220,20 @@ def _run_blocks(blocks: nn.Sequential, x: torch.Tensor, conv=_plain_conv) -> tor
     return x
 
 
-def _split_input_conv(trunk: ResidualBlocksWithInputConv, first: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _trunk_parts(trunk: ResidualBlocksWithInputConv) -> tuple[nn.Conv2d, nn.Module]:
+    # ResidualBlocksWithInputConv.main = (input conv, LeakyReLU, residual blocks)
+    conv, blocks = trunk.main[0], trunk.main[2]
+    assert isinstance(conv, nn.Conv2d)
+    return conv, blocks
+
+
+def _split_input_conv(
+    trunk: ResidualBlocksWithInputConv, first: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     # The trunk's input conv sees cat[x, h]; conv(cat) = conv_x(x) + conv_h(h) + b. The x part is
     # identical in both directions, so it is computed once per frame.
-    conv = trunk.main[0]
+    conv = _trunk_parts(trunk)[0]
+    assert conv.bias is not None  # built with bias=True
     return conv.weight[:, :first], conv.weight[:, first:], conv.bias
 
 
@@ -243,9 +248,9 @@ def _run_trunk(
     """The trunk on cat[x, h] given ``pre`` = conv_x(x) + b (see :func:`_split_input_conv`)."""
     if conv is None:
         x = pre if h is None else pre + F.conv2d(_layout(h, channels_last), w_h, padding=1)
-        return _run_blocks(trunk.main[2], _lrelu(x))
+        return _run_blocks(_trunk_parts(trunk)[1], lrelu(x))
     x = pre if h is None else pre + conv(_layout(h, channels_last), w_h, None)
-    return _run_blocks(trunk.main[2], _lrelu(x), conv.module)
+    return _run_blocks(_trunk_parts(trunk)[1], lrelu(x), conv.module)
 
 
 def pad_official(x: torch.Tensor, multiple: int = 8) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -264,16 +269,6 @@ def pad_official(x: torch.Tensor, multiple: int = 8) -> tuple[torch.Tensor, tupl
     canvas[..., :h, :w] = x
     canvas[..., -ph:, -pw:] = x[..., -ph:, -pw:]
     return canvas, (ph, pw)
-
-
-def _pad_replicate(x: torch.Tensor, multiple: int = 8) -> tuple[torch.Tensor, tuple[int, int]]:
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph == 0 and pw == 0:
-        return x, (0, 0)
-    lead = x.shape[:-2]
-    out = F.pad(x.reshape(-1, x.shape[-3], h, w), (0, pw, 0, ph), mode="replicate")
-    return out.reshape(*lead, h + ph, w + pw), (ph, pw)
 
 
 def keyframe_schedule(t: int, stride: int, backward: bool) -> list[int]:
@@ -393,9 +388,10 @@ class LTAM(nn.Module):
         dm = memory.shape[-1]
         tok = torch.gather(memory.reshape(n, k_num * length, dm), 1, pick.unsqueeze(-1).expand(-1, -1, dm))
         tok = tok * pick_valid.unsqueeze(-1).to(tok.dtype)
-        aggregated = torch.cat([self.to_map(part, (h, w)) for part in tok.split(d, dim=2)], dim=1)
+        aggregated = torch.cat([self.to_map(part, (h, w)) for part in torch.split(tok, d, dim=2)], dim=1)
         score_map = self.to_map(best.unsqueeze(-1).expand(n, length, s * s), (h, w))  # (n, 1, h, w)
-        return self.fusion(_layout(aggregated, self.channels_last)) * score_map + anchor
+        out: torch.Tensor = self.fusion(_layout(aggregated, self.channels_last)) * score_map + anchor
+        return out
 
 
 class Stage1Output(NamedTuple):
@@ -441,8 +437,8 @@ class TTVSR(nn.Module):
     def _cl(self, x: torch.Tensor) -> torch.Tensor:
         return _layout(x, self.channels_last)
 
-    def flows(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """SPyNet flows of neighbouring frames (n, t ≥ 2, 3, H, W) → ``(forward, backward)``, each
+    def flows(self, frames: torch.Tensor) -> FlowPair:
+        """SPyNet flows of neighbouring frames (n, t ≥ 2, 3, H, W) → :class:`FlowPair`, each
         (n, t-1, 2, H, W), both directions in one batch (``layers.propagation.neighbour_flows``)."""
         n, t, c, h, w = frames.shape
         return neighbour_flows(self.spynet, self._cl(frames.reshape(n * t, c, h, w)).view(n, t, c, h, w))
@@ -473,13 +469,16 @@ class TTVSR(nn.Module):
         feat_prop = None
         for step, i in enumerate(order):
             if step > 0:
+                assert flows is not None and feat_prop is not None  # t > 1 / set by the previous step
                 flow = flows[:, i] if backward else flows[:, i - 1]
                 feat_prop = flow_warp(feat_prop, flow.permute(0, 2, 3, 1), padding_mode="border")
                 if length:
                     # trajectories: follow the token-grid flow back to every keyframe (nearest, so
                     # the maps stay integer coordinates)
                     flow_tok = F.adaptive_avg_pool2d(flow, (h4, w4)) / s
-                    location = flow_warp(location, flow_tok.permute(0, 2, 3, 1), interpolation="nearest", padding_mode="border")
+                    location = flow_warp(
+                        location, flow_tok.permute(0, 2, 3, 1), interpolation="nearest", padding_mode="border"
+                    )
                     feat_prop = self.LTAM(feats[:, i], keys[:, :k_num], feat_prop, memory[:, :k_num], location)
                     if i in is_key:
                         location = torch.cat([location, identity], dim=1)
@@ -502,8 +501,8 @@ class TTVSR(nn.Module):
     def forward(self, lrs: torch.Tensor) -> Stage1Output:
         n, t, c, h, w = lrs.shape
         mid = self.mid_channels
-        fe = self.feat_extractor.main
-        feats = _run_blocks(fe[2], _lrelu(fe[0](self._cl(lrs.reshape(n * t, c, h, w)))))
+        fe_conv, fe_blocks = _trunk_parts(self.feat_extractor)
+        feats = _run_blocks(fe_blocks, lrelu(fe_conv(self._cl(lrs.reshape(n * t, c, h, w)))))
         w_x, _, bias = _split_input_conv(self.resblocks, mid)
         pre = F.conv2d(feats, w_x, bias, padding=1).view(n, t, mid, h, w)
         feats = feats.view(n, t, mid, h, w)
@@ -515,10 +514,10 @@ class TTVSR(nn.Module):
         for i0 in range(0, t, step):
             i1 = min(t, i0 + step)
             x = torch.cat([torch.stack(back[i0:i1], 1), feats[:, i0:i1], torch.stack(fwd[i0:i1], 1)], dim=2)
-            x = _lrelu(self.fusion(self._cl(x.flatten(0, 1))))
-            x = self._cl(_lrelu(F.pixel_shuffle(self.upsample1.upsample_conv(x), 2)))
-            x = self._cl(_lrelu(F.pixel_shuffle(self.upsample2.upsample_conv(x), 2)))
-            x = self.conv_last(_lrelu(self.conv_hr(x)))
+            x = lrelu(self.fusion(self._cl(x.flatten(0, 1))))
+            x = self._cl(lrelu(F.pixel_shuffle(self.upsample1.upsample_conv(x), 2)))
+            x = self._cl(lrelu(F.pixel_shuffle(self.upsample2.upsample_conv(x), 2)))
+            x = self.conv_last(lrelu(self.conv_hr(x)))
             base = F.interpolate(lrs[:, i0:i1].flatten(0, 1), scale_factor=4, mode="bilinear", align_corners=False)
             sr.append((x + base).view(n, i1 - i0, c, 4 * h, 4 * w))
             bic.append(base.view(n, i1 - i0, c, 4 * h, 4 * w))
@@ -533,6 +532,8 @@ class TTVSR(nn.Module):
 class _FixedWeight(nn.Module):
     # Holds a fixed conv kernel under the official key (``dct.dct_conv.weight``). A persistent
     # buffer: it is loaded from checkpoints (the Vimeo model trained it) but never optimised.
+    weight: torch.Tensor
+
     def __init__(self, weight: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("weight", weight)
@@ -542,7 +543,14 @@ class _DCTConv(nn.Module):
     def __init__(self, name: str, block: int, colours: int) -> None:
         super().__init__()
         weight = dct_basis_2d(block, torch.float32).reshape(block * block, 1, block, block).repeat(colours, 1, 1, 1)
+        self.name = name
         setattr(self, name, _FixedWeight(weight.clone()))
+
+    def kernel(self) -> torch.Tensor:
+        """The fixed kernel, held as ``<name>.weight`` (the official key)."""
+        fixed = self.get_submodule(self.name)
+        assert isinstance(fixed, _FixedWeight)
+        return fixed.weight
 
 
 class FrequencyTransformer(nn.Module):
@@ -585,7 +593,7 @@ class FrequencyTransformer(nn.Module):
         self.winograd_cache = bool(winograd_cache)
         self.channels_last = channels_last
         # transformed conv weights (CPU Winograd), not part of the state; see __getstate__
-        self._winograd_cache: dict = {}
+        self._winograd_cache: _WinogradCache = {}
         freq = colours * dct_block * dct_block
         self.dct = _DCTConv("dct_conv", dct_block, colours)
         self.rdct = _DCTConv("reverse_dct_conv", dct_block, colours)
@@ -600,7 +608,7 @@ class FrequencyTransformer(nn.Module):
         self.ftta = FrequencyTokenAttention(d_model, groups, patch, n_heads, cover_border=cover_border)
         self.conv_layer2 = nn.Conv2d(d_model, freq, 1, 1, 0)
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         # copies (deepcopy for an EMA, pickling) start without the Winograd cache: its entries
         # belong to this module's weight tensors and would only hold memory in the copy
         state = self.__dict__.copy()
@@ -612,10 +620,10 @@ class FrequencyTransformer(nn.Module):
 
     def forward_dct(self, x: torch.Tensor) -> torch.Tensor:
         """(N, colours, H, W) → (N, colours·B², H/B, W/B); channel ``colour·B² + u·B + v``."""
-        return F.conv2d(x, self.dct.dct_conv.weight, stride=self.block, groups=self.colours)
+        return F.conv2d(x, self.dct.kernel(), stride=self.block, groups=self.colours)
 
     def inverse_dct(self, y: torch.Tensor) -> torch.Tensor:
-        return F.conv_transpose2d(y, self.rdct.reverse_dct_conv.weight, stride=self.block, groups=self.colours)
+        return F.conv_transpose2d(y, self.rdct.kernel(), stride=self.block, groups=self.colours)
 
     def normalise(self, coeffs: torch.Tensor) -> torch.Tensor:
         """L2 normalisation of each DCT channel over all block positions of its frame (official,
@@ -625,7 +633,8 @@ class FrequencyTransformer(nn.Module):
         if self.size_dependent_norm:
             return F.normalize(flat, dim=2).view(nt, ch, hb, wb)
         norm = flat.norm(dim=2, keepdim=True) * (self.norm_reference_blocks / (hb * wb)) ** 0.5
-        return (flat / norm.clamp_min(1e-12)).view(nt, ch, hb, wb)
+        out: torch.Tensor = (flat / norm.clamp_min(1e-12)).view(nt, ch, hb, wb)
+        return out
 
     def _block_flows(
         self, flows_forward: torch.Tensor, flows_backward: torch.Tensor, hb: int, wb: int
@@ -654,14 +663,15 @@ class FrequencyTransformer(nn.Module):
         hb, wb = hp // b, wp // b
         flows_f = flows_b = None
         if t > 1:
+            assert flows_forward is not None and flows_backward is not None, "clips of t > 1 frames need flows"
             flows_f, flows_b = self._block_flows(flows_forward, flows_backward, hb, wb)
 
         conv = _Conv3x3(sr.device, self._winograd_cache if self.winograd_cache else None, self.winograd)
         d_bic = self.forward_dct(self._cl(bic.reshape(n * t, c, hp, wp)))
         d_sr = self.forward_dct(self._cl(sr.reshape(n * t, c, hp, wp)))
-        fe = self.feat_extractor.main
+        fe_conv, fe_blocks = _trunk_parts(self.feat_extractor)
         emb = self.conv_layer1(self._cl(torch.cat([self.normalise(d_bic), self.normalise(d_sr)])))
-        emb = _run_blocks(fe[2], _lrelu(conv.module(emb, fe[0])), conv.module)
+        emb = _run_blocks(fe_blocks, lrelu(conv.module(emb, fe_conv)), conv.module)
         dm = emb.shape[1]
         e_bic, e_sr = emb[: n * t], emb[n * t:]
         w_x, w_h, bias = _split_input_conv(self.resblocks, dm)
@@ -685,6 +695,8 @@ class FrequencyTransformer(nn.Module):
         for k in range(t):
             ib, jf = t - 1 - k, k
             if k > 0:
+                # set when t > 1 / by the previous step
+                assert flows_b is not None and flows_f is not None and space is not None and state is not None
                 flow = torch.cat([flows_b[:, ib], flows_f[:, jf - 1]])
                 state = flow_warp(state, flow.permute(0, 2, 3, 1), padding_mode="border")
                 # time-frequency attention: query = this frame's space-frequency result
@@ -792,34 +804,18 @@ class FTVSR(VSRModel):
     @staticmethod
     def convert_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Map an official (mmediting) FTVSR state dict to this module's keys (the key map in the
-        module docstring): unwrap ``{"state_dict": ...}``, strip ``generator.`` / ``module.``
-        prefixes, drop the restorer's ``step_counter``."""
-        if "state_dict" in state_dict and isinstance(state_dict["state_dict"], dict):
-            state_dict = state_dict["state_dict"]
-        out = {}
-        has_generator = any(k.startswith("generator.") for k in state_dict)
-        for key, value in state_dict.items():
-            if has_generator:
-                if not key.startswith("generator."):
-                    continue  # restorer-level entries such as step_counter
-                key = key[len("generator."):]
-            while key.startswith("module."):
-                key = key[len("module."):]
-            if key == "step_counter":
-                continue
-            out[key] = value
-        return out
+        module docstring). The factory has already unwrapped it
+        (:func:`freqvsr.models._checkpoint.unwrap_state_dict`: ``{"state_dict": ...}``,
+        ``generator.`` / ``module.`` prefixes); the keys are the official ones, so only the
+        restorer's ``step_counter`` is left to drop."""
+        return {k: v for k, v in state_dict.items() if k != "step_counter"}
 
     def lr_multipliers(self) -> dict[str, float]:
         return {"spynet": 0.125}  # official configs: SPyNet learns at 1/8 of the base rate
 
     # -- forward --------------------------------------------------------------------------------
-    def _check_input(self, lrs: torch.Tensor) -> None:
-        if lrs.dim() != 5 or lrs.shape[2] != 3:
-            raise ModelError(f"FTVSR expects input (B, T, 3, H, W), got shape {tuple(lrs.shape)}")
-
     def _run(self, lrs: torch.Tensor, intermediates: dict[str, torch.Tensor] | None) -> torch.Tensor:
-        self._check_input(lrs)
+        self.check_input(lrs)
         s1 = self.stage1(lrs)
         if intermediates is not None:
             intermediates["stage1_out"] = s1.sr
@@ -828,13 +824,14 @@ class FTVSR(VSRModel):
                 intermediates["lr_flows_backward"] = s1.flows_backward
         # official glue (FTVSR.forward): pad both clips to whole DCT blocks, HR SPyNet flows of
         # the padded SR1 (gradients reach stage 1 through them), FTT, crop
-        pad = pad_official if self.quirk_pad_fill else _pad_replicate
+        pad = pad_official if self.quirk_pad_fill else pad_to_multiple
         bic, _ = pad(s1.bilinear, self.FTT.block)
         sr, _ = pad(s1.sr, self.FTT.block)
         flows = self.stage1.flows(sr) if sr.shape[1] > 1 else (None, None)
         out = self.FTT(bic, sr, *flows, intermediates=intermediates)
         h, w = s1.sr.shape[-2:]
-        return out[..., :h, :w]
+        cropped: torch.Tensor = out[..., :h, :w]
+        return cropped
 
     def forward(self, lrs: torch.Tensor) -> torch.Tensor:
         return self._run(lrs, None)

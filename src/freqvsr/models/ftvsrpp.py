@@ -62,28 +62,28 @@ Where we had to choose (the paper leaves it open or the official choice is costl
 * Inputs of any size: the LR clip is replicate-padded so that HR is a multiple of the DCT block,
   and attention tiles are padded inside the attention layers; the output is cropped back.
 
-Sizes, FLOPs per output frame (``FlopCounterMode`` on 'meta' tensors, FLOPs = 2·MACs) and CPU
-speed (2 threads, quiet machine, fp32, random weights), from
-``freqvsr bench --model ... --size 64x64 --frames 5 --repeat 2`` and
-``freqvsr bench --model ... --size 180x320 --frames 2 --repeat 1 --warmup 0``:
+Sizes and FLOPs per output frame (``FlopCounterMode`` on 'meta' tensors, FLOPs = 2·MACs), from
+``freqvsr bench --model ... --size 64x64 --frames 5`` and ``--size 180x320 --frames 2``; CPU
+speeds are in ``docs/measurements.md``:
 
-======================  ==========  ===========  ===========  ============  =============
-entry                   parameters  GFLOPs @64²  frames/s     GFLOPs        frames/s
-                                    (T=5)        @64²         @180×320      @180×320
-======================  ==========  ===========  ===========  ============  =============
-``ftvsr++``             10,806,831  63.9         3.10         1012 (T=2)    0.19
-``ftvsr++.ttvsr``       11,289,135  104.8        2.35         1577          0.15
-``ftvsr++.small``        2,528,271  18.0         7.42         358           0.37
-``ftvsr++.tiny``         1,537,591  10.3         10.21        155           0.57
-``ftvsr++.ttvsr.tiny``   1,489,639  4.9          29.08        79            1.17
-======================  ==========  ===========  ===========  ============  =============
+======================  ==========  ===========  ============
+entry                   parameters  GFLOPs @64²  GFLOPs
+                                    (T=5)        @180×320
+======================  ==========  ===========  ============
+``ftvsr++``             10,806,831  63.9         1012 (T=2)
+``ftvsr++.ttvsr``       11,289,135  104.8        1577
+``ftvsr++.small``        2,528,271  18.0         358
+``ftvsr++.tiny``         1,537,591  10.3         155
+``ftvsr++.ttvsr.tiny``   1,489,639  4.9          79
+======================  ==========  ===========  ============
 
 (the ablation entries ``.lfa/.gfa/.pixel/.cnn/.ts/.txs`` are in the README's FTVSR table.)
 
 The paper's Table 6 gives 10.8 M parameters (the ``ftvsr++`` widths were chosen to match) and
 0.76 T "FLOPs" per 180×320 frame. BasicVSR alone measures 0.73 TFLOPs here (0.36 T MACs; the
 BasicVSR paper reports 0.33 T, i.e. MACs), so the paper's figure is most likely MACs: ours is
-≈ 0.53 T MACs per frame of a T=3 clip (0.51 T at T=2, the table above), of which the frequency stage is ≈ 0.16 T. The rest of the gap is the paper's
+≈ 0.53 T MACs per frame of a T=3 clip (0.51 T at T=2, the table above), of which the frequency
+stage is ≈ 0.16 T. The rest of the gap is the paper's
 unpublished stage-2 layout (embedding width, token size, number of attention layers). SPyNet
 (1.44 M parameters) dominates the tiny entries.
 """
@@ -97,8 +97,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from freqvsr.errors import ModelError
-from freqvsr.functional.dct import block_dct2d, block_idct2d
-from freqvsr.functional.flow import flow_warp
+from freqvsr.functional.dct import block_dct2d, block_idct2d, pad_to_multiple
+from freqvsr.functional.flow import FlowPair, flow_warp
 from freqvsr.layers.blocks import ResidualBlocksWithInputConv
 from freqvsr.layers.frequency_attention_pp import make_frequency_attention
 from freqvsr.layers.propagation import (
@@ -108,6 +108,7 @@ from freqvsr.layers.propagation import (
     forward_features,
     neighbour_flows,
 )
+from freqvsr.layers.spynet import SPyNet
 from freqvsr.models._base import VSRModel
 from freqvsr.models._registry import register_model
 from freqvsr.models.ftvsr import TTVSR, Stage1Output, register_stage_flat
@@ -129,6 +130,11 @@ class BasicVSRStage(nn.Module):
     level, as ``models/basicvsr.py`` does, so a ``basicvsr`` checkpoint of the same width loads.
     """
 
+    # set by add_basicvsr_modules
+    spynet: SPyNet
+    backward_resblocks: ResidualBlocksWithInputConv
+    forward_resblocks: ResidualBlocksWithInputConv
+
     def __init__(self, mid_channels: int = 64, num_blocks: int = 30) -> None:
         super().__init__()
         self.mid_channels = mid_channels
@@ -136,9 +142,10 @@ class BasicVSRStage(nn.Module):
 
     def forward(self, lq: torch.Tensor) -> Stage1Output:
         b, t, c, h, w = lq.shape
-        flows_f, flows_b = neighbour_flows(self.spynet, lq) if t > 1 else (None, None)
-        back = backward_features(lq, flows_b, self.backward_resblocks, self.mid_channels)
-        fwd = list(forward_features(lq, flows_f, self.forward_resblocks, self.mid_channels))
+        pair = neighbour_flows(self.spynet, lq) if t > 1 else FlowPair.empty(lq)
+        back = backward_features(lq, pair.backward, self.backward_resblocks, self.mid_channels)
+        fwd = list(forward_features(lq, pair.forward, self.forward_resblocks, self.mid_channels))
+        flows_f, flows_b = (pair.forward, pair.backward) if t > 1 else (None, None)
         x = basicvsr_reconstruct(self, torch.stack(back, 1).flatten(0, 1), torch.stack(fwd, 1).flatten(0, 1))
         bic = F.interpolate(lq.flatten(0, 1), scale_factor=4, mode="bilinear", align_corners=False)
         return Stage1Output((x + bic).view(b, t, c, 4 * h, 4 * w), bic.view(b, t, c, 4 * h, 4 * w), flows_f, flows_b)
@@ -213,13 +220,17 @@ class FrequencyStage(nn.Module):
         return x.reshape(n, c, b, b, hb, wb).permute(0, 1, 4, 2, 5, 3).reshape(n, c, hb * b, wb * b)
 
     def embed_frames(self, img: torch.Tensor) -> torch.Tensor:
-        return self.extract(self.embed(self.to_domain(img)))
+        result_: torch.Tensor = self.extract(self.embed(self.to_domain(img)))
+        return result_
 
     # -- one attention step of the selected scheme ---------------------------------------------
     def space_attention(self, q: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        return self.attn_space(q, s)
+        result: torch.Tensor = self.attn_space(q, s)
+        return result
 
-    def attend(self, q: torch.Tensor, s: torch.Tensor, h: torch.Tensor | None, space: torch.Tensor | None = None) -> torch.Tensor:
+    def attend(
+        self, q: torch.Tensor, s: torch.Tensor, h: torch.Tensor | None, space: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``q``/``s`` (N, D, Hb, Wb); ``h`` warped hidden state or None on a first step;
         ``space`` = precomputed ``A_s(q, s)`` (schemes ``s``/``st``)."""
         sc = self.scheme
@@ -228,12 +239,14 @@ class FrequencyStage(nn.Module):
         if sc == "t":
             return q if h is None else self.attn_time(q, h)
         if sc == "txs":
-            return self.attn_joint(q, [s] if h is None else [s, h])
+            result_: torch.Tensor = self.attn_joint(q, [s] if h is None else [s, h])
+            return result_
         if sc == "st":
             x = self.attn_space(q, s) if space is None else space
             return x if h is None else self.attn_time(x, h)
         x = q if h is None else self.attn_time(q, h)  # "ts"
-        return self.attn_space(x, s)
+        result: torch.Tensor = self.attn_space(x, s)
+        return result
 
     def _block_flows(self, flows_f: torch.Tensor, flows_b: torch.Tensor, hb: int, wb: int) -> torch.Tensor:
         # LR flows resized to the DCT-block grid (HR/8 = LR/2), both directions in one call:
@@ -262,7 +275,10 @@ class FrequencyStage(nn.Module):
             # depends on the frame only: once for both directions
             space = self.space_attention(q_all, s_all).view(n, t, d, hb, wb)
         q_all, s_all = q_all.view(n, t, d, hb, wb), s_all.view(n, t, d, hb, wb)
-        flows = self._block_flows(flows_forward, flows_backward, hb, wb) if t > 1 else None
+        flows = None
+        if t > 1:
+            assert flows_forward is not None and flows_backward is not None, "clips of t > 1 frames need flows"
+            flows = self._block_flows(flows_forward, flows_backward, hb, wb)
 
         # Both directions run side by side as one batch of 2n: step k is frame t-1-k backward
         # (rows :n) and frame k forward (rows n:).
@@ -275,6 +291,7 @@ class FrequencyStage(nn.Module):
             s = torch.cat([s_all[:, ib], s_all[:, jf]])
             sp = None if space is None else torch.cat([space[:, ib], space[:, jf]])
             if k > 0:
+                assert flows is not None and state is not None  # set when t > 1 / by step k - 1
                 flow = torch.cat([flows[0, :, ib], flows[1, :, jf - 1]])
                 state = flow_warp(state, flow.permute(0, 2, 3, 1), padding_mode="border")
             a = self.attend(q, s, state, sp)
@@ -365,16 +382,13 @@ class FTVSRPlusPlus(VSRModel):
 
     # -- forward --------------------------------------------------------------------------------
     def forward(self, lq: torch.Tensor) -> torch.Tensor:
-        if lq.dim() != 5 or lq.shape[2] != 3:
-            raise ModelError(f"FTVSR++ expects input (B, T, 3, H, W), got shape {tuple(lq.shape)}")
-        n, t, c, h, w = lq.shape
-        m = self.lr_multiple
-        ph, pw = (-h) % m, (-w) % m
-        if ph or pw:
-            lq = F.pad(lq.reshape(n * t, c, h, w), (0, pw, 0, ph), mode="replicate").view(n, t, c, h + ph, w + pw)
+        self.check_input(lq)
+        h, w = lq.shape[-2:]
+        lq, _ = pad_to_multiple(lq, self.lr_multiple, mode="replicate")
         s1 = self.stage1(lq)
         out = self.freq(s1.bilinear, s1.sr, s1.flows_forward, s1.flows_backward)
-        return out[..., : 4 * h, : 4 * w]
+        result: torch.Tensor = out[..., : 4 * h, : 4 * w]
+        return result
 
 
 # ------------------------------------------------------------------------------------------------

@@ -34,6 +34,11 @@ Different from the official code, deliberately:
   folded back into the clip by reflection; for ``T >= 2p+1`` nothing changes.
 * The DCN is :func:`freqvsr.functional.dcn.modulated_deform_conv2d` (pure PyTorch, or torchvision's
   op when it matches); the PCD alignment runs on all window frames as one batch.
+* ``forward(lq, frame_offset, ends_video)``: keyframes are counted in the video, so the engine's
+  overlapping chunks refill at the frames a whole-video pass refills at (issue 13; the defaults,
+  offset 0 and ends the video, are the official behaviour). A keyframe within ``padding`` frames
+  of a chunk border still takes its refill window mirrored at that border: a chunk cannot see
+  beyond itself (``tests/test_iconvsr.py`` measures what that leaves after the cross-fade).
 * The EDVR width follows ``mid_channels`` (the official code hard-codes 64, which only fits
   ``mid_channels=64``; every released model is 64).
 
@@ -255,6 +260,9 @@ class IconVSR(VSRModel):
     """
 
     temporal = "sequence"
+    # Keyframes are counted in the video, not in the clip (issue 13): the engine passes where its
+    # chunk starts and whether it ends the video.
+    uses_frame_index = True
 
     def __init__(self, mid_channels: int = 64, num_blocks: int = 30, keyframe_stride: int = 5, padding: int = 2,
                  edvr_blocks: int = 5) -> None:
@@ -280,10 +288,22 @@ class IconVSR(VSRModel):
         # official recipe: SPyNet and the EDVR extractor at 1/8 of the base learning rate
         return {"spynet": 0.125, "edvr": 0.125}
 
-    def keyframes(self, t: int) -> list[int]:
-        """Every ``keyframe_stride``-th frame from 0, plus the last frame."""
-        idx = list(range(0, t, self.keyframe_stride))
-        return idx if idx[-1] == t - 1 else idx + [t - 1]
+    def keyframes(self, t: int, frame_offset: int = 0, ends_video: bool = True) -> list[int]:
+        """Clip indices of the keyframes of a ``t``-frame clip whose first frame is frame
+        ``frame_offset`` of the video: every ``keyframe_stride``-th frame *of the video* (from 0),
+        plus the video's last frame when the clip ends the video (``ends_video``).
+
+        The official model sees whole clips (offset 0, ends the video): every 5th frame plus the
+        last. Counting in the video lets a chunk of a long video refill at the frames the whole
+        video refills at; a chunk that does not end the video adds no keyframe at its own end
+        (the whole video has none there).
+        """
+        stride = self.keyframe_stride
+        first = (-frame_offset) % stride  # the first clip index whose video index is a multiple of stride
+        idx = list(range(first, t, stride))
+        if ends_video and (not idx or idx[-1] != t - 1):
+            idx.append(t - 1)
+        return idx
 
     def compute_flow(self, lrs: torch.Tensor, mirror: bool = False) -> FlowPair:
         """Flows ``(B, T-1, 2, H, W)`` of the (padded) clip, as BasicVSR++'s; ``mirror``: the clip is
@@ -295,15 +315,18 @@ class IconVSR(VSRModel):
         span = 2 * self.padding + 1
         return {i: self.edvr(lrs[:, window[i : i + span]]) for i in keyframes}
 
-    def forward(self, lq: torch.Tensor) -> torch.Tensor:
-        """``(B, T, 3, H, W)`` RGB in [0, 1] -> ``(B, T, 3, 4H, 4W)``."""
+    def forward(self, lq: torch.Tensor, frame_offset: int = 0, ends_video: bool = True) -> torch.Tensor:
+        """``(B, T, 3, H, W)`` RGB in [0, 1] -> ``(B, T, 3, 4H, 4W)``. ``frame_offset``: index in the
+        video of the clip's first frame; ``ends_video``: the clip's last frame is the video's (see
+        :meth:`keyframes`; the defaults are the official whole-clip behaviour)."""
+        self.check_input(lq)
         n, t, c, h_in, w_in = lq.shape
         mirror = is_palindrome(lq)  # on the unpadded clip
         pad_h, pad_w = (4 - h_in % 4) % 4, (4 - w_in % 4) % 4
         lrs = F.pad(lq.reshape(-1, c, h_in, w_in), [0, pad_w, 0, pad_h], mode="reflect")
         lrs = lrs.view(n, t, c, h_in + pad_h, w_in + pad_w)
         h, w = lrs.shape[-2:]
-        keyframes = self.keyframes(t)
+        keyframes = self.keyframes(t, frame_offset, ends_video)
         flows = self.compute_flow(lrs, mirror) if t > 1 else FlowPair(None, None)
         refill = self.compute_refill_features(lrs, keyframes)
 

@@ -79,6 +79,7 @@ conv = 2,418.)
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from typing import Any
 
 import torch
@@ -113,6 +114,7 @@ class SpatialFrequencyEnhancement(nn.Module):
         self.norm = nn.InstanceNorm2d(channels, affine=True)
         self.conv = nn.Conv2d(channels, channels, kernel, padding=kernel // 2, groups=channels)
         if zero_init:
+            assert self.conv.bias is not None  # built with bias=True
             nn.init.zeros_(self.conv.weight)
             nn.init.zeros_(self.conv.bias)
 
@@ -134,7 +136,8 @@ class SpatialFrequencyEnhancement(nn.Module):
         xf = x.float() if dtype in (torch.float16, torch.bfloat16) else x  # FFT in >= float32
         spec = torch.fft.rfft2(xf, norm=self.fft_norm)
         y = torch.fft.irfft2(spec * self.spectral_gain(h, w), s=(h, w), norm=self.fft_norm).to(dtype)
-        return self.conv(self.norm(y))
+        result: torch.Tensor = self.conv(self.norm(y))
+        return result
 
 
 def simam_energy(x: torch.Tensor, lam: float = 1e-4) -> torch.Tensor:
@@ -158,6 +161,7 @@ class EnergyFrequencyEnhancement(nn.Module):
         self.filter = nn.Parameter(torch.ones(channels, block * block))
         self.conv = nn.Conv2d(channels, channels, kernel, padding=kernel // 2, groups=channels)
         if zero_init:
+            assert self.conv.bias is not None  # built with bias=True
             nn.init.zeros_(self.conv.weight)
             nn.init.zeros_(self.conv.bias)
 
@@ -168,7 +172,8 @@ class EnergyFrequencyEnhancement(nn.Module):
         y = crop_to(block_idct2d(coeffs * self.filter[:, :, None, None], self.block), (h, w))
         if self.energy == "simam":
             y = simam_energy(y, self.energy_lambda)
-        return self.conv(y)
+        result: torch.Tensor = self.conv(y)
+        return result
 
 
 class MFPI(BasicVSRPlusPlus):
@@ -220,7 +225,7 @@ class MFPI(BasicVSRPlusPlus):
         parts = []
         start = 0
         for module, sl in ((self.sfe, self.sfe_slice), (self.efe, self.efe_slice)):
-            if module is None:
+            if module is None or sl is None:
                 continue
             a, b = sl
             if a > start:
@@ -261,10 +266,16 @@ def paper_protocol_flops(model: nn.Module, height: int = 180, width: int = 320, 
              aten._native_batch_norm_legit_no_training.default}
     upsamples = {aten.upsample_bilinear2d.default, aten.upsample_bilinear2d.vec}
 
-    class Counter(TorchDispatchMode):
+    class Counter(TorchDispatchMode):  # type: ignore[no-untyped-call]  # torch's class is unannotated
         total = 0
 
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        def __torch_dispatch__(
+            self,
+            func: Callable[..., Any],
+            types: Collection[type],
+            args: tuple[Any, ...] = (),
+            kwargs: dict[str, Any] | None = None,
+        ) -> Any:
             out = func(*args, **(kwargs or {}))
             packet = getattr(func, "overloadpacket", None)
             if packet is aten.convolution:
@@ -281,7 +292,7 @@ def paper_protocol_flops(model: nn.Module, height: int = 180, width: int = 320, 
 
     meta = copy.deepcopy(model).to("meta").eval()
     x = torch.rand(1, frames, 3, height, width, device="meta")
-    with torch.no_grad(), Counter():
+    with torch.no_grad(), Counter():  # type: ignore[no-untyped-call]  # TorchDispatchMode.__init__ is unannotated
         meta(x)
     return Counter.total
 

@@ -105,17 +105,19 @@ def _read_inputs(lq: Path, srs: list[Path], labels: list[str], gt: Path | None, 
         # Size checks up front, before any decoding work.
         lw, lh = lq_src.info.width, lq_src.info.height
         sw, sh = sr_srcs[0].info.width, sr_srcs[0].info.height
-        for p, s in zip(srs[1:], sr_srcs[1:]):
+        for p, s in zip(srs[1:], sr_srcs[1:], strict=True):
             if (s.info.width, s.info.height) != (sw, sh):
                 raise InputError(f"{p}: is {s.info.width}x{s.info.height}, but {srs[0]} is {sw}x{sh}")
         if gt_src is not None and (gt_src.info.width, gt_src.info.height) != (sw, sh):
-            raise InputError(f"{gt}: is {gt_src.info.width}x{gt_src.info.height}, but the SR output {srs[0]} is {sw}x{sh}")
+            raise InputError(f"{gt}: is {gt_src.info.width}x{gt_src.info.height}, but the SR output {srs[0]} is "
+                             f"{sw}x{sh}")
         if scale is None:
             if sw % lw or sh % lh or sw // lw != sh // lh:
                 raise InputError(f"{lq}: is {lw}x{lh}, which is not an integer fraction of the SR size {sw}x{sh}")
             scale = sw // lw
         elif (lw * scale, lh * scale) != (sw, sh):
-            raise InputError(f"{lq}: is {lw}x{lh}, ×{scale} gives {lw * scale}x{lh * scale}, but the SR output is {sw}x{sh}")
+            raise InputError(f"{lq}: is {lw}x{lh}, ×{scale} gives {lw * scale}x{lh * scale}, but the SR output is "
+                             f"{sw}x{sh}")
 
         iters = [iter(s) for s in opened]
         psnrs = {lab: [] for lab in labels}
@@ -144,7 +146,7 @@ def _read_inputs(lq: Path, srs: list[Path], labels: list[str], gt: Path | None, 
                     shown[k] = _to_u8(f.image)
             if want_metric:
                 g = as_image_tensor(got[len(opened) - 1].image)
-                for lab, k in zip(labels, range(1, 1 + len(srs))):
+                for lab, k in zip(labels, range(1, 1 + len(srs)), strict=True):
                     p = as_image_tensor(got[k].image)
                     psnrs[lab].append(float(psnr(p, g, y_channel=y_channel, crop_border=crop_border)))
                     ssims[lab].append(float(ssim(p, g, y_channel=y_channel, crop_border=crop_border)))
@@ -265,8 +267,10 @@ def compare(lq, srs, gt=None, output="compare.html", *, labels: list[str] | None
             lq_spec, lq_how = dct_spectrum(cut(lq_up)), ""
         panels = [Panel(f"LQ (nearest x{scale})", "lq", cut(lq_up), lq_spec, source=str(lq), spectrum_label=lq_how)]
         if bicubic:
-            panels.append(Panel("bicubic", "bicubic", cut(base), dct_spectrum(cut(base)), source=f"imresize({lq.name})"))
-        for lab, p, img in zip(labels, srs, data.srs):
+            panels.append(
+                Panel("bicubic", "bicubic", cut(base), dct_spectrum(cut(base)), source=f"imresize({lq.name})")
+            )
+        for lab, p, img in zip(labels, srs, data.srs, strict=True):
             panels.append(Panel(lab, "sr", cut(img), dct_spectrum(cut(img)), source=str(p)))
         if data.gt is not None:
             panels.append(Panel("GT", "gt", cut(data.gt), dct_spectrum(cut(data.gt)), source=str(gt)))

@@ -32,7 +32,7 @@ def _score(video: Path, gt: Path, frames: int) -> dict[str, float]:
     """Mean PSNR/SSIM (RGB and Y, no border crop) of ``video`` against the first frames of ``gt``."""
     values: dict[str, list[float]] = {"psnr_rgb": [], "psnr_y": [], "ssim_y": []}
     with open_input(video) as a, open_input(gt) as b:
-        for fa, fb, _ in zip(a, b, range(frames)):
+        for fa, fb, _ in zip(a, b, range(frames), strict=False):
             x, y = to_tensor(fa.image), to_tensor(fb.image)
             values["psnr_rgb"].append(float(psnr(x, y)))
             values["psnr_y"].append(float(psnr(x, y, y_channel=True)))
@@ -134,7 +134,8 @@ def side_by_side(out: Path, *, gt: np.ndarray, bicubic: np.ndarray, model: tuple
 
 SPEED_NOTE = ("frames/s = frames / wall-clock seconds of the demo's whole upscale_video call for that model: "
               "model construction and weight loading, decoding the LQ H.264 video, upscaling, encoding with "
-              "libx264 CRF 18 and muxing (pipeline_fps: the same job without model construction, as the job reports it)")
+              "libx264 CRF 18 and muxing "
+              "(pipeline_fps: the same job without model construction, as the job reports it)")
 
 
 def gains_over_bicubic(results: dict[str, dict], model: str) -> dict:
@@ -158,8 +159,8 @@ def write_metrics(out: Path, table: dict) -> str:
     g, sp = table["gain_over_bicubic"], table["speed"]
     fps = ", ".join(f"{n} {r['fps']:.2f} frames/s end to end ({r['frames']} frames in {r['seconds']:.1f} s; "
                     f"pipeline {r['pipeline_fps']:.2f})" for n, r in table["results"].items())
-    summary = [f"gain of {g['model']} over bicubic: {g['psnr_rgb_db']:+.2f} dB PSNR RGB, {g['psnr_y_db']:+.2f} dB PSNR Y "
-               f"(SSIM Y {g['ssim_y']:+.4f})",
+    summary = [f"gain of {g['model']} over bicubic: {g['psnr_rgb_db']:+.2f} dB PSNR RGB, "
+               f"{g['psnr_y_db']:+.2f} dB PSNR Y (SSIM Y {g['ssim_y']:+.4f})",
                f"speed on {sp['device']} ({sp['threads']} torch threads): {fps}",
                f"timed: {sp['timed']}"]
     md = "\n".join([f"{table['clip']}, {table['frames']} frames, {table['degradation']}", "", *lines, "",
@@ -200,8 +201,10 @@ def run_demo(out_dir: str | Path = "freqvsr-demo", *, model: str = DEFAULT_MODEL
 
     log("[4/4] comparing with the original")
     results = {name: _score(path, clip, frames) | speed[name] for name, path in outputs.items()}
-    table = {"clip": clip.name, "frames": frames, "degradation": "BI x4 (MATLAB bicubic) + H.264 CRF 25 (libx264, yuv420p)",
-             "protocol": "mean over frames; RGB and BT.601-Y, no border crop; outputs scored as decoded from the written videos",
+    table = {"clip": clip.name, "frames": frames,
+             "degradation": "BI x4 (MATLAB bicubic) + H.264 CRF 25 (libx264, yuv420p)",
+             "protocol": "mean over frames; RGB and BT.601-Y, no border crop; "
+                         "outputs scored as decoded from the written videos",
              "results": results, "gain_over_bicubic": gains_over_bicubic(results, model),
              "speed": {"device": used_device, "threads": torch.get_num_threads(), "timed": SPEED_NOTE}}
     middle = min(frames, results["bicubic"]["frames"]) // 2

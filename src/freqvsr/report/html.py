@@ -60,7 +60,8 @@ def render_html(panels, result: dict, zoom: int, overview) -> str:
         for lab, m in result["metrics"].items():
             cls = ' class="best"' if m["psnr"] == best and len(result["metrics"]) > 1 else ""
             out.append(f"<tr{cls}><td>{escape(lab)}</td><td class=\"num\">{_num(m['psnr'], 2)}</td>"
-                       f"<td class=\"num\">{_num(m['ssim'], 4)}</td><td class=\"num\">{result['frames_scored']}</td></tr>")
+                       f"<td class=\"num\">{_num(m['ssim'], 4)}</td>"
+                       f"<td class=\"num\">{result['frames_scored']}</td></tr>")
         out.append(f'</table><p class="note">Protocol: {escape(result["protocol"])}; per frame, then mean over frames '
                    "(PSNR of identical frames, +inf, left out of the mean).</p>")
     else:
@@ -82,7 +83,8 @@ def render_html(panels, result: dict, zoom: int, overview) -> str:
     out.append('<p class="note">Luma cut into 8x8 blocks, each DCT-transformed; cell (u, v) shows the mean over blocks '
                "of log10(1 + |coefficient|): DC at top left, horizontal frequency to the right, vertical downwards. "
                "Shared colour scale, set by the AC cells (DC, far larger, shows as the top colour). LQ is analysed at "
-               "its own resolution, where its codec blocks are; the others at the output resolution.</p><div class=\"row\">")
+               "its own resolution, where its codec blocks are; the others at the output resolution.</p>"
+               "<div class=\"row\">")
     for p in panels:
         out.append(f"<figure>{svg_heatmap(p.spectrum, vmin, vmax, cell=20)}<figcaption>{escape(p.curve_label)}"
                    "</figcaption></figure>")
@@ -100,7 +102,8 @@ def render_html(panels, result: dict, zoom: int, overview) -> str:
         out.append(svg_lines(psnr_series(result), xlabel="frame", ylabel="PSNR (dB)", width=760, height=320,
                              colours=panel_colours(panels), integer_x=True,
                              marker_x=result["frame"] if result["frame"] < result["frames_scored"] else None))
-        out.append(f'<p class="note">Each SR against GT ({escape(result["protocol"])}); dashed line: the frame shown.</p>')
+        out.append(f'<p class="note">Each SR against GT ({escape(result["protocol"])}); '
+                   "dashed line: the frame shown.</p>")
     else:
         out.append('<p class="note">No ground truth given.</p>')
     out.append("</section></body></html>")

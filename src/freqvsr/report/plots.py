@@ -151,7 +151,7 @@ def svg_lines(series: dict[str, tuple[list[float], list[float]]], *, xlabel: str
     for k, (label, (xs, ys)) in enumerate(series.items()):
         colour = (colours or {}).get(label) or LINE_COLOURS[k % len(LINE_COLOURS)]
         runs, cur = [], []
-        for x, y in zip(xs, ys):
+        for x, y in zip(xs, ys, strict=True):
             if math.isfinite(y):
                 cur.append(f"{sx(x):.1f},{sy(y):.1f}")
             elif cur:
@@ -164,9 +164,11 @@ def svg_lines(series: dict[str, tuple[list[float], list[float]]], *, xlabel: str
                 cx, cy = run[0].split(",")
                 p.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{colour}"/>')
             else:
-                p.append(f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(run)}"/>')
+                p.append(f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2" '
+                         f'points="{" ".join(run)}"/>')
         ly = mt + 14 + 18 * k
-        p.append(f'<line x1="{ml + pw + 12}" x2="{ml + pw + 32}" y1="{ly - 4}" y2="{ly - 4}" stroke="{colour}" stroke-width="3"/>')
+        p.append(f'<line x1="{ml + pw + 12}" x2="{ml + pw + 32}" y1="{ly - 4}" y2="{ly - 4}" '
+                 f'stroke="{colour}" stroke-width="3"/>')
         p.append(f'<text x="{ml + pw + 38}" y="{ly}" font-size="12">{escape(label)}</text>')
     p.append("</svg>")
     return "".join(p)
@@ -214,7 +216,7 @@ def pil_lines(series: dict[str, tuple[list[float], list[float]]], *, xlabel: str
     d.text((ml + 4, mt + 2), ylabel, fill=(90, 90, 90))
     for k, (label, (xs, ys)) in enumerate(series.items()):
         colour = (colours or {}).get(label) or LINE_COLOURS[k % len(LINE_COLOURS)]
-        pts = [(sx(x), sy(y)) for x, y in zip(xs, ys) if math.isfinite(y)]
+        pts = [(sx(x), sy(y)) for x, y in zip(xs, ys, strict=True) if math.isfinite(y)]
         if len(pts) > 1:
             d.line(pts, fill=colour, width=2)
         elif pts:

@@ -96,7 +96,9 @@ def auto_crop(score: np.ndarray, size: tuple[int, int], stride: int = BLOCK) -> 
     return int(xs[0, ix]), int(ys[iy, 0]), w, h
 
 
-def difference_score(srs: list[np.ndarray], gt: np.ndarray | None, baseline: np.ndarray | None) -> tuple[np.ndarray, str]:
+def difference_score(
+    srs: list[np.ndarray], gt: np.ndarray | None, baseline: np.ndarray | None
+) -> tuple[np.ndarray, str]:
     """Per-pixel map of where the methods differ, and a phrase saying what it measures."""
     stack = np.stack([s.astype(np.float32) for s in srs])
     if len(srs) >= 2:

@@ -105,6 +105,9 @@ class TrainConfig:
     freeze: tuple[FreezeConfig, ...] = ()
     use_lr_multipliers: bool = True             # per-module multipliers from model.lr_multipliers()
     discriminator_lr: float = 1e-4              # only when a "gan" loss term is present
+    max_seconds: float = 0.0                    # wall-clock limit of this call; 0 = none. When reached, the
+                                                # run stops after the current iteration and saves its state and
+                                                # final.safetensors (EMA when on) as at the end (lent GPU time)
 
 
 @dataclass(frozen=True)
@@ -369,6 +372,8 @@ def validate(cfg: Config, source: str) -> None:
         raise UsageError(f"{source}: train.iterations, train.batch_size and train.num_frames must be >= 1")
     if t.crop_size % cfg.degradation.scale:
         raise UsageError(f"{source}: train.crop_size {t.crop_size} is not a multiple of the scale {cfg.degradation.scale}")
+    if t.max_seconds < 0:
+        raise UsageError(f"{source}: train.max_seconds must be >= 0 (0 = no limit), got {t.max_seconds}")
     if not 0.0 <= t.ema_decay < 1.0:
         raise UsageError(f"{source}: train.ema_decay must be in [0, 1), got {t.ema_decay}")
     if not cfg.loss:

@@ -80,7 +80,7 @@ def build_dataset(data: DataConfig, cfg: Config, *, split: str) -> Dataset:
 
 
 _LAYOUTS = {"folder": "FolderDataset", "reds": "REDSDataset", "vimeo": "Vimeo90KDataset", "vid4": "Vid4Dataset",
-            "store": "StoreDataset"}
+            "store": "StoreDataset", "pack": "PackDataset"}
 
 
 def _dataset_from_data_package(data: DataConfig, cfg: Config, split: str) -> Dataset:
@@ -111,6 +111,8 @@ def _dataset_from_data_package(data: DataConfig, cfg: Config, split: str) -> Dat
     kwargs.update(data.args)
     if data.kind == "store":  # a frame store (freqvsr data build-store): FolderDataset's samples, no decoding
         from freqvsr.data.store import StoreDataset as cls
+    elif data.kind == "pack":  # a training pack (benchmarks/make_train_pack.py): HR + pre-degraded LR
+        from freqvsr.data.pack import PackDataset as cls
     else:
         cls = getattr(data_pkg, _LAYOUTS[data.kind])
     try:

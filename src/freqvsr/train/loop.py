@@ -12,9 +12,12 @@ slice of each global batch (``data.py``).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import platform
 import time
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +57,7 @@ class TrainResult:
     final: Path | None = None                           # final.safetensors (None when stopped early)
     best: Path | None = None
     val: dict[str, Any] | None = None
+    stopped: str | None = None                          # "max_seconds" when train.max_seconds ended the run
 
 
 def build_model(cfg: Config) -> VSRModel:
@@ -165,11 +169,29 @@ def hardware(device: torch.device, world: int) -> str:
     return f"{world} x {device.type} ({what}), torch {torch.__version__}, {torch.get_num_threads()} threads/process"
 
 
-def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, progress: bool = True,
-          stop_after: int | None = None) -> TrainResult:
-    """Train ``cfg`` into ``out_dir``. ``resume``: continue from ``out_dir/training_state.pt``.
-    ``stop_after``: save the state and return after that iteration (an interruption on purpose)."""
+# Set by simulated_interruption (tests): the iteration after which train() saves its state and
+# returns, as an interrupted run would. Not an argument of train(): it is no user option.
+_STOP_AFTER_ITERATION: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "stop_after_iteration", default=None
+)
+
+
+@contextlib.contextmanager
+def simulated_interruption(iteration: int) -> Iterator[None]:
+    """Within this block, :func:`train` stops after ``iteration`` (saving its resumable state) as an
+    interrupted run would: how the tests interrupt a run at a known point without a signal."""
+    token = _STOP_AFTER_ITERATION.set(int(iteration))
+    try:
+        yield
+    finally:
+        _STOP_AFTER_ITERATION.reset(token)
+
+
+def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, progress: bool = True) -> TrainResult:
+    """Train ``cfg`` into ``out_dir``. ``resume``: continue from ``out_dir/training_state.pt``."""
     from tqdm import tqdm
+
+    stop_after = _STOP_AFTER_ITERATION.get()
 
     out_dir = Path(out_dir)
     t = cfg.train
@@ -329,13 +351,21 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, progress: b
             if dist.is_main:
                 run_validation(iteration)
             distributed.barrier(dist)
-        if (t.ckpt_every and iteration % t.ckpt_every == 0) or iteration == end:
+        # train.max_seconds: every process must stop at the same iteration, so the decision is shared
+        out_of_time = bool(t.max_seconds) and float(distributed.mean_over_processes(
+            torch.tensor(float(time.time() - t0 >= t.max_seconds), device=device), dist)) > 0
+        if (t.ckpt_every and iteration % t.ckpt_every == 0) or iteration == end or out_of_time:
             save_training_state(iteration)
         result.iteration = iteration
+        if out_of_time and iteration < end:
+            result.stopped = "max_seconds"
+            log.text(iteration, {"kind": "stopped", "reason": f"train.max_seconds={t.max_seconds:g} reached",
+                                 "iteration": iteration, "of": t.iterations})
+            break
     bar.close()
 
     result.wall_time_s = wall_before + time.time() - t0
-    if result.iteration >= t.iterations and dist.is_main:
+    if (result.iteration >= t.iterations or result.stopped) and dist.is_main:
         result.val = run_validation(result.iteration)
         metrics = [{k: v for k, v in result.val.items()}] if result.val else []
         result.final = save_checkpoint(ema.model if ema else model, out_dir / "final.safetensors",
