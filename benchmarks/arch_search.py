@@ -32,22 +32,53 @@ from freqvsr.models.fastrealvsr import FastRealVSR
 # The candidates: FastRealVSR-family online nets within 60 GFLOPs per 180×320 frame.
 CANDIDATES: dict[str, dict] = {
     # SPyNet at half LR size warps the hidden state; no HSA.
-    "A": dict(mid_channels=48, num_feat_blocks=2, num_fuse_blocks=6, hsa=False, flow="half",
-              upsampler="shuffle4", skip="bicubic", zero_init_flow=True),
+    "A": dict(
+        mid_channels=48,
+        num_feat_blocks=2,
+        num_fuse_blocks=6,
+        hsa=False,
+        flow="half",
+        upsampler="shuffle4",
+        skip="bicubic",
+        zero_init_flow=True,
+    ),
     # No explicit flow: the previous LR frame enters RB_1, the trunk aligns implicitly.
-    "B": dict(mid_channels=48, num_feat_blocks=2, num_fuse_blocks=8, hsa=False, flow="none", prev_input=True,
-              upsampler="shuffle4", skip="bicubic"),
+    "B": dict(
+        mid_channels=48,
+        num_feat_blocks=2,
+        num_fuse_blocks=8,
+        hsa=False,
+        flow="none",
+        prev_input=True,
+        upsampler="shuffle4",
+        skip="bicubic",
+    ),
     # A with Hidden State Attention (narrower to stay in budget).
-    "D": dict(mid_channels=40, num_feat_blocks=2, num_fuse_blocks=6, hsa=True, flow="half",
-              upsampler="shuffle4", skip="bicubic", zero_init_flow=True),
+    "D": dict(
+        mid_channels=40,
+        num_feat_blocks=2,
+        num_fuse_blocks=6,
+        hsa=True,
+        flow="half",
+        upsampler="shuffle4",
+        skip="bicubic",
+        zero_init_flow=True,
+    ),
 }
 
 
 def cmd_pack(args) -> int:
     from freqvsr.data import FolderDataset
 
-    ds = FolderDataset(args.corpus, degrade=args.preset, num_frames=args.frames, lq_patch=args.lq_patch,
-                       crop_candidates=args.crop_candidates, seed=args.seed, repeat=10_000)
+    ds = FolderDataset(
+        args.corpus,
+        degrade=args.preset,
+        num_frames=args.frames,
+        lq_patch=args.lq_patch,
+        crop_candidates=args.crop_candidates,
+        seed=args.seed,
+        repeat=10_000,
+    )
     lq, gt = [], []
     t0 = time.time()
     g = torch.Generator().manual_seed(args.seed)
@@ -58,10 +89,21 @@ def cmd_pack(args) -> int:
         gt.append((s["gt"] * 255).round().to(torch.uint8))
         if k % 200 == 0:
             print(f"{k}/{args.samples} samples, {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
-    torch.save({"lq": torch.stack(lq), "gt": torch.stack(gt),
-                "meta": {"corpus": str(args.corpus), "preset": args.preset, "seed": args.seed,
-                         "frames": args.frames, "lq_patch": args.lq_patch, "crop_candidates": args.crop_candidates}},
-               args.out)
+    torch.save(
+        {
+            "lq": torch.stack(lq),
+            "gt": torch.stack(gt),
+            "meta": {
+                "corpus": str(args.corpus),
+                "preset": args.preset,
+                "seed": args.seed,
+                "frames": args.frames,
+                "lq_patch": args.lq_patch,
+                "crop_candidates": args.crop_candidates,
+            },
+        },
+        args.out,
+    )
     print(f"{args.out}: {args.samples} samples in {time.time() - t0:.0f} s", file=sys.stderr)
     return 0
 
@@ -100,10 +142,23 @@ def cmd_train(args) -> int:
         loss.backward()
         opt.step()
         if it % 50 == 0 or it == args.iterations - 1:
-            print(json.dumps({"it": it, "loss": round(loss.item(), 5), "s": round(time.time() - t0, 1)}), file=log, flush=True)
-    torch.save({"candidate": args.candidate, "args": CANDIDATES[args.candidate], "state": model.state_dict(),
-                "iterations": args.iterations, "batch": args.batch, "seconds": time.time() - t0,
-                "pack": pack["meta"]}, out / f"{args.candidate}.pt")
+            print(
+                json.dumps({"it": it, "loss": round(loss.item(), 5), "s": round(time.time() - t0, 1)}),
+                file=log,
+                flush=True,
+            )
+    torch.save(
+        {
+            "candidate": args.candidate,
+            "args": CANDIDATES[args.candidate],
+            "state": model.state_dict(),
+            "iterations": args.iterations,
+            "batch": args.batch,
+            "seconds": time.time() - t0,
+            "pack": pack["meta"],
+        },
+        out / f"{args.candidate}.pt",
+    )
     return 0
 
 
@@ -134,8 +189,9 @@ def cmd_report(args) -> int:
         m.load_state_dict(ck["state"])
         models[ck["candidate"]] = (m, ck)
     rows = {k: {"gains": {}} for k in models}
-    ds = EvalSetDataset(args.evalset, presets=args.presets.split(","), clips=args.clips.split(","),
-                        max_frames=args.max_frames)
+    ds = EvalSetDataset(
+        args.evalset, presets=args.presets.split(","), clips=args.clips.split(","), max_frames=args.max_frames
+    )
     for item in ds:
         for k, (m, _) in models.items():
             mp, bp = _eval_clip(m, item["lq"], item["gt"])
@@ -150,8 +206,11 @@ def cmd_report(args) -> int:
                 t0 = time.perf_counter()
                 m(x)
                 times[k].append((time.perf_counter() - t0) / x.shape[1])
-    print(f"| candidate | args | params (M) | GFLOPs/frame @180x320 | frames/s @180x320 ({args.threads} threads) | "
-          + " | ".join(f"gain {c}" for c in next(iter(rows.values()))["gains"]) + " | mean gain (dB) | train s |")
+    print(
+        f"| candidate | args | params (M) | GFLOPs/frame @180x320 | frames/s @180x320 ({args.threads} threads) | "
+        + " | ".join(f"gain {c}" for c in next(iter(rows.values()))["gains"])
+        + " | mean gain (dB) | train s |"
+    )
     print("|---" * (7 + len(next(iter(rows.values()))["gains"])) + "|")
     for k, (m, ck) in models.items():
         g = rows[k]["gains"]
@@ -159,8 +218,11 @@ def cmd_report(args) -> int:
         flops = count_flops(m, 2, 180, 320) / 2
         nparam = sum(p.numel() for p in m.parameters()) / 1e6
         short = ", ".join(f"{a}={v}" for a, v in ck["args"].items())
-        print(f"| {k} | {short} | {nparam:.2f} | {flops / 1e9:.1f} | {fps:.2f} | "
-              + " | ".join(f"{v:+.2f}" for v in g.values()) + f" | {sum(g.values()) / len(g):+.3f} | {ck['seconds']:.0f} |")
+        print(
+            f"| {k} | {short} | {nparam:.2f} | {flops / 1e9:.1f} | {fps:.2f} | "
+            + " | ".join(f"{v:+.2f}" for v in g.values())
+            + f" | {sum(g.values()) / len(g):+.3f} | {ck['seconds']:.0f} |"
+        )
     return 0
 
 

@@ -28,8 +28,15 @@ import subprocess
 import sys
 import time
 
-VARIANTS = ["fastrealvsr", "fastrealvsr.urn", "fastrealvsr.blurry", "fastrealvsr.sharp", "fastrealvsr.nosca",
-            "fastrealvsr.small", "fastrealvsr.tiny"]
+VARIANTS = [
+    "fastrealvsr",
+    "fastrealvsr.urn",
+    "fastrealvsr.blurry",
+    "fastrealvsr.sharp",
+    "fastrealvsr.nosca",
+    "fastrealvsr.small",
+    "fastrealvsr.tiny",
+]
 
 
 def _build(name: str):
@@ -79,15 +86,30 @@ def worker(name: str, h: int, w: int, frames: int, threads: int) -> dict:
             cpu_times.append(time.process_time() - c0)
     peak = _maxrss_mb()
     sec, cpu = statistics.median(times), statistics.median(cpu_times)
-    return {"variant": name, "size": [h, w], "threads": threads, "sec_per_frame": sec, "fps": 1.0 / sec,
-            "cpu_fps": 1.0 / cpu, "rss_base_mb": base, "rss_peak_mb": peak, "step_growth_mb": peak - base}
+    return {
+        "variant": name,
+        "size": [h, w],
+        "threads": threads,
+        "sec_per_frame": sec,
+        "fps": 1.0 / sec,
+        "cpu_fps": 1.0 / cpu,
+        "rss_base_mb": base,
+        "rss_peak_mb": peak,
+        "step_growth_mb": peak - base,
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", nargs="+", default=VARIANTS)
-    ap.add_argument("--flops-sizes", type=int, nargs="+", default=[64, 64, 180, 320], metavar="H W",
-                    help="LR sizes (pairs) to count FLOPs at")
+    ap.add_argument(
+        "--flops-sizes",
+        type=int,
+        nargs="+",
+        default=[64, 64, 180, 320],
+        metavar="H W",
+        help="LR sizes (pairs) to count FLOPs at",
+    )
     ap.add_argument("--size", type=int, nargs=2, default=[64, 64], metavar=("H", "W"), help="LR size for timing")
     ap.add_argument("--frames", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
@@ -114,17 +136,38 @@ def main() -> None:
         row = [name, f"{params:,}", f"{spy:,}"] + [f"{_flops_per_frame(model, h, w) / 1e9:.2f}" for h, w in sizes]
         del model
         if not args.no_time:
-            cmd = [sys.executable, __file__, "--worker", name, "--size", *map(str, args.size),
-                   "--frames", str(args.frames), "--threads", str(args.threads)]
-            res = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
-            row += [f"{res['fps']:.2f}", f"{res['cpu_fps']:.2f}", f"{res['rss_peak_mb']:.0f}", f"{res['step_growth_mb']:.0f}"]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--worker",
+                name,
+                "--size",
+                *map(str, args.size),
+                "--frames",
+                str(args.frames),
+                "--threads",
+                str(args.threads),
+            ]
+            res = json.loads(
+                subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+            )
+            row += [
+                f"{res['fps']:.2f}",
+                f"{res['cpu_fps']:.2f}",
+                f"{res['rss_peak_mb']:.0f}",
+                f"{res['step_growth_mb']:.0f}",
+            ]
         rows.append(row)
         print(" | ".join(row), flush=True)
     print()
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, ["-" * n for n in widths], *rows]:
         print("| " + " | ".join(c.ljust(n) for c, n in zip(r, widths)) + " |")
-    load = subprocess.run(["uptime"], check=False, capture_output=True, text=True).stdout.strip() if os.name == "posix" else "?"
+    load = (
+        subprocess.run(["uptime"], check=False, capture_output=True, text=True).stdout.strip()
+        if os.name == "posix"
+        else "?"
+    )
     print(f"\nthreads {args.threads}; load: {load}")
 
 

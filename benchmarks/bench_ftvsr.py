@@ -51,7 +51,9 @@ def main() -> None:
     x = torch.rand(*args.shape)
     params = sum(p.numel() for p in model.parameters())
     state = sum(v.numel() for v in model.state_dict().values() if v.is_floating_point())
-    print(f"model {args.model}: {params:,} parameters ({state:,} float state-dict elements incl. fixed DCT/IDCT and SPyNet mean/std)")
+    print(
+        f"model {args.model}: {params:,} parameters ({state:,} float state-dict elements incl. fixed DCT/IDCT and SPyNet mean/std)"
+    )
 
     if args.flops:
         from torch.utils.flop_counter import FlopCounterMode
@@ -59,7 +61,9 @@ def main() -> None:
         with torch.inference_mode(), FlopCounterMode(display=False) as fc:
             model(x)
         total = fc.get_total_flops()
-        print(f"input {tuple(x.shape)}: {total / 1e12:.3f} TFLOP per forward, {total / args.shape[1] / 1e9:.1f} GFLOP per frame")
+        print(
+            f"input {tuple(x.shape)}: {total / 1e12:.3f} TFLOP per forward, {total / args.shape[1] / 1e9:.1f} GFLOP per frame"
+        )
         return
 
     walls, cpus = [], []

@@ -53,8 +53,22 @@ def main() -> None:
         for n in args.frames:
             src = synthetic_clip(Path(tmp) / f"src_{n}.mp4", n, w, h)
             out, rep = Path(tmp) / f"out_{n}.mp4", Path(tmp) / f"rep_{n}.json"
-            cmd = [sys.executable, "-m", "freqvsr.cli.main", "upscale", str(src), "-o", str(out), "--model", args.model,
-                   "--device", "cpu", "--quiet", "--json", str(rep)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "freqvsr.cli.main",
+                "upscale",
+                str(src),
+                "-o",
+                str(out),
+                "--model",
+                args.model,
+                "--device",
+                "cpu",
+                "--quiet",
+                "--json",
+                str(rep),
+            ]
             if args.chunk:
                 cmd += ["--chunk", str(args.chunk)]
             subprocess.run(cmd, check=True)

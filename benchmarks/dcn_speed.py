@@ -78,13 +78,13 @@ def _summary(times: dict[str, list[float]], ref: str) -> dict[str, dict]:
     out = {}
     for name, ts in times.items():
         ratios = [t / r for t, r in zip(ts, times[ref])]
-        out[name] = {"ms": statistics.median(ts) * 1e3, "ms_min": min(ts) * 1e3,
-                     "x_" + ref: statistics.median(ratios)}
+        out[name] = {"ms": statistics.median(ts) * 1e3, "ms_min": min(ts) * 1e3, "x_" + ref: statistics.median(ratios)}
     return out
 
 
-def bench(cin: int, cout: int, dg: int, h: int, w: int, device: torch.device, repeat: int, backward: bool,
-          clock) -> dict:
+def bench(
+    cin: int, cout: int, dg: int, h: int, w: int, device: torch.device, repeat: int, backward: bool, clock
+) -> dict:
     g = torch.Generator().manual_seed(0)
     x = torch.rand(1, cin, h, w, generator=g).to(device)
     weight = (torch.randn(cout, cin, 3, 3, generator=g) / (cin * 9) ** 0.5).to(device)
@@ -102,13 +102,17 @@ def bench(cin: int, cout: int, dg: int, h: int, w: int, device: torch.device, re
             out = f()
             if backward:
                 out.sum().backward()
+
         return call
 
     def dcn(backend):
         return lambda: modulated_deform_conv2d(x, offset, mask, weight, bias, padding=1, backend=backend)
 
-    candidates = {"conv2d": lambda: F.conv2d(x, weight, bias, padding=1),
-                  "dcn/grid_sample": dcn("grid_sample"), "dcn/gather": dcn("gather")}
+    candidates = {
+        "conv2d": lambda: F.conv2d(x, weight, bias, padding=1),
+        "dcn/grid_sample": dcn("grid_sample"),
+        "dcn/gather": dcn("gather"),
+    }
     if dcn_backend(device)[0] == "torchvision":
         candidates["dcn/tv"] = dcn("torchvision")
     with torch.set_grad_enabled(backward):
@@ -119,8 +123,9 @@ def bench(cin: int, cout: int, dg: int, h: int, w: int, device: torch.device, re
     return row
 
 
-def bench_model(name: str, h: int, w: int, frames: int, device: torch.device, repeat: int, clock,
-                offset_std: float) -> dict:
+def bench_model(
+    name: str, h: int, w: int, frames: int, device: torch.device, repeat: int, clock, offset_std: float
+) -> dict:
     from freqvsr.layers.deform_conv import ModulatedDeformConv2d
     from freqvsr.models import create_model
 
@@ -146,12 +151,22 @@ def bench_model(name: str, h: int, w: int, frames: int, device: torch.device, re
                 m.backend = backend
             with torch.no_grad():
                 model(lq)
+
         return call
 
     times = _rounds({b: with_backend(b) for b in ("grid_sample", "gather")}, device, repeat, clock)
-    return {"model": name, "h": h, "w": w, "frames": frames, "dcn_layers": len(layers), "offset_std": offset_std,
-            **{b: {"s_per_frame": statistics.median(ts) / frames, "s_per_frame_min": min(ts) / frames}
-               for b, ts in times.items()}}
+    return {
+        "model": name,
+        "h": h,
+        "w": w,
+        "frames": frames,
+        "dcn_layers": len(layers),
+        "offset_std": offset_std,
+        **{
+            b: {"s_per_frame": statistics.median(ts) / frames, "s_per_frame_min": min(ts) / frames}
+            for b, ts in times.items()
+        },
+    }
 
 
 def main() -> None:
@@ -161,14 +176,22 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--backward", action="store_true")
     ap.add_argument("--sizes", default="64x64,180x320", help="LR sizes for the layer table ('' for none)")
-    ap.add_argument("--clock", choices=("cpu", "wall"), default=None,
-                    help="process CPU time (default on CPU) or wall clock (always on CUDA)")
+    ap.add_argument(
+        "--clock",
+        choices=("cpu", "wall"),
+        default=None,
+        help="process CPU time (default on CPU) or wall clock (always on CUDA)",
+    )
     ap.add_argument("--model", default=None, help="also time this registry model, e.g. basicvsr++")
     ap.add_argument("--model-size", default="180x320")
     ap.add_argument("--frames", type=int, default=2)
     ap.add_argument("--model-repeat", type=int, default=2)
-    ap.add_argument("--offset-std", type=float, default=0.0,
-                    help="model only: residual offset per tap ~ N(0, this many px) instead of the untrained 0")
+    ap.add_argument(
+        "--offset-std",
+        type=float,
+        default=0.0,
+        help="model only: residual offset per tap ~ N(0, this many px) instead of the untrained 0",
+    )
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     if args.threads:
@@ -177,9 +200,11 @@ def main() -> None:
     clock_kind = "wall" if device.type != "cpu" else (args.clock or "cpu")
     clock = _clock(clock_kind)
     backend, reason = dcn_backend(device)
-    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
-          f"{'forward+backward' if args.backward else 'forward'}, {clock_kind} clock, {args.repeat} rounds; "
-          f"auto backend: {backend} ({reason})")
+    print(
+        f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
+        f"{'forward+backward' if args.backward else 'forward'}, {clock_kind} clock, {args.repeat} rounds; "
+        f"auto backend: {backend} ({reason})"
+    )
     rows = []
     for size in filter(None, args.sizes.split(",")):
         h, w = (int(v) for v in size.split("x"))
@@ -187,21 +212,37 @@ def main() -> None:
             row = bench(**layer, h=h, w=w, device=device, repeat=args.repeat, backward=args.backward, clock=clock)
             row["layer"] = label
             rows.append(row)
-            parts = [f"{k} {v['ms']:8.1f} ms {v['gflops_per_s']:6.1f} GFLOP/s {v['x_conv2d']:5.1f}x"
-                     for k, v in row.items() if isinstance(v, dict)]
+            parts = [
+                f"{k} {v['ms']:8.1f} ms {v['gflops_per_s']:6.1f} GFLOP/s {v['x_conv2d']:5.1f}x"
+                for k, v in row.items()
+                if isinstance(v, dict)
+            ]
             print(f"{label:34s} {h}x{w:<4d} {row['gflop']:6.2f} GFLOP | " + " | ".join(parts), flush=True)
     model_row = None
     if args.model:
         h, w = (int(v) for v in args.model_size.split("x"))
         model_row = bench_model(args.model, h, w, args.frames, device, args.model_repeat, clock, args.offset_std)
         g, o = model_row["grid_sample"]["s_per_frame"], model_row["gather"]["s_per_frame"]
-        print(f"{args.model} {h}x{w}, {args.frames} frames, {model_row['dcn_layers']} DCN layers, "
-              f"residual offsets std {args.offset_std:g} px: "
-              f"grid_sample {g:.2f} s/frame, gather {o:.2f} s/frame ({o / g:.2f}x)")
+        print(
+            f"{args.model} {h}x{w}, {args.frames} frames, {model_row['dcn_layers']} DCN layers, "
+            f"residual offsets std {args.offset_std:g} px: "
+            f"grid_sample {g:.2f} s/frame, gather {o:.2f} s/frame ({o / g:.2f}x)"
+        )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads(),
-                       "backward": args.backward, "clock": clock_kind, "rows": rows, "model": model_row}, f, indent=1)
+            json.dump(
+                {
+                    "torch": torch.__version__,
+                    "device": str(device),
+                    "threads": torch.get_num_threads(),
+                    "backward": args.backward,
+                    "clock": clock_kind,
+                    "rows": rows,
+                    "model": model_row,
+                },
+                f,
+                indent=1,
+            )
 
 
 if __name__ == "__main__":

@@ -125,10 +125,12 @@ def swscale(repeat: int) -> None:
     from av.video.reformatter import Colorspace, Interpolation
 
     flags = {
-        "BICUBIC|ACCURATE_RND|FULL_CHR_H_INT (ours)":
-            Interpolation.BICUBIC | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT,
-        "BILINEAR|ACCURATE_RND|FULL_CHR_H_INT":
-            Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT,
+        "BICUBIC|ACCURATE_RND|FULL_CHR_H_INT (ours)": Interpolation.BICUBIC
+        | Interpolation.ACCURATE_RND
+        | Interpolation.FULL_CHR_H_INT,
+        "BILINEAR|ACCURATE_RND|FULL_CHR_H_INT": Interpolation.BILINEAR
+        | Interpolation.ACCURATE_RND
+        | Interpolation.FULL_CHR_H_INT,
         "swscale default (BILINEAR)": Interpolation.BILINEAR,
     }
     rng = np.random.default_rng(0)
@@ -141,27 +143,42 @@ def swscale(repeat: int) -> None:
             planes = np.concatenate([np.full((64, 64), y), np.full((16, 64), cb), np.full((16, 64), cr)])
             planes = planes.astype(np.uint8)
             frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
-            rgb = frame.to_ndarray(format="rgb24", src_colorspace=Colorspace.ITU709, dst_colorspace=Colorspace.ITU709,
-                                   src_color_range=1, dst_color_range=2, interpolation=interp)[32, 32].astype(float)
+            rgb = frame.to_ndarray(
+                format="rgb24",
+                src_colorspace=Colorspace.ITU709,
+                dst_colorspace=Colorspace.ITU709,
+                src_color_range=1,
+                dst_color_range=2,
+                interpolation=interp,
+            )[32, 32].astype(float)
             yy, pb, pr = (y - 16) / 219, (cb - 128) / 224, (cr - 128) / 224
             r = yy + 2 * (1 - kr) * pr
             b = yy + 2 * (1 - kb) * pb
             g = (yy - kr * r - kb * b) / (1 - kr - kb)
             exact = np.clip(np.array([r, g, b]) * 255, 0, 255)
             worst = max(worst, float(np.abs(rgb - exact).max()))
-        t = timed(lambda interp=interp: big.to_ndarray(format="rgb24", src_colorspace=Colorspace.ITU709,
-                                         dst_colorspace=Colorspace.ITU709, src_color_range=1, dst_color_range=2,
-                                         interpolation=interp), repeat)
+        t = timed(
+            lambda interp=interp: big.to_ndarray(
+                format="rgb24",
+                src_colorspace=Colorspace.ITU709,
+                dst_colorspace=Colorspace.ITU709,
+                src_color_range=1,
+                dst_color_range=2,
+                interpolation=interp,
+            ),
+            repeat,
+        )
         show(f"1080p yuv420p -> rgb24, {name}", t, f"max error {worst:.2f} code values")
 
 
 @measurement
 def meta_factory(repeat: int) -> None:
     """models/_zoo.py: the first factory call (torch.arange) on the meta device, in a fresh process."""
-    code = ("import time, torch; t = time.perf_counter(); torch.arange(8, device='meta'); "
-            "print(time.perf_counter() - t)")
-    runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
-            for _ in range(max(1, repeat))]
+    code = "import time, torch; t = time.perf_counter(); torch.arange(8, device='meta'); print(time.perf_counter() - t)"
+    runs = [
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        for _ in range(max(1, repeat))
+    ]
     show("first torch.arange on 'meta' (fresh process)", statistics.median(runs))
 
 

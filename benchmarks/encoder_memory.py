@@ -17,8 +17,14 @@ import json
 import subprocess
 import sys
 
-_CODECS = {"libx264": ".mp4", "libx265": ".mp4", "libvpx-vp9": ".webm", "libsvtav1": ".mp4",
-           "ffv1": ".mkv", "prores_ks": ".mov"}
+_CODECS = {
+    "libx264": ".mp4",
+    "libx265": ".mp4",
+    "libvpx-vp9": ".webm",
+    "libsvtav1": ".mp4",
+    "ffv1": ".mkv",
+    "prores_ks": ".mov",
+}
 
 _CHILD = r"""
 import json, os, sys, tempfile, time
@@ -65,8 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     w, h = (int(v) for v in args.size.lower().split("x"))
     print(f"{'codec':<12} {'pix_fmt':<10} {'peak growth':>12} {'pictures':>9} {'fps':>7}")
     for codec in args.codecs.split(","):
-        out = subprocess.run([sys.executable, "-c", _CHILD, codec, _CODECS[codec], str(w), str(h), str(args.frames)],
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-c", _CHILD, codec, _CODECS[codec], str(w), str(h), str(args.frames)],
+            capture_output=True,
+            text=True,
+        )
         if out.returncode != 0:
             print(f"{codec:<12} failed: {out.stderr.strip().splitlines()[-1:]}")
             continue

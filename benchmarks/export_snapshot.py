@@ -30,10 +30,18 @@ def export_snapshot(run: Path, out: Path, *, raw: bool = False, note: str = "") 
     weights = state["model"] if raw or state.get("ema") is None else state["ema"]
     model.load_state_dict(weights)
     c = cfg.to_dict()
-    training = {"recipe": cfg.name, "iterations": state["iteration"], "wall_time_s": round(state["wall_time_s"], 1),
-                "hardware": hardware(torch.device("cpu"), 1), "data": c["data"], "degradation": c["degradation"],
-                "seed": cfg.train.seed, "ema": not raw and state.get("ema") is not None, "config": c,
-                "snapshot_of": str(run)}
+    training = {
+        "recipe": cfg.name,
+        "iterations": state["iteration"],
+        "wall_time_s": round(state["wall_time_s"], 1),
+        "hardware": hardware(torch.device("cpu"), 1),
+        "data": c["data"],
+        "degradation": c["degradation"],
+        "seed": cfg.train.seed,
+        "ema": not raw and state.get("ema") is not None,
+        "config": c,
+        "snapshot_of": str(run),
+    }
     if note:
         training["note"] = note
     save_checkpoint(model, out, training=training)

@@ -65,8 +65,19 @@ def main(argv: list[str] | None = None) -> int:
             clip = make_clip(Path(tmp) / f"in_{w}x{h}.mp4", w, h, args.frames)
             out = Path(tmp) / (f"out_{w}x{h}.mp4" if args.output == "mp4" else f"out_{w}x{h}")
             report = Path(tmp) / f"r_{w}x{h}.json"
-            cmd = [sys.executable, "-m", "freqvsr", "upscale", str(clip), "-o", str(out), "--json", str(report),
-                   "--quiet", "--overwrite"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "freqvsr",
+                "upscale",
+                str(clip),
+                "-o",
+                str(out),
+                "--json",
+                str(report),
+                "--quiet",
+                "--overwrite",
+            ]
             if args.model:
                 cmd += ["--model", args.model]
             if args.memory_budget:
@@ -86,8 +97,10 @@ def main(argv: list[str] | None = None) -> int:
             desc = plan.get("describe") or json.dumps({k: plan.get(k) for k in ("tile", "tiles", "bytes", "io_bytes")})
             ratio = f"{peak / budget:.2f}" if budget else "?"
             budget_s = f"{budget / 2**30:.2f} GiB" if budget else "?"
-            print(f"| {w}x{h} | {4 * w}x{4 * h} | {desc} | {budget_s} | {peak / 2**30:.2f} GiB | {ratio} | "
-                  f"{secs / args.frames:.1f} | ok |")
+            print(
+                f"| {w}x{h} | {4 * w}x{4 * h} | {desc} | {budget_s} | {peak / 2**30:.2f} GiB | {ratio} | "
+                f"{secs / args.frames:.1f} | ok |"
+            )
             sys.stdout.flush()
     return 0
 

@@ -34,10 +34,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hr-size", type=int, default=192, help="HR crop side (default 192)")
     ap.add_argument("--scale", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--balance", choices=("kinds", "clips"), default="kinds",
-                    help="kinds: equal sequences per content kind (default); clips: every clip equally likely")
-    ap.add_argument("--crop-candidates", type=int, default=4, help="random crop positions per sequence; the most "
-                                                                     "detailed is kept (1 = uniform)")
+    ap.add_argument(
+        "--balance",
+        choices=("kinds", "clips"),
+        default="kinds",
+        help="kinds: equal sequences per content kind (default); clips: every clip equally likely",
+    )
+    ap.add_argument(
+        "--crop-candidates",
+        type=int,
+        default=4,
+        help="random crop positions per sequence; the most detailed is kept (1 = uniform)",
+    )
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
     command = shlex.join(["python", "benchmarks/make_train_pack.py", *(sys.argv[1:] if argv is None else argv)])
@@ -45,13 +53,27 @@ def main(argv: list[str] | None = None) -> int:
     per = pack_bytes_per_sequence(a.frames, a.hr_size, a.draws, a.scale)
     log(f"{per / 2**20:.3f} MiB per sequence -> {int(a.mib * 2**20) // per} sequences")
     t = time.perf_counter()
-    index = build_pack(a.store, a.pack, mib=a.mib, preset=a.preset, draws=a.draws, frames=a.frames,
-                       hr_size=a.hr_size, scale=a.scale, seed=a.seed, balance=a.balance,
-                       crop_candidates=a.crop_candidates, command=command, log=log)
+    index = build_pack(
+        a.store,
+        a.pack,
+        mib=a.mib,
+        preset=a.preset,
+        draws=a.draws,
+        frames=a.frames,
+        hr_size=a.hr_size,
+        scale=a.scale,
+        seed=a.seed,
+        balance=a.balance,
+        crop_candidates=a.crop_candidates,
+        command=command,
+        log=log,
+    )
     n = index["hr"]["shape"][0]
     clean = sum(d.get("codec") is None for s in index["sequences"] for d in s["draws"])
-    print(f"{a.pack}: {n} sequences, {index['bytes'] / 2**20:.1f} MiB, kinds {index['kinds']}, "
-          f"{clean}/{n * a.draws} draws without codec, {time.perf_counter() - t:.1f} s")
+    print(
+        f"{a.pack}: {n} sequences, {index['bytes'] / 2**20:.1f} MiB, kinds {index['kinds']}, "
+        f"{clean}/{n * a.draws} draws without codec, {time.perf_counter() - t:.1f} s"
+    )
     return 0
 
 

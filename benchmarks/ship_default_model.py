@@ -20,10 +20,14 @@ from freqvsr.models import load_checkpoint, save_checkpoint
 from freqvsr.models._checkpoint import read_checkpoint_header
 
 PRESETS = ["bi", "crf15", "crf25", "crf35"]
-QUALITY_PROTOCOL = ("whole clip, SR rounded to 8 bit, PSNR/SSIM as BasicSR (float64), RGB and BT.601 Y, "
-                    "no border crop; mean over frames; LQ from `freqvsr data build-evalset` (seed 0)")
-SHORT_PROTOCOL = ("carphone_pristine.mp4 frames 0-9 cropped to a multiple of 4, degraded in memory by "
-                  "freqvsr.degrade.degrade(preset, generator=0); SR rounded to 8 bit; PSNR RGB, no crop")
+QUALITY_PROTOCOL = (
+    "whole clip, SR rounded to 8 bit, PSNR/SSIM as BasicSR (float64), RGB and BT.601 Y, "
+    "no border crop; mean over frames; LQ from `freqvsr data build-evalset` (seed 0)"
+)
+SHORT_PROTOCOL = (
+    "carphone_pristine.mp4 frames 0-9 cropped to a multiple of 4, degraded in memory by "
+    "freqvsr.degrade.degrade(preset, generator=0); SR rounded to 8 bit; PSNR RGB, no crop"
+)
 
 
 def main() -> None:
@@ -32,11 +36,17 @@ def main() -> None:
     ap.add_argument("--evalset", required=True)
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--checkpoint", default="final.safetensors")
-    ap.add_argument("--notes", default="Trained on CPU on the DATA.md corpus (never on the evaluation clips) with the "
-                    "FTVSR training mixture.", help="the header's notes (what the model is, how it was made)")
-    ap.add_argument("--training-json", default="{}",
-                    help="a JSON object merged into the header's training record, e.g. the lineage of a run "
-                    "fine-tuned from earlier shipped weights: '{\"total_iterations\": 7200}'")
+    ap.add_argument(
+        "--notes",
+        default="Trained on CPU on the DATA.md corpus (never on the evaluation clips) with the FTVSR training mixture.",
+        help="the header's notes (what the model is, how it was made)",
+    )
+    ap.add_argument(
+        "--training-json",
+        default="{}",
+        help="a JSON object merged into the header's training record, e.g. the lineage of a run "
+        "fine-tuned from earlier shipped weights: '{\"total_iterations\": 7200}'",
+    )
     args = ap.parse_args()
     src = args.run / args.checkpoint
     header = read_checkpoint_header(str(src))
@@ -49,17 +59,39 @@ def main() -> None:
     for r in rows:
         who = "bicubic" if r["model"] == "bicubic" else "model"
         for key in ("psnr_rgb", "psnr_y", "ssim_y"):
-            metrics.append({"name": key, "value": r[key], "model": who, "dataset": f"{r['clip']} ({r['frames']} frames)",
-                            "degradation": r["preset"], "protocol": QUALITY_PROTOCOL})
+            metrics.append(
+                {
+                    "name": key,
+                    "value": r[key],
+                    "model": who,
+                    "dataset": f"{r['clip']} ({r['frames']} frames)",
+                    "degradation": r["preset"],
+                    "protocol": QUALITY_PROTOCOL,
+                }
+            )
     for preset, value in short.items():
-        metrics.append({"name": "psnr_rgb", "value": value, "model": "model", "dataset": "carphone[0:10] short clip",
-                        "degradation": preset, "protocol": SHORT_PROTOCOL, "bicubic": short_bicubic[preset]})
+        metrics.append(
+            {
+                "name": "psnr_rgb",
+                "value": value,
+                "model": "model",
+                "dataset": "carphone[0:10] short clip",
+                "degradation": preset,
+                "protocol": SHORT_PROTOCOL,
+                "bicubic": short_bicubic[preset],
+            }
+        )
     training = dict(header.get("training") or {})
     training["shipped_from"] = str(src)
     training.update(json.loads(args.training_json))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(model, args.out, training=training, metrics=metrics,
-                    notes=args.notes + " Numbers measured by benchmarks/ship_default_model.py.")
+    save_checkpoint(
+        model,
+        args.out,
+        training=training,
+        metrics=metrics,
+        notes=args.notes + " Numbers measured by benchmarks/ship_default_model.py.",
+    )
     print(quality_markdown(rows))
     print("\nshort clip (test reference):", json.dumps(short), "bicubic:", json.dumps(short_bicubic))
     print(f"measured in {time.perf_counter() - t0:.0f} s; wrote {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB)")

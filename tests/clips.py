@@ -89,8 +89,12 @@ def make_video(
     vs.time_base = tb
     vs.codec_context.time_base = tb
     cc = vs.codec_context
-    for attr, value in (("colorspace", colorspace), ("color_range", color_range),
-                        ("color_primaries", color_primaries), ("color_trc", color_trc)):
+    for attr, value in (
+        ("colorspace", colorspace),
+        ("color_range", color_range),
+        ("color_primaries", color_primaries),
+        ("color_trc", color_trc),
+    ):
         if value is not None:
             setattr(cc, attr, value)
     vs.options = dict(options or {})
@@ -211,8 +215,12 @@ def small_clip(tmp_path) -> Path:
 def clip_with_audio(tmp_path) -> Path:
     """8 frames 64x48 at 30000/1001 fps (time base 1/30000) with a stereo AAC track."""
     return make_video(
-        tmp_path / "audio.mp4", frames=8, fps=Fraction(30000, 1001), time_base=Fraction(1, 30000),
-        pts=[i * 1001 for i in range(8)], audio=True,
+        tmp_path / "audio.mp4",
+        frames=8,
+        fps=Fraction(30000, 1001),
+        time_base=Fraction(1, 30000),
+        pts=[i * 1001 for i in range(8)],
+        audio=True,
     )
 
 

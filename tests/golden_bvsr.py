@@ -43,6 +43,7 @@ class Recorder:
     def _hook(self, label: str):
         def hook(module, args, output):
             self.calls[label].append(output.detach().clone() if torch.is_tensor(output) else output)
+
         return hook
 
     def remove(self) -> None:

@@ -48,8 +48,10 @@ def available(folder: str) -> bool:
 
 
 def skip_reason(folder: str) -> str:
-    return (f"golden data for {folder!r} found neither at {FULL_ROOT / folder} nor at {SUBSET_ROOT / folder} "
-            "(run tests/data/make_golden_subset.py, or set FREQVSR_GOLDEN to the full golden folder)")
+    return (
+        f"golden data for {folder!r} found neither at {FULL_ROOT / folder} nor at {SUBSET_ROOT / folder} "
+        "(run tests/data/make_golden_subset.py, or set FREQVSR_GOLDEN to the full golden folder)"
+    )
 
 
 def load_meta(folder: str) -> dict:
@@ -82,8 +84,11 @@ def canonical_state_dict(meta: dict) -> dict[str, torch.Tensor]:
     tensor) gets the very tensor of the first key of its pair."""
     gain = meta["canonical_rule"]["gain"]
     aliases = {dup: first for first, dup in meta.get("alias_pairs", [])}
-    state = {r["key"]: canonical_tensor(r["key"], r["shape"], gain)
-             for r in meta["state_dict"] if r["overwritten"] and r["key"] not in aliases}
+    state = {
+        r["key"]: canonical_tensor(r["key"], r["shape"], gain)
+        for r in meta["state_dict"]
+        if r["overwritten"] and r["key"] not in aliases
+    }
     for dup, first in aliases.items():
         state[dup] = state[first]
     return state

@@ -33,6 +33,7 @@ def _run(mode: str) -> tuple[bool, int]:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc setting (Linux only)")
 def test_freed_blocks_are_reused_without_page_faults():
     import ctypes
+
     try:
         ctypes.CDLL("libc.so.6").gnu_get_libc_version
     except (OSError, AttributeError):

@@ -97,8 +97,9 @@ def test_rgba_png_folder_to_rgba_png_folder(tmp_path, bits):
     opaque.mkdir()
     for i, img in enumerate(frames):
         arr = np.ascontiguousarray(img[..., :3])
-        f = av.VideoFrame.from_ndarray(arr if bits == 8 else arr.astype("<u2"),
-                                       format="rgb24" if bits == 8 else "rgb48le")
+        f = av.VideoFrame.from_ndarray(
+            arr if bits == 8 else arr.astype("<u2"), format="rgb24" if bits == 8 else "rgb48le"
+        )
         ctx = av.CodecContext.create("png", "w")
         ctx.width, ctx.height, ctx.time_base = W, H, Fraction(1, 25)
         ctx.pix_fmt = "rgb24" if bits == 8 else "rgb48be"

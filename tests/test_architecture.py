@@ -39,8 +39,8 @@ DIRECTIONS: dict[str, set[str]] = {
 # (test_every_relaxed_rule_is_used), so a reason cannot outlive its import.
 RELAXED: dict[tuple[str, str], str] = {
     ("losses", "functional"): "the diagram names losses only as a part of train; the frequency-aware "
-                              "contrastive loss needs the DWT and the perceptual fallback a Gaussian "
-                              "filter, pure maths that belong in functional, not copies in losses",
+    "contrastive loss needs the DWT and the perceptual fallback a Gaussian "
+    "filter, pure maths that belong in functional, not copies in losses",
 }
 
 # Top-level modules any package may import: they import nothing of freqvsr but each other
@@ -175,7 +175,9 @@ def _cross_package_imports() -> Iterator[tuple[str, str, str]]:
 
 def test_no_import_cycles() -> None:
     cycles = _cycles(_graph())
-    assert not cycles, "import cycles (every import counts, lazy ones too):\n" + "\n".join(" <-> ".join(c) for c in cycles)
+    assert not cycles, "import cycles (every import counts, lazy ones too):\n" + "\n".join(
+        " <-> ".join(c) for c in cycles
+    )
 
 
 def test_cycle_finder_finds_a_cycle() -> None:
@@ -202,8 +204,11 @@ def test_no_bare_package_import_inside_the_package() -> None:
 def test_import_directions(package: str) -> None:
     allowed = _allowed(package)
     bad = [
-        where for pkg, target, where in _cross_package_imports()
-        if pkg == package and "*" not in allowed and target not in allowed | ROOT_MODULES
+        where
+        for pkg, target, where in _cross_package_imports()
+        if pkg == package
+        and "*" not in allowed
+        and target not in allowed | ROOT_MODULES
         and (pkg, target) not in RELAXED
     ]
     assert not bad, "imports against ARCHITECTURE.md (add to RELAXED only with a reason):\n" + "\n".join(bad)

@@ -36,7 +36,7 @@ def test_alignment_follows_flow_1_then_flow_2(half):
     flows = [torch.randn(1, 2, 9, 11, dtype=torch.float64) * 2 for _ in range(2)]
     with torch.no_grad():
         out = align(x, cond, *flows)
-    ref = 0.5 * flow_warp(x[:, half * c:(half + 1) * c], flows[half])
+    ref = 0.5 * flow_warp(x[:, half * c : (half + 1) * c], flows[half])
     assert (out - ref).abs().max().item() < 1e-12
 
 

@@ -36,8 +36,13 @@ def golden():
 
 def _run_case(model: BasicVSRPlusPlus, blob: dict) -> dict[str, torch.Tensor]:
     """The model's forward on the case input, with every intermediate the golden file stores."""
-    rec = Recorder({"align": model.deform_align["backward_1"], "reconstruction": model.reconstruction,
-                    "conv_last": model.conv_last})
+    rec = Recorder(
+        {
+            "align": model.deform_align["backward_1"],
+            "reconstruction": model.reconstruction,
+            "conv_last": model.conv_last,
+        }
+    )
     seen = {}
     features, compute_flow = model.features, model.compute_flow
     model.features = lambda lq: seen.setdefault("feats", features(lq))

@@ -37,7 +37,10 @@ def test_bench_model_row_and_table():
 
 def test_bench_cli_isolated_process(tmp_path, capsys):
     out = tmp_path / "b.json"
-    assert main(["bench", "--model", "bicubic", "--size", "16x16", "--frames", "2", "--repeat", "1", "--json", str(out)]) == 0
+    assert (
+        main(["bench", "--model", "bicubic", "--size", "16x16", "--frames", "2", "--repeat", "1", "--json", str(out)])
+        == 0
+    )
     assert json.loads(out.read_text())[0]["model"] == "bicubic"
     assert "| bicubic |" in capsys.readouterr().out
     assert main(["bench", "--size", "16by16"]) == 2
@@ -48,7 +51,10 @@ def test_quality_table_on_a_tiny_evalset(tmp_path, capsys):
 
     root = tmp_path / "evalset"
     build_evalset(root, clips=("carphone",), presets=["bi", "crf35"], max_frames=3, log=lambda *a: None)
-    assert main(["bench", "--quality", "--evalset", str(root), "--model", "bicubic", "--json", str(tmp_path / "q.json")]) == 0
+    assert (
+        main(["bench", "--quality", "--evalset", str(root), "--model", "bicubic", "--json", str(tmp_path / "q.json")])
+        == 0
+    )
     rows = json.loads((tmp_path / "q.json").read_text())
     by = {r["preset"]: r for r in rows}
     assert set(by) == {"bi", "crf35"} and all(r["frames"] == 3 for r in rows)

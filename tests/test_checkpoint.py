@@ -40,8 +40,13 @@ def test_header_round_trip(tiny, tmp_path):
     assert header == {
         "format": 1,
         "arch": "basicvsr.tiny",
-        "args": {"mid_channels": 8, "num_blocks": 1, "skip": "bilinear", "zero_init_last": False,
-                 "zero_init_flow": False},
+        "args": {
+            "mid_channels": 8,
+            "num_blocks": 1,
+            "skip": "bilinear",
+            "zero_init_last": False,
+            "zero_init_flow": False,
+        },
         "scale": 4,
         "freqvsr_version": __version__,
         "storage_dtype": None,
@@ -112,7 +117,9 @@ def test_errors_name_the_file(tiny, tmp_path):
         load_checkpoint(alien)
 
     wide = tmp_path / "wide.safetensors"
-    save_file(tensors, str(wide), metadata={HEADER_KEY: json.dumps({**header, "args": {"mid_channels": 16, "num_blocks": 1}})})
+    save_file(
+        tensors, str(wide), metadata={HEADER_KEY: json.dumps({**header, "args": {"mid_channels": 16, "num_blocks": 1}})}
+    )
     with pytest.raises(ModelError, match=r"wide.safetensors do not fit BasicVSR: shape mismatch"):
         load_checkpoint(wide)
 

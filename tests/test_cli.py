@@ -25,7 +25,15 @@ def test_console_script_help_and_usage_errors(capsys):
 
 @pytest.mark.spawns
 def test_debug_shows_traceback(tmp_path):
-    args = [sys.executable, "-m", "freqvsr.cli.main", "upscale", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o.mp4")]
+    args = [
+        sys.executable,
+        "-m",
+        "freqvsr.cli.main",
+        "upscale",
+        str(tmp_path / "missing.mp4"),
+        "-o",
+        str(tmp_path / "o.mp4"),
+    ]
     plain = subprocess.run(args, capture_output=True, text=True)
     debug = subprocess.run([*args, "--debug"], capture_output=True, text=True)
     assert plain.returncode == 1 and plain.stderr.strip().count("\n") == 0
@@ -51,7 +59,9 @@ def test_several_inputs_go_to_a_folder(tmp_path, capsys):
     assert main(["upscale", str(a), str(b), "-o", str(out), "--quiet", "--json", str(report)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "b.mkv"]
     reports = json.loads(report.read_text())
-    assert [r["frames"] for r in reports] == [2, 3] and all(r["fps"] > 0 and r["peak_memory_bytes"] > 0 for r in reports)
+    assert [r["frames"] for r in reports] == [2, 3] and all(
+        r["fps"] > 0 and r["peak_memory_bytes"] > 0 for r in reports
+    )
     assert main(["upscale", str(a), str(b), "-o", str(tmp_path / "x.mp4"), "--quiet"]) == 2
 
 

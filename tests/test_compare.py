@@ -50,8 +50,13 @@ def inputs(tmp_path):
         y = x.copy()
         y[REGION] = g[REGION]
         b.append(y)
-    return {"lq": _write(tmp_path / "lq", lqs), "a": _write(tmp_path / "a", a), "b": _write(tmp_path / "b", b),
-            "gt": _write(tmp_path / "gt", gts), "dir": tmp_path}
+    return {
+        "lq": _write(tmp_path / "lq", lqs),
+        "a": _write(tmp_path / "a", a),
+        "b": _write(tmp_path / "b", b),
+        "gt": _write(tmp_path / "gt", gts),
+        "dir": tmp_path,
+    }
 
 
 def _parser():
@@ -66,8 +71,9 @@ def _parser():
 
 def test_html_report_is_self_contained_with_all_sections(inputs):
     out = inputs["dir"] / "report.html"
-    res = compare(inputs["lq"], [inputs["a"], inputs["b"]], inputs["gt"], out, labels=["modelA", "modelB"],
-                  crop_size=32, zoom=3)
+    res = compare(
+        inputs["lq"], [inputs["a"], inputs["b"]], inputs["gt"], out, labels=["modelA", "modelB"], crop_size=32, zoom=3
+    )
     html = out.read_text()
     for section in ("inputs", "metrics", "crops", "spectra", "curve", "psnr"):
         assert f'<section id="{section}">' in html
@@ -76,7 +82,7 @@ def test_html_report_is_self_contained_with_all_sections(inputs):
     assert len(uris) == 6
     crop = Image.open(io.BytesIO(base64.b64decode(uris[1])))
     assert crop.size == (32 * 3, 32 * 3)
-    assert html.count('class="heatmap"') == 5 and html.count('<svg') == 5 + 1 + 2  # maps, colour bar, 2 charts
+    assert html.count('class="heatmap"') == 5 and html.count("<svg") == 5 + 1 + 2  # maps, colour bar, 2 charts
     assert html.count('class="series"') == 5 + 2  # curve per panel, PSNR line per SR
     assert not re.search(r'(src|href)="(https?:|file:|/)', html)  # nothing fetched from outside the page
     assert "modelA" in html and "modelB" in html
@@ -94,13 +100,14 @@ def test_png_montage_size_and_video_inputs(tmp_path):
     assert args.func(args) == 0
     img = Image.open(out)
     n, tile, hm = 3, 32 * 2, 32 * 2  # LQ, bicubic, SR; default zoom 2; heat map as wide as the tile
-    assert img.size == (n * tile + (n + 1) * C.GAP,
-                        C.GAP + C.LABEL_H + tile + C.GAP + C.LABEL_H + hm + C.GAP + (C.CURVE_H + C.GAP))
+    assert img.size == (
+        n * tile + (n + 1) * C.GAP,
+        C.GAP + C.LABEL_H + tile + C.GAP + C.LABEL_H + hm + C.GAP + (C.CURVE_H + C.GAP),
+    )
 
 
 def test_auto_crop_finds_where_two_outputs_differ(inputs):
-    res = compare(inputs["lq"], [inputs["a"], inputs["b"]], None, inputs["dir"] / "r.png", crop_size=32,
-                  bicubic=False)
+    res = compare(inputs["lq"], [inputs["a"], inputs["b"]], None, inputs["dir"] / "r.png", crop_size=32, bicubic=False)
     x, y, w, h = res["crop"]
     assert (w, h) == (32, 32)
     rows, cols = REGION
@@ -160,9 +167,21 @@ def test_html_renders_in_headless_browser(inputs):
     out = inputs["dir"] / "report.html"
     compare(inputs["lq"], [inputs["a"], inputs["b"]], inputs["gt"], out, crop_size=32, zoom=3)
     shot = inputs["dir"] / "shot.png"
-    subprocess.run([BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                    "--window-size=1200,1800", f"--screenshot={shot}", out.resolve().as_uri()],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            BROWSER,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1200,1800",
+            f"--screenshot={shot}",
+            out.resolve().as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     px = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
     # The DC cell of each spectral map is above the shared (AC) scale: exactly the colour map's top
     # colour (253, 231, 37), 20x20 px in each of the 5 maps. Seeing them proves the inline SVG heat

@@ -122,8 +122,11 @@ def _fake_staging(root):
         f.write(mp4.read_bytes())
     mp4.unlink()
     walls = root / "usr/share/wallpapers"
-    for name, folder, size in (("Altai", "images", (300, 200)), ("Altai", "images_dark", (300, 200)),
-                               ("Kite", "images", (240, 180))):
+    for name, folder, size in (
+        ("Altai", "images", (300, 200)),
+        ("Altai", "images_dark", (300, 200)),
+        ("Kite", "images", (240, 180)),
+    ):
         d = walls / name / "contents" / folder
         d.mkdir(parents=True)
         Image.fromarray(_photo(size[1], size[0], seed=len(name))).save(d / f"{size[0]}x{size[1]}.png")
@@ -139,7 +142,12 @@ def test_build_corpus_on_fake_packages(tmp_path):
         (debs / f"{p}_1_all.deb").write_bytes(b"fake")
     sources = find_sources(staging, skimage=False)
     assert [(s.name, s.kind) for s in sources] == [
-        ("vtest", "video"), ("box", "video"), ("altai", "photo"), ("altai-dark", "photo"), ("kite", "photo")]
+        ("vtest", "video"),
+        ("box", "video"),
+        ("altai", "photo"),
+        ("altai-dark", "photo"),
+        ("kite", "photo"),
+    ]
     assert sources[1].path.name == "box.mp4" and sources[1].path.is_file()  # gunzipped
     assert sources[2].origin.endswith("Altai/contents/images/300x200.png")
 
@@ -149,8 +157,16 @@ def test_build_corpus_on_fake_packages(tmp_path):
         calls.append(list(args))
         return subprocess.CompletedProcess(args, 0, "", "")
 
-    opts = CorpusOptions(seed=4, clip_frames=3, max_side=32, synthetic_frames=4, synthetic_size=(48, 64),
-                         overlays=1, skimage=False, content=("camera",))
+    opts = CorpusOptions(
+        seed=4,
+        clip_frames=3,
+        max_side=32,
+        synthetic_frames=4,
+        synthetic_size=(48, 64),
+        overlays=1,
+        skimage=False,
+        content=("camera",),
+    )
     out = tmp_path / "corpus"
     m = build_corpus(out, opts, packages_dir=debs, staging_dir=staging, runner=runner)
     assert [c[:2] for c in calls] == [["dpkg", "-x"], ["dpkg", "-x"]]
@@ -158,7 +174,11 @@ def test_build_corpus_on_fake_packages(tmp_path):
     syn = [c for c in m["clips"] if c["kind"] == "synthetic"]
     # vtest: 7 frames -> 3 + 3 (+1 dropped); box: 5 -> 3 + 2 (kept: >= half a clip).
     assert [(c["name"], c["frames"]) for c in real] == [
-        ("real/vtest_000", 3), ("real/vtest_001", 3), ("real/box_000", 3), ("real/box_001", 2)]
+        ("real/vtest_000", 3),
+        ("real/vtest_001", 3),
+        ("real/box_000", 3),
+        ("real/box_001", 2),
+    ]
     assert (real[0]["width"], real[0]["height"]) == (32, 24)  # longer side <= 32, multiples of 4
     assert len(list((out / "real/box_001").glob("*.png"))) == 2
     assert [c["name"] for c in syn] == ["synthetic/altai_000", "synthetic/altai-dark_000", "synthetic/kite_000"]
@@ -175,7 +195,11 @@ def test_build_corpus_on_fake_packages(tmp_path):
     errs, zeros = [], []
     for i in range(len(flows)):
         s = flows[i]
-        assert s["frames"].shape == (3, 3, 32, 32) and s["flow"].shape == (2, 2, 32, 32) and s["valid"].shape == (2, 32, 32)
+        assert (
+            s["frames"].shape == (3, 3, 32, 32)
+            and s["flow"].shape == (2, 2, 32, 32)
+            and s["valid"].shape == (2, 32, 32)
+        )
         w = flow_warp(s["frames"][1:], s["flow"])
         errs.append((w - s["frames"][:-1]).abs().mean(1)[s["valid"]].mean())
         zeros.append((s["frames"][1:] - s["frames"][:-1]).abs().mean(1)[s["valid"]].mean())
@@ -183,12 +207,15 @@ def test_build_corpus_on_fake_packages(tmp_path):
 
     # Deterministic given the seed; --max-clips does not change the clips it keeps.
     out2 = tmp_path / "corpus2"
-    m2 = build_corpus(out2, CorpusOptions(**{**opts.__dict__, "max_clips": 1}), packages_dir=debs,
-                      staging_dir=staging, runner=runner)
+    m2 = build_corpus(
+        out2, CorpusOptions(**{**opts.__dict__, "max_clips": 1}), packages_dir=debs, staging_dir=staging, runner=runner
+    )
     assert [c["name"] for c in m2["clips"]] == ["real/vtest_000", "synthetic/altai_000"]
     assert m2["clips"][1]["seed"] == syn[0]["seed"]
     assert np.array_equal(np.load(out2 / syn[0]["flow"]), flow)
-    assert (out2 / "synthetic/altai_000/00000003.png").read_bytes() == (out / "synthetic/altai_000/00000003.png").read_bytes()
+    assert (out2 / "synthetic/altai_000/00000003.png").read_bytes() == (
+        out / "synthetic/altai_000/00000003.png"
+    ).read_bytes()
 
 
 def _ar_member(name: str, data: bytes) -> bytes:
@@ -207,8 +234,12 @@ def test_python_deb_extraction_without_dpkg(tmp_path):
         link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
         tar.addfile(link)
     deb = tmp_path / "x_1_all.deb"
-    deb.write_bytes(b"!<arch>\n" + _ar_member("debian-binary", b"2.0\n") + _ar_member("control.tar.xz", b"xyz")
-                    + _ar_member("data.tar.xz", buf.getvalue()))
+    deb.write_bytes(
+        b"!<arch>\n"
+        + _ar_member("debian-binary", b"2.0\n")
+        + _ar_member("control.tar.xz", b"xyz")
+        + _ar_member("data.tar.xz", buf.getvalue())
+    )
     _extract_deb_python(deb, tmp_path / "out")
     assert (tmp_path / "out/usr/share/doc/x/data.bin").read_bytes() == b"frames"
     assert not (tmp_path / "out/usr/share/doc/x/link").exists()  # absolute symlinks are not followed
@@ -231,8 +262,23 @@ def test_build_evalset_carphone_two_presets(tmp_path):
     from freqvsr.degrade import DegradeParams, apply
 
     out = tmp_path / "eval"
-    assert _cli(["data", "build-evalset", str(out), "--clips", "carphone", "--presets", "bi,crf25",
-                 "--max-frames", "3", "--quiet"]) == 0
+    assert (
+        _cli(
+            [
+                "data",
+                "build-evalset",
+                str(out),
+                "--clips",
+                "carphone",
+                "--presets",
+                "bi,crf25",
+                "--max-frames",
+                "3",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     index = json.loads((out / "evalset.json").read_text())
     assert index["clips"]["carphone"]["frames"] == 3 and index["clips"]["carphone"]["width"] == 176
     assert len(list((out / "carphone/GT").glob("*.png"))) == 3
@@ -267,17 +313,23 @@ def _fake_composed_staging(root):
     art.mkdir(parents=True)
     ns = 'xmlns="http://www.w3.org/2000/svg"'
     # pt units and no viewBox: refused by resvg-py as is, normalised by the composer
-    (art / "sun.svg").write_text(f'<svg {ns} width="40pt" height="30pt"><circle cx="20" cy="15" r="12" fill="#fc0"/></svg>')
-    (art / "box.svg").write_text(f'<svg {ns} viewBox="0 0 10 20"><rect x="1" y="1" width="8" height="18" fill="#08f" stroke="#000"/></svg>')
+    (art / "sun.svg").write_text(
+        f'<svg {ns} width="40pt" height="30pt"><circle cx="20" cy="15" r="12" fill="#fc0"/></svg>'
+    )
+    (art / "box.svg").write_text(
+        f'<svg {ns} viewBox="0 0 10 20"><rect x="1" y="1" width="8" height="18" fill="#08f" stroke="#000"/></svg>'
+    )
     (art / "label.svg").write_text(f'<svg {ns} viewBox="0 0 9 9"><text x="0" y="9">hi</text></svg>')  # text: left out
     (art / "broken.svg").write_text(f'<svg {ns} width="wide"><rect width="5" height="5"/></svg>')  # fails: redrawn
     ex = root / "usr/share/doc/opencv-doc/examples"
     (ex / "python").mkdir(parents=True)
     (ex / "cpp").mkdir(parents=True)
     prose = "Sample demonstrates optical flow between two frames of a video, with keys to switch modes. " * 4
-    (ex / "python/flow.py").write_text(f"'''\nFlow demo\n\n{prose}\n'''\nimport cv2 as cv\n\n\ndef main():\n"
-                                       "    x = 42  # the answer\n    print('frame', x)\n" * 3)
-    (ex / "cpp/main.cpp").write_text('#include <iostream>\nint main() {\n    return 0;  // done\n}\n')
+    (ex / "python/flow.py").write_text(
+        f"'''\nFlow demo\n\n{prose}\n'''\nimport cv2 as cv\n\n\ndef main():\n"
+        "    x = 42  # the answer\n    print('frame', x)\n" * 3
+    )
+    (ex / "cpp/main.cpp").write_text("#include <iostream>\nint main() {\n    return 0;  // done\n}\n")
     doc = root / "usr/share/doc/pingus-data"
     doc.mkdir(parents=True)
     (doc / "copyright").write_text("Files: *\nCopyright: 1999 Someone\n\nLicense: GPL-3+\n " + prose)
@@ -301,7 +353,7 @@ def _default_font(monkeypatch):
     from freqvsr.data import compose
 
     # No DejaVu files in the fake tree: Pillow's own scalable font stands in.
-    monkeypatch.setattr(compose, "dejavu_fonts", lambda folder: (lambda style, size: ImageFont.load_default(size)))
+    monkeypatch.setattr(compose, "dejavu_fonts", lambda folder: lambda style, size: ImageFont.load_default(size))
 
 
 def test_build_corpus_composed_kinds_on_fake_packages(tmp_path, monkeypatch):
@@ -317,15 +369,24 @@ def test_build_corpus_composed_kinds_on_fake_packages(tmp_path, monkeypatch):
                 (cwd / f"{p}_1_all.deb").write_bytes(b"fake")
         return subprocess.CompletedProcess(args, 0, "", "")
 
-    opts = CorpusOptions(seed=2, synthetic_frames=4, synthetic_size=(48, 64), content=("animation", "text", "game"),
-                         composed_clips=3)
+    opts = CorpusOptions(
+        seed=2, synthetic_frames=4, synthetic_size=(48, 64), content=("animation", "text", "game"), composed_clips=3
+    )
     out = tmp_path / "corpus"
     m = build_corpus(out, opts, cache_dir=tmp_path / "debs", staging_dir=staging, runner=runner)
-    assert calls[0] == ["apt-get", "download", "openclipart-svg", "fonts-dejavu-core", "opencv-doc", "pingus-data",
-                        "frozen-bubble-data"]
+    assert calls[0] == [
+        "apt-get",
+        "download",
+        "openclipart-svg",
+        "fonts-dejavu-core",
+        "opencv-doc",
+        "pingus-data",
+        "frozen-bubble-data",
+    ]
     assert [c[:2] for c in calls[1:]] == [["dpkg", "-x"]] * 5
-    assert [c["name"] for c in m["clips"]] == [f"synthetic/{k}-{i:03d}_000" for k in ("animation", "text", "game")
-                                               for i in range(3)]
+    assert [c["name"] for c in m["clips"]] == [
+        f"synthetic/{k}-{i:03d}_000" for k in ("animation", "text", "game") for i in range(3)
+    ]
     assert {c["kind"] for c in m["clips"]} == {"synthetic"}  # exact flow: FlowClipDataset serves them too
     assert m["totals"]["frames_per_content"] == {"animation": 12, "text": 12, "game": 12}
     assert m["totals"]["clips_per_content"] == {"animation": 3, "text": 3, "game": 3}
@@ -349,8 +410,13 @@ def test_build_corpus_composed_kinds_on_fake_packages(tmp_path, monkeypatch):
     assert err < (f[1:] - f[:-1]).abs().mean(1)[valid].mean() / 3
 
     # A clip's image and motion depend only on (seed, its name): fewer clips or kinds change nothing.
-    m2 = build_corpus(tmp_path / "c2", CorpusOptions(**{**opts.__dict__, "composed_clips": 1, "content": ("game",)}),
-                      cache_dir=tmp_path / "debs", staging_dir=staging, runner=runner)
+    m2 = build_corpus(
+        tmp_path / "c2",
+        CorpusOptions(**{**opts.__dict__, "composed_clips": 1, "content": ("game",)}),
+        cache_dir=tmp_path / "debs",
+        staging_dir=staging,
+        runner=runner,
+    )
     assert [c["name"] for c in m2["clips"]] == ["synthetic/game-000_000"]
     name = "synthetic/game-000_000/00000003.png"
     assert (tmp_path / "c2" / name).read_bytes() == (out / name).read_bytes()
@@ -363,8 +429,10 @@ def test_svg_renders_at_the_asked_size_whatever_its_units(tmp_path):
     text, size = _svg_at_size('<svg xmlns="http://www.w3.org/2000/svg" width="80pt" height="40pt"><g/></svg>', 100)
     assert size == (100, 50) and 'viewBox="0 0 106.667 53.3333"' in text and 'width="100"' in text
     path = tmp_path / "a.svg"
-    path.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="20mm" height="10mm" viewBox="0 0 4 2">'
-                    '<rect width="2" height="2" fill="#f00"/></svg>')
+    path.write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="20mm" height="10mm" viewBox="0 0 4 2">'
+        '<rect width="2" height="2" fill="#f00"/></svg>'
+    )
     rgba = render_svg(path, 64)
     assert rgba.shape == (32, 64, 4) and rgba[16, 10].tolist() == [255, 0, 0, 255] and rgba[16, 50, 3] == 0
 

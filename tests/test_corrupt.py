@@ -35,7 +35,7 @@ def _zero_packets(src: Path, dst: Path, which: range) -> Path:
         packets = [(p.pos, bytes(p)) for p in c.demux(c.streams.video[0]) if p.size]
     for pos, payload in (packets[i] for i in which):
         start = data.index(payload[:32], pos)  # pos is the block's header, the payload follows
-        data[start:start + len(payload)] = bytes(len(payload))
+        data[start : start + len(payload)] = bytes(len(payload))
     dst.write_bytes(bytes(data))
     return dst
 
@@ -54,7 +54,7 @@ def cluster_hit(tmp_path) -> Path:
     clean = make_video(tmp_path / "clean1.mkv", frames=FRAMES, size=(16, 12), codec="ffv1", pix_fmt="yuv420p")
     data = bytearray(clean.read_bytes())
     mid = len(data) // 2
-    data[mid:mid + 400] = bytes(400)
+    data[mid : mid + 400] = bytes(400)
     out = tmp_path / "cluster.mkv"
     out.write_bytes(bytes(data))
     return out
@@ -85,8 +85,14 @@ def test_reader_counts_a_skipped_region_by_timestamps(cluster_hit):
 def test_clean_inputs_lose_nothing(tmp_path):
     # evenly spaced, variable-rate and declared-count inputs: no false alarm, nothing counted
     cfr = make_video(tmp_path / "cfr.mkv", frames=6, size=(16, 12), codec="ffv1")
-    vfr = make_video(tmp_path / "vfr.mkv", frames=6, size=(16, 12), codec="ffv1", time_base=Fraction(1, 1000),
-                     pts=[0, 40, 120, 150, 330, 370])
+    vfr = make_video(
+        tmp_path / "vfr.mkv",
+        frames=6,
+        size=(16, 12),
+        codec="ffv1",
+        time_base=Fraction(1, 1000),
+        pts=[0, 40, 120, 150, 330, 370],
+    )
     mp4 = make_video(tmp_path / "b.mp4", frames=6, size=(16, 12), audio=True)
     for path in (cfr, vfr, mp4):
         with warnings.catch_warnings():
@@ -98,8 +104,9 @@ def test_clean_inputs_lose_nothing(tmp_path):
 def test_upscale_keeps_what_decodes_and_reports_the_loss(broken, tmp_path, capsys):
     out = tmp_path / "o.mkv"
     report = tmp_path / "r.json"
-    code, err = _cli(["upscale", broken, "-o", out, "--model", "bicubic", "--codec", "ffv1", "--quiet",
-                      "--json", report], capsys)
+    code, err = _cli(
+        ["upscale", broken, "-o", out, "--model", "bicubic", "--codec", "ffv1", "--quiet", "--json", report], capsys
+    )
     assert code == 0
     assert len(err) == 1 and err[0].startswith("freqvsr: warning:") and "broken.mkv: 3 of 30 frames lost" in err[0], err
     with warnings.catch_warnings(record=True) as caught:
@@ -121,8 +128,9 @@ def test_strict_makes_a_loss_an_error_and_leaves_nothing(broken, cluster_hit, tm
         outdir = tmp_path / f"out_{src.stem}_{chunk}"
         outdir.mkdir()
         out = outdir / "o.mkv"
-        code, err = _cli(["upscale", src, "-o", out, "--model", "bicubic", "--codec", "ffv1", "--quiet",
-                          "--strict", *extra], capsys)
+        code, err = _cli(
+            ["upscale", src, "-o", out, "--model", "bicubic", "--codec", "ffv1", "--quiet", "--strict", *extra], capsys
+        )
         assert code == 1, err
         assert len(err) == 1 and err[0].startswith("freqvsr: error:"), err
         assert src.name in err[0] and "--debug" not in err[0], err
@@ -131,8 +139,10 @@ def test_strict_makes_a_loss_an_error_and_leaves_nothing(broken, cluster_hit, tm
 
 def test_strict_passes_a_clean_input(tmp_path, capsys):
     src = make_video(tmp_path / "ok.mkv", frames=4, size=(16, 12), codec="ffv1")
-    code, err = _cli(["upscale", src, "-o", tmp_path / "o.mkv", "--model", "bicubic", "--codec", "ffv1", "--quiet",
-                      "--strict"], capsys)
+    code, err = _cli(
+        ["upscale", src, "-o", tmp_path / "o.mkv", "--model", "bicubic", "--codec", "ffv1", "--quiet", "--strict"],
+        capsys,
+    )
     assert (code, err) == (0, [])
 
 

@@ -23,8 +23,13 @@ def _corpus(root):
     """Clips of several sizes and lengths, textured so that crop_candidates has a choice to make;
     one too small for the patch and one too short for the window (both left out by both datasets)."""
     rng = np.random.default_rng(0)
-    spec = {"real/vtest_000": (7, 40, 52), "real/vtest_001": (6, 40, 52), "synthetic/altai_000": (8, 48, 36),
-            "synthetic/tiny_000": (6, 20, 20), "synthetic/short_000": (3, 48, 48)}
+    spec = {
+        "real/vtest_000": (7, 40, 52),
+        "real/vtest_001": (6, 40, 52),
+        "synthetic/altai_000": (8, 48, 36),
+        "synthetic/tiny_000": (6, 20, 20),
+        "synthetic/short_000": (3, 48, 48),
+    }
     for name, (n, h, w) in spec.items():
         d = root / name
         d.mkdir(parents=True)
@@ -33,8 +38,15 @@ def _corpus(root):
             img = np.kron(base, np.ones((4, 4, 1), dtype=np.uint8))[:h, :w]
             img = np.roll(img, i, axis=1) ^ rng.integers(0, 32, (h, w, 3), dtype=np.uint8)
             Image.fromarray(img).save(d / f"{i:08d}.png")
-    (root / "manifest.json").write_text(json.dumps({"clips": [
-        {"name": k, "kind": k.split("/")[0], "content": "camera", "frames": v[0]} for k, v in spec.items()]}))
+    (root / "manifest.json").write_text(
+        json.dumps(
+            {
+                "clips": [
+                    {"name": k, "kind": k.split("/")[0], "content": "camera", "frames": v[0]} for k, v in spec.items()
+                ]
+            }
+        )
+    )
     return root
 
 
@@ -54,12 +66,17 @@ def _same(a, b):
 def test_store_gives_folder_datasets_samples(built):
     corpus, store, index = built
     assert [c["key"] for c in index["clips"]] == sorted(c["key"] for c in index["clips"])
-    assert index["clips"][0]["manifest"]["content"] == "camera" and store_mod.frames_per_content(index) == {"camera": 30}
+    assert index["clips"][0]["manifest"]["content"] == "camera" and store_mod.frames_per_content(index) == {
+        "camera": 30
+    }
     # Training: random windows, detail-biased crops, augmentation, the FTVSR mix (codec included).
     args = dict(num_frames=5, lq_patch=6, crop_candidates=4, degrade="ftvsr-mix", repeat=4, seed=3)
     old, new = FolderDataset(corpus, **args), StoreDataset(store, **args)
-    assert [c.key for c in new.clips] == [c.key for c in old.clips] == ["real/vtest_000", "real/vtest_001",
-                                                                        "synthetic/altai_000"]
+    assert (
+        [c.key for c in new.clips]
+        == [c.key for c in old.clips]
+        == ["real/vtest_000", "real/vtest_001", "synthetic/altai_000"]
+    )
     assert len(new) == len(old) == 12
     codec_ran = False
     for i in range(len(old)):
@@ -162,13 +179,22 @@ def test_cli_build_store_and_train_data_kind(tmp_path, built):
     args = parser.parse_args(["data", "build-store", str(corpus), str(out), "--verify", "--quiet"])
     assert args.func(args) == 0 and (out / "store.json").is_file()
 
-    raw = {"name": "t", "model": {"name": "basicvsr.tiny"}, "degradation": {"preset": "bi"},
-           "train": {"crop_size": 16, "num_frames": 5, "batch_size": 2, "iterations": 1},
-           "data": {"kind": "store", "root": str(out), "args": {"crop_candidates": 4, "repeat": 2}}}
+    raw = {
+        "name": "t",
+        "model": {"name": "basicvsr.tiny"},
+        "degradation": {"preset": "bi"},
+        "train": {"crop_size": 16, "num_frames": 5, "batch_size": 2, "iterations": 1},
+        "data": {"kind": "store", "root": str(out), "args": {"crop_candidates": 4, "repeat": 2}},
+    }
     cfg = config_from_dict(raw)
     ds = build_dataset(cfg.data, cfg, split="train")
-    assert isinstance(ds, StoreDataset) and ds.crop_candidates == 4 and len(ds) == 8  # 4 clips (the short one is out) x repeat 2
-    folder = build_dataset(config_from_dict({**raw, "data": {**raw["data"], "kind": "folder", "root": str(corpus)}}).data,
-                           cfg, split="train")
+    assert (
+        isinstance(ds, StoreDataset) and ds.crop_candidates == 4 and len(ds) == 8
+    )  # 4 clips (the short one is out) x repeat 2
+    folder = build_dataset(
+        config_from_dict({**raw, "data": {**raw["data"], "kind": "folder", "root": str(corpus)}}).data,
+        cfg,
+        split="train",
+    )
     _same(ds[0], folder[0])
     assert ds[0]["gt"].shape == (5, 3, 16, 16)

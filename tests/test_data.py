@@ -83,24 +83,43 @@ def test_reds4_missing_clip_is_an_input_error(tmp_path):
 
 def test_augmentation_is_applied_and_deterministic(tmp_path):
     root = _reds(tmp_path, names=("001",), frames=4)
-    plain = ClipDataset(reds_clips(root, "train", lq=True), num_frames=4, lq_patch=None, augment=False,
-                        sampling="windows")
+    plain = ClipDataset(
+        reds_clips(root, "train", lq=True), num_frames=4, lq_patch=None, augment=False, sampling="windows"
+    )
     base = plain[0]["lq"]
-    ds = ClipDataset(reds_clips(root, "train", lq=True), num_frames=4, lq_patch=None, augment=True,
-                     sampling="random", repeat=32, seed=3)
+    ds = ClipDataset(
+        reds_clips(root, "train", lq=True),
+        num_frames=4,
+        lq_patch=None,
+        augment=True,
+        sampling="random",
+        repeat=32,
+        seed=3,
+    )
     seen = set()
     for i in range(len(ds)):
         x = ds[i]["lq"]
-        for name, f in {"id": lambda t: t, "h": lambda t: t.flip(-1), "v": lambda t: t.flip(-2),
-                        "hv": lambda t: t.flip(-1).flip(-2)}.items():
+        for name, f in {
+            "id": lambda t: t,
+            "h": lambda t: t.flip(-1),
+            "v": lambda t: t.flip(-2),
+            "hv": lambda t: t.flip(-1).flip(-2),
+        }.items():
             for rev in (False, True):
                 y = f(base)
                 if torch.equal(x, y.flip(0) if rev else y):
                     seen.add((name, rev))
     # Non-square frames: no transpose; all four flip combinations and both time directions occur.
     assert len(seen) == 8
-    again = ClipDataset(reds_clips(root, "train", lq=True), num_frames=4, lq_patch=None, augment=True,
-                        sampling="random", repeat=32, seed=3)
+    again = ClipDataset(
+        reds_clips(root, "train", lq=True),
+        num_frames=4,
+        lq_patch=None,
+        augment=True,
+        sampling="random",
+        repeat=32,
+        seed=3,
+    )
     assert all(torch.equal(ds[i]["lq"], again[i]["lq"]) for i in (0, 5, 17))
 
 
@@ -268,8 +287,12 @@ def test_crop_candidates_prefer_detail_and_stay_deterministic(tmp_path):
     root = tmp_path / "c"
 
     def detail(ds):
-        return np.mean([float((ds[(0, i)]["gt"][1, :, :, 1:] - ds[(0, i)]["gt"][1, :, :, :-1]).abs().mean())
-                        for i in range(len(ds))])
+        return np.mean(
+            [
+                float((ds[(0, i)]["gt"][1, :, :, 1:] - ds[(0, i)]["gt"][1, :, :, :-1]).abs().mean())
+                for i in range(len(ds))
+            ]
+        )
 
     kw = dict(degrade="bi", num_frames=3, lq_patch=4, repeat=24, seed=5, augment=False)
     uniform, picky = FolderDataset(root, **kw), FolderDataset(root, crop_candidates=8, **kw)

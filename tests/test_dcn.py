@@ -102,8 +102,17 @@ BACKENDS = ["grid_sample", "gather"]
 
 def _ours(cfg, x, offset, mask, weight, bias, backend="grid_sample"):
     return modulated_deform_conv2d(
-        x, offset, mask, weight, bias, stride=cfg["stride"], padding=cfg["pad"], dilation=cfg["dil"],
-        groups=cfg["groups"], deform_groups=cfg["dg"], backend=backend,
+        x,
+        offset,
+        mask,
+        weight,
+        bias,
+        stride=cfg["stride"],
+        padding=cfg["pad"],
+        dilation=cfg["dil"],
+        groups=cfg["groups"],
+        deform_groups=cfg["dg"],
+        backend=backend,
     )
 
 
@@ -166,11 +175,12 @@ def test_non_contiguous_offset_and_mask(backend):
     cfg = CONFIGS[0]
     x, offset, mask, weight, bias = _make(cfg)
     big = torch.cat((offset, mask), 1)  # slices along channels of an N=2 tensor are not contiguous
-    off_nc, mask_nc = big[:, : offset.shape[1]], big[:, offset.shape[1]:]
+    off_nc, mask_nc = big[:, : offset.shape[1]], big[:, offset.shape[1] :]
     assert not off_nc.is_contiguous() and not mask_nc.is_contiguous()
     ref = _ours(cfg, x, offset, mask, weight, bias, backend)
-    assert torch.equal(_ours(cfg, x.transpose(2, 3).contiguous().transpose(2, 3), off_nc, mask_nc, weight, bias,
-                             backend), ref)
+    assert torch.equal(
+        _ours(cfg, x.transpose(2, 3).contiguous().transpose(2, 3), off_nc, mask_nc, weight, bias, backend), ref
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -46,6 +46,7 @@ def test_beats_bicubic_on_the_public_clips_for_every_preset(header):
     clips = {m["dataset"] for m in rows}
     assert {m["degradation"] for m in rows} == set(PRESETS) and len(clips) >= 2
     for preset in PRESETS:
+
         def mean(who):
             values = [m["value"] for m in rows if m["degradation"] == preset and m["model"] == who]
             assert len(values) == len(clips)
@@ -74,9 +75,24 @@ def test_default_model_loads_its_shipped_weights():
 def test_models_table_summarises_the_gain_over_bicubic():
     from freqvsr.models._zoo import quality_summary
 
-    rows = [{"name": "psnr_rgb", "value": v, "model": who, "dataset": clip, "degradation": deg, "protocol": "P"}
-            for who, clip, deg, v in [("model", "a", "bi", 30.0), ("bicubic", "a", "bi", 28.0),
-                                      ("model", "b", "bi", 26.0), ("bicubic", "b", "bi", 27.0)]]
-    rows.append({"name": "psnr_rgb", "value": 9.0, "model": "model", "dataset": "short", "degradation": "bi",
-                 "protocol": "Q", "bicubic": 8.0})
+    rows = [
+        {"name": "psnr_rgb", "value": v, "model": who, "dataset": clip, "degradation": deg, "protocol": "P"}
+        for who, clip, deg, v in [
+            ("model", "a", "bi", 30.0),
+            ("bicubic", "a", "bi", 28.0),
+            ("model", "b", "bi", 26.0),
+            ("bicubic", "b", "bi", 27.0),
+        ]
+    ]
+    rows.append(
+        {
+            "name": "psnr_rgb",
+            "value": 9.0,
+            "model": "model",
+            "dataset": "short",
+            "degradation": "bi",
+            "protocol": "Q",
+            "bicubic": 8.0,
+        }
+    )
     assert quality_summary(rows) == "PSNR RGB vs bicubic: bi +0.50 dB (mean of a, b)"

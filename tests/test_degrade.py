@@ -115,7 +115,9 @@ def test_bd_equals_explicit_duf_convolution():
     x = torch.rand(2, 1, 40, 36, dtype=torch.float64)
     k = ops.gaussian_kernel(13, 1.6, dtype=torch.float64)[None, None]
     pad = 6 + 8
-    ref = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (pad,) * 4, mode="reflect"), k, stride=4)[:, :, 2:-2, 2:-2]
+    ref = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (pad,) * 4, mode="reflect"), k, stride=4)[
+        :, :, 2:-2, 2:-2
+    ]
     assert torch.allclose(ops.bd_downsample(x, 4), ref, atol=1e-12)
 
 
@@ -124,7 +126,11 @@ def test_fused_blur_downsample_equals_two_steps():
     from freqvsr.functional.resize import imresize
 
     x = _smooth_clip(2, 48, 40).double()
-    for blur in (BlurParams("gaussian", 21, 1.7), BlurParams("box", 5), BlurParams("gaussian", 9, 2.0, 0.6, angle=30.0)):
+    for blur in (
+        BlurParams("gaussian", 21, 1.7),
+        BlurParams("box", 5),
+        BlurParams("gaussian", 9, 2.0, 0.6, angle=30.0),
+    ):
         two_step = ops.filter2d(x, blur.kernel(torch.float64), padding="reflect")
         p = DegradeParams(blur=blur, quantize=False)
         assert torch.allclose(apply_frames(x, p), imresize(two_step, scale=0.25), atol=1e-12)
@@ -282,8 +288,22 @@ def test_every_preset_runs_and_replays(name):
 
 
 def test_preset_set_is_complete():
-    expected = {"bi", "bd", "noise", "crf15", "crf25", "crf35", "cqp25", "cbr1500k",
-                "hevc-qp22", "hevc-qp27", "hevc-qp32", "hevc-qp37", "real", "ftvsr-mix"}
+    expected = {
+        "bi",
+        "bd",
+        "noise",
+        "crf15",
+        "crf25",
+        "crf35",
+        "cqp25",
+        "cbr1500k",
+        "hevc-qp22",
+        "hevc-qp27",
+        "hevc-qp32",
+        "hevc-qp37",
+        "real",
+        "ftvsr-mix",
+    }
     assert expected <= set(list_presets())
     assert get_preset("noise").sample(0).noise.sigma == 15.0
     assert get_preset("cbr1500k").sample(0).codec.bitrate == 1_500_000
@@ -378,7 +398,9 @@ def _u8(x: torch.Tensor) -> np.ndarray:
     return torch.round(x * 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
-@pytest.mark.parametrize("preset,out", [("crf25", "lq.mp4"), ("bi", "lq.mkv"), ("crf25", "frames"), ("noise", "frames")])
+@pytest.mark.parametrize(
+    "preset,out", [("crf25", "lq.mp4"), ("bi", "lq.mkv"), ("crf25", "frames"), ("noise", "frames")]
+)
 def test_degrade_video_matches_apply(tmp_path, preset, out):
     car = _carphone()
     dst = tmp_path / out

@@ -48,8 +48,14 @@ def test_picks_the_window_where_the_model_beats_bicubic_never_a_flat_one():
     assert abs(second.y - first.y) >= 32 or abs(second.x - first.x) >= 32
     # Deterministic, and torch tensors / floats in [0, 1] give the same answer.
     assert gain_windows(bicubic, model, gt, 32, k=2, stride=2) == [first, second]
-    again = gain_windows(torch.from_numpy(bicubic / 255.0), torch.from_numpy(model / 255.0), torch.from_numpy(gt / 255.0),
-                         32, k=2, stride=2)
+    again = gain_windows(
+        torch.from_numpy(bicubic / 255.0),
+        torch.from_numpy(model / 255.0),
+        torch.from_numpy(gt / 255.0),
+        32,
+        k=2,
+        stride=2,
+    )
     assert [(w.y, w.x) for w in again] == [(first.y, first.x), (second.y, second.x)]
 
 
@@ -74,8 +80,16 @@ def test_window_is_clipped_to_the_frame_and_shapes_must_match():
 def test_side_by_side_labels_each_crop_with_its_psnr(tmp_path):
     gt, bicubic, model, _ = _scene()
     lq = np.repeat(np.repeat(gt[::4, ::4], 4, 0), 4, 1)[: gt.shape[0], : gt.shape[1]]
-    crops = side_by_side(tmp_path / "s.png", gt=gt, bicubic=bicubic, model=("toy", model), lq_nearest=lq,
-                         crop=32, rows=2, notes=["a note"])
+    crops = side_by_side(
+        tmp_path / "s.png",
+        gt=gt,
+        bicubic=bicubic,
+        model=("toy", model),
+        lq_nearest=lq,
+        crop=32,
+        rows=2,
+        notes=["a note"],
+    )
     assert (tmp_path / "s.png").stat().st_size > 0 and len(crops) == 2
     a = crops[0]
     assert set(a["psnr"]) == {"LQ input (nearest x4)", "bicubic", "toy"}
@@ -87,12 +101,34 @@ def test_side_by_side_labels_each_crop_with_its_psnr(tmp_path):
 
 def test_metrics_files_hold_gain_and_fps(tmp_path):
     results = {
-        "toy": {"psnr_rgb": 30.5, "psnr_y": 32.0, "ssim_y": 0.91, "frames": 4, "fps": 2.5, "seconds": 1.6, "pipeline_fps": 3.0},
-        "bicubic": {"psnr_rgb": 30.2, "psnr_y": 31.6, "ssim_y": 0.90, "frames": 4, "fps": 40.0, "seconds": 0.1, "pipeline_fps": 50.0},
+        "toy": {
+            "psnr_rgb": 30.5,
+            "psnr_y": 32.0,
+            "ssim_y": 0.91,
+            "frames": 4,
+            "fps": 2.5,
+            "seconds": 1.6,
+            "pipeline_fps": 3.0,
+        },
+        "bicubic": {
+            "psnr_rgb": 30.2,
+            "psnr_y": 31.6,
+            "ssim_y": 0.90,
+            "frames": 4,
+            "fps": 40.0,
+            "seconds": 0.1,
+            "pipeline_fps": 50.0,
+        },
     }
-    table = {"clip": "x.mp4", "frames": 4, "degradation": "d", "protocol": "p", "results": results,
-             "gain_over_bicubic": gains_over_bicubic(results, "toy"),
-             "speed": {"device": "cpu", "threads": 1, "timed": "the whole call"}}
+    table = {
+        "clip": "x.mp4",
+        "frames": 4,
+        "degradation": "d",
+        "protocol": "p",
+        "results": results,
+        "gain_over_bicubic": gains_over_bicubic(results, "toy"),
+        "speed": {"device": "cpu", "threads": 1, "timed": "the whole call"},
+    }
     md = write_metrics(tmp_path, table)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     g = saved["gain_over_bicubic"]

@@ -48,8 +48,10 @@ def job(tmp_path_factory):
 
 
 def _pngs(folder: Path) -> list[np.ndarray]:
-    return [np.asarray(av.open(str(p)).decode(video=0).__next__().to_ndarray(format="rgb24"))
-            for p in sorted(folder.glob("*.png"))]
+    return [
+        np.asarray(av.open(str(p)).decode(video=0).__next__().to_ndarray(format="rgb24"))
+        for p in sorted(folder.glob("*.png"))
+    ]
 
 
 def _decoded(path: Path) -> tuple[list[np.ndarray], int]:
@@ -66,8 +68,15 @@ def _free_port() -> int:
 
 def _rank(rank: int, world: int, port: int, argv: list[str], logs: str, stop_rank: int) -> None:
     """One process as torchrun starts it: the environment variables, then the CLI."""
-    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(world),
-                       "RANK": str(rank), "LOCAL_RANK": str(rank)})
+    os.environ.update(
+        {
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "WORLD_SIZE": str(world),
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+        }
+    )
     torch.set_num_threads(1)
     err = os.open(os.path.join(logs, f"rank{rank}.err"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.dup2(err, 2)  # the test reads what each rank printed
@@ -101,16 +110,19 @@ def _rank_that_hangs(rank: int, world: int, port: int, argv: list[str], logs: st
 
 def _launch(argv: list[str], logs: Path, stop_rank: int = -1, world: int = 2) -> tuple[list[int], list[str]]:
     logs.mkdir(parents=True, exist_ok=True)
-    ctx = mp.start_processes(_rank, args=(world, _free_port(), argv, str(logs), stop_rank), nprocs=world,
-                             join=False, start_method="spawn")
+    ctx = mp.start_processes(
+        _rank, args=(world, _free_port(), argv, str(logs), stop_rank), nprocs=world, join=False, start_method="spawn"
+    )
     deadline = time.time() + 60
     while not ctx.join(timeout=1):
         if time.time() > deadline:
             for p in ctx.processes:
                 p.kill()
             pytest.fail("the 2-process run did not finish in 60 s")
-    return ([int((logs / f"rank{r}.status").read_text()) for r in range(world)],
-            [(logs / f"rank{r}.err").read_text() for r in range(world)])
+    return (
+        [int((logs / f"rank{r}.status").read_text()) for r in range(world)],
+        [(logs / f"rank{r}.err").read_text() for r in range(world)],
+    )
 
 
 def test_share_segments_contiguous_balanced_open_ended():
@@ -130,8 +142,23 @@ def test_share_segments_contiguous_balanced_open_ended():
 def test_torchrun_segments_of_one_video_equal_one_process(job, tmp_path):
     """torchrun itself (``python -m torch.distributed.run``), 2 processes, one video -> PNG frames."""
     out = tmp_path / "two"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "freqvsr", "upscale", str(job["clip"]), "-o", str(out), "--model", job["ckpt"], *FLAGS]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "freqvsr",
+        "upscale",
+        str(job["clip"]),
+        "-o",
+        str(out),
+        "--model",
+        job["ckpt"],
+        *FLAGS,
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=90, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -205,8 +232,9 @@ def test_a_rank_killed_mid_job_resumes_into_the_uninterrupted_output(job, tmp_pa
     argv = ["upscale", str(job["clip"]), "-o", str(out), "--model", job["ckpt"], *FLAGS]
     logs = tmp_path / "logs1"
     logs.mkdir()
-    ctx = mp.start_processes(_rank_that_hangs, args=(2, _free_port(), argv, str(logs), 1), nprocs=2,
-                             join=False, start_method="spawn")
+    ctx = mp.start_processes(
+        _rank_that_hangs, args=(2, _free_port(), argv, str(logs), 1), nprocs=2, join=False, start_method="spawn"
+    )
     hanging = logs / "rank1.hanging"
     deadline = time.time() + 60
     while not hanging.exists():

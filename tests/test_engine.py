@@ -114,7 +114,11 @@ def test_online_streaming_state_is_explicit_and_reset_per_video():
     # resuming from a saved segment state continues exactly
     events = list(up.stream(iter(clip)))
     seg = [e for e in events if isinstance(e, SegmentEnd)][0]
-    resumed = [e for e in up.stream(iter(clip), resume_from=1, resume_frame=seg.end, resume_state=seg.state) if isinstance(e, SRFrame)]
+    resumed = [
+        e
+        for e in up.stream(iter(clip), resume_from=1, resume_frame=seg.end, resume_state=seg.state)
+        if isinstance(e, SRFrame)
+    ]
     assert [f.index for f in resumed] == list(range(3, 7))
     torch.testing.assert_close(torch.stack([f.image for f in resumed]), first[3:])
 
@@ -201,7 +205,9 @@ def test_plan_whole_frames_when_they_fit_else_the_cheapest_rectangular_tiles():
     # Two 360x328 halves (1.12x with overlaps and tile rims), where the old square planner cut six
     # 304x304 tiles (2.4x the pixels: the 364 s vs 159 s a user measured with --tile 0).
     assert half.tile == (360, 328) and half.tiles == 2 and half.cost < 1.15
-    square = plan(360, 640, working_set=ws, budget=2 << 30, temporal="image", scale=4, chunk=1, tile=304, host_buffers=False)
+    square = plan(
+        360, 640, working_set=ws, budget=2 << 30, temporal="image", scale=4, chunk=1, tile=304, host_buffers=False
+    )
     assert square.tiles == 6 and square.cost > 2 * half.cost
 
 
@@ -226,7 +232,11 @@ def test_memory_budget_sizes():
     from freqvsr.inference.memory import parse_memory_size
 
     assert parse_memory_size("2G") == parse_memory_size("2GiB") == parse_memory_size("2") == 2 << 30
-    assert parse_memory_size("1500M") == 1500 << 20 and parse_memory_size(None) is None and parse_memory_size("auto") is None
+    assert (
+        parse_memory_size("1500M") == 1500 << 20
+        and parse_memory_size(None) is None
+        and parse_memory_size("auto") is None
+    )
     for bad in ("lots", "-1G", "10M"):
         with pytest.raises(UsageError, match="memory_budget="):
             parse_memory_size(bad)
@@ -288,8 +298,9 @@ def test_channels_last_falls_back_for_a_model_that_cannot_take_it():
     torch.testing.assert_close(out, torch.nn.functional.interpolate(clip, scale_factor=4, mode="nearest"))
 
 
-@pytest.mark.parametrize("n,chunk,overlap", [(1, 4, 1), (7, 4, 0), (20, 8, 3), (13, 10, 2), (9, 3, 2), (33, 8, 7),
-                                             (120, 16, 4), (17, 16, 4)])
+@pytest.mark.parametrize(
+    "n,chunk,overlap", [(1, 4, 1), (7, 4, 0), (20, 8, 3), (13, 10, 2), (9, 3, 2), (33, 8, 7), (120, 16, 4), (17, 16, 4)]
+)
 def test_segment_bounds_are_the_engines_segments(n, chunk, overlap):
     """Processes sharing one video's segments plan them with segment_bounds(): it must be the
     schedule the engine really runs."""

@@ -127,8 +127,13 @@ def test_evalset_preset_scores_each_degradation_folder(tmp_path):
     root, pred = tmp_path / "evalset", tmp_path / "sr"
     gt = _gt_frames(5, n=2)
     _write(root / "carphone" / "GT", gt)
-    index = {"format": "freqvsr-evalset", "version": 1, "clips": {"carphone": {"frames": 2, "gt": "carphone/GT"}},
-             "presets": ["bi", "crf25"], "items": []}
+    index = {
+        "format": "freqvsr-evalset",
+        "version": 1,
+        "clips": {"carphone": {"frames": 2, "gt": "carphone/GT"}},
+        "presets": ["bi", "crf25"],
+        "items": [],
+    }
     (root / "evalset.json").write_text(json.dumps(index))
     _write(pred / "carphone" / "bi", _pred_frames(gt, 1))
     _write(pred / "carphone" / "crf25", _pred_frames(gt, 2))

@@ -25,8 +25,16 @@ from freqvsr.models import create_model, list_models
 from freqvsr.models import fastrealvsr as _fastrealvsr  # noqa: F401  (registers the entries)
 from freqvsr.models.fastrealvsr import FastRealVSR
 
-VARIANTS = ["fastrealvsr", "fastrealvsr.urn", "fastrealvsr.blurry", "fastrealvsr.sharp", "fastrealvsr.nosca",
-            "fastrealvsr.small", "fastrealvsr.tiny", "fastrealvsr.lite"]
+VARIANTS = [
+    "fastrealvsr",
+    "fastrealvsr.urn",
+    "fastrealvsr.blurry",
+    "fastrealvsr.sharp",
+    "fastrealvsr.nosca",
+    "fastrealvsr.small",
+    "fastrealvsr.tiny",
+    "fastrealvsr.lite",
+]
 
 
 def _tiny(**kw) -> FastRealVSR:
@@ -100,8 +108,11 @@ def test_engine_online_path_equals_forward_and_resumes():
     # a new video starts from a fresh state (a second run gives the same frames)
     torch.testing.assert_close(up.upscale_clip(lq[0]), out, atol=0, rtol=0)
     # resuming from the state saved after segment 0 continues exactly
-    resumed = [e for e in up.stream(iter(lq[0]), resume_from=1, resume_frame=3, resume_state=segs[0].state)
-               if isinstance(e, SRFrame)]
+    resumed = [
+        e
+        for e in up.stream(iter(lq[0]), resume_from=1, resume_frame=3, resume_state=segs[0].state)
+        if isinstance(e, SRFrame)
+    ]
     assert [f.index for f in resumed] == list(range(3, 7))
     torch.testing.assert_close(torch.stack([f.image for f in resumed]), out[3:], atol=1e-6, rtol=0)
 
@@ -131,6 +142,7 @@ def test_first_frame_uses_no_flow(monkeypatch):
 
 
 # --- hidden-state pool and HSA ------------------------------------------------------------------
+
 
 def test_filters_keep_constants_and_sum_to_one():
     c = torch.full((2, 3, 9, 11), 0.37)
@@ -162,9 +174,11 @@ def test_pool_members_and_sizes():
     torch.testing.assert_close(out[:, 2], gaussian_blur(h, 5, 1.0))
     torch.testing.assert_close(out[:, 3], unsharp_mask(h, 3, 0.5), atol=1e-6, rtol=0)
     torch.testing.assert_close(HiddenStatePool(include_identity=True)(h)[:, 0], h)
+
     # blurring lowers the high-frequency energy, sharpening raises it
     def hf(x):
         return (x[..., 1:, :] - x[..., :-1, :]).abs().mean()
+
     assert hf(out[:, 0]) < hf(h) < hf(out[:, 4])
     # fixed filters are not weights: not trainable, not in the state dict
     assert not list(pool.parameters()) and "kernels" not in pool.state_dict()
@@ -214,9 +228,12 @@ def test_variants_differ_in_structure_and_output():
     torch.manual_seed(0)
     base = {"mid_channels": 8, "num_feat_blocks": 1, "num_fuse_blocks": 1}
     models = {
-        "all": FastRealVSR(**base), "urn": FastRealVSR(**base, hsa=False),
-        "blurry": FastRealVSR(**base, pool="blurry"), "sharp": FastRealVSR(**base, pool="sharp"),
-        "nosca": FastRealVSR(**base, sca=False), "ident": FastRealVSR(**base, pool_includes_identity=True),
+        "all": FastRealVSR(**base),
+        "urn": FastRealVSR(**base, hsa=False),
+        "blurry": FastRealVSR(**base, pool="blurry"),
+        "sharp": FastRealVSR(**base, pool="sharp"),
+        "nosca": FastRealVSR(**base, sca=False),
+        "ident": FastRealVSR(**base, pool_includes_identity=True),
     }
     assert models["urn"].hsa is None
     assert models["blurry"].hsa.pool.size == 3 and models["sharp"].hsa.pool.size == 2
@@ -231,7 +248,7 @@ def test_variants_differ_in_structure_and_output():
         outs = {k: m.eval()(lq) for k, m in models.items()}
     names = list(outs)
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             assert (outs[a] - outs[b]).abs().max() > 1e-6, (a, b)
     # the paper-size network has ~3.8 M parameters (SPyNet included)
     full = FastRealVSR()
@@ -247,8 +264,26 @@ def test_cli_upscale_streams_with_fastrealvsr(small_clip, tmp_path):
     from freqvsr.cli.main import main
 
     out, report = tmp_path / "sr.mp4", tmp_path / "r.json"
-    assert main(["upscale", str(small_clip), "-o", str(out), "--model", "fastrealvsr.tiny", "--device", "cpu",
-                 "--chunk", "4", "--quiet", "--json", str(report)]) == 0
+    assert (
+        main(
+            [
+                "upscale",
+                str(small_clip),
+                "-o",
+                str(out),
+                "--model",
+                "fastrealvsr.tiny",
+                "--device",
+                "cpu",
+                "--chunk",
+                "4",
+                "--quiet",
+                "--json",
+                str(report),
+            ]
+        )
+        == 0
+    )
     with av.open(str(out)) as c:
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     assert len(frames) == 6 and frames[0].shape == (192, 256, 3)

@@ -30,6 +30,7 @@ def test_separable_conv_matches_brute_force():
     x = torch.randn(b, c, h, w)
     kv = torch.randn(b, c * k, h, w)
     kh = torch.randn(b, c * k, h, w)
+
     def clamp(i: int, n: int) -> int:  # replicated borders
         return min(max(i, 0), n - 1)
 
@@ -180,8 +181,13 @@ def test_gradients_official_layout():
 
 
 def test_gradients_paper_flags_reach_everything():
-    model = _tiny(horizontal_kernel=True, enhancer_conv=True, bands_high_to_low=False,
-                  backward_own_correlation=True, mask_mode="direct")
+    model = _tiny(
+        horizontal_kernel=True,
+        enhancer_conv=True,
+        bands_high_to_low=False,
+        backward_own_correlation=True,
+        mask_mode="direct",
+    )
     _backward(model)
     for name, p in model.named_parameters():
         assert _has_gradient(name, p), name
@@ -208,8 +214,7 @@ def test_convert_official_keys():
         "MGAA.F.1.bias": "alignment.kernel_predictor.2.bias",
         "MGAA.conv_KP.weight": "alignment.kernel_predictor.0.weight",
         "MGAA.MConvB.5.CA.conv_du.2.weight": "alignment.offset_branches.5.attention.excite.weight",
-        "recorb1.body.9.body.2.body.3.gcnet.channel_add_conv.2.weight":
-            "reconstruction.groups.9.blocks.2.rcb.context.add_conv2.weight",
+        "recorb1.body.9.body.2.body.3.gcnet.channel_add_conv.2.weight": "reconstruction.groups.9.blocks.2.rcb.context.add_conv2.weight",
         "recorb1.body.0.body.1.RCB.body.0.weight": "reconstruction.groups.0.blocks.1.rcb.conv1.weight",
         "recorb1.body.0.body.1.body.0.bias": "reconstruction.groups.0.blocks.1.conv1.bias",
         "upconv1_L2_2.bias": "head_l2_merge.bias",

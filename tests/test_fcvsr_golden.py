@@ -15,8 +15,16 @@ import struct
 
 import pytest
 import torch
-from golden_data import (available, bad_digests, canonical_state_dict, canonical_tensor, digest,
-                         load_case, load_meta, skip_reason)
+from golden_data import (
+    available,
+    bad_digests,
+    canonical_state_dict,
+    canonical_tensor,
+    digest,
+    load_case,
+    load_meta,
+    skip_reason,
+)
 
 from freqvsr.models.fcvsr import FCVSR
 from freqvsr.models._registry import get_spec
@@ -25,8 +33,11 @@ from freqvsr.models._registry import get_spec
 VARIANTS = {"fcvsr": "fcvsr", "fcvsr_s": "fcvsr-s", "fcvsr_cvcp_y": "fcvsr.y", "fcvsr_s_cvcp_y": "fcvsr-s.y"}
 # official constructor argument -> ours
 ARG_NAMES = {
-    "n_features": "num_features", "AC_Ks": "adaptive_kernel_size", "ACNum": "num_adaptive_convs",
-    "Freq_Inv": "num_bands", "SCGroupN": "num_groups",
+    "n_features": "num_features",
+    "AC_Ks": "adaptive_kernel_size",
+    "ACNum": "num_adaptive_convs",
+    "Freq_Inv": "num_bands",
+    "SCGroupN": "num_groups",
 }
 MGAA_CALLS = ("mgaa_call0_out", "mgaa_call1_out", "mgaa_call2_out")
 
@@ -90,8 +101,13 @@ def _run_variant(folder: str) -> dict:
     for h in hooks:
         h.remove()
     result = {
-        "meta": meta, "model": model, "official": official, "aliases": aliases,
-        "digests_bad": digests_bad, "cases": cases, "spec_args": spec.args,
+        "meta": meta,
+        "model": model,
+        "official": official,
+        "aliases": aliases,
+        "digests_bad": digests_bad,
+        "cases": cases,
+        "spec_args": spec.args,
     }
     _CACHE[folder] = result
     return result
@@ -171,8 +187,12 @@ def test_stress_case_present(variant):
 
 @pytest.mark.parametrize(
     "stage, flag, value",
-    [("alignment", "horizontal_kernel", True), ("alignment", "backward_own_correlation", True),
-     ("refinement", "high_to_low", False), ("refinement", "mask_mode", "direct")],
+    [
+        ("alignment", "horizontal_kernel", True),
+        ("alignment", "backward_own_correlation", True),
+        ("refinement", "high_to_low", False),
+        ("refinement", "mask_mode", "direct"),
+    ],
 )
 def test_golden_detects_porting_mistakes(stage, flag, value):
     """The comparison is sensitive: each paper-mode flag moves its stage's result well past atol."""

@@ -50,8 +50,8 @@ def _reference_padding(img: torch.Tensor) -> torch.Tensor:
     ph, pw = (8 - h % 8) % 8, (8 - w % 8) % 8
     canvas = torch.zeros(*img.shape[:-2], h + ph, w + pw)
     canvas[..., :h, :w] = img
-    canvas[..., canvas.shape[-2] - ph if ph else 0:, canvas.shape[-1] - pw if pw else 0:] = img[
-        ..., h - ph if ph else 0:, w - pw if pw else 0:
+    canvas[..., canvas.shape[-2] - ph if ph else 0 :, canvas.shape[-1] - pw if pw else 0 :] = img[
+        ..., h - ph if ph else 0 :, w - pw if pw else 0 :
     ]
     return canvas
 
@@ -64,9 +64,9 @@ def test_padding_quirk(size):
     h, w = size
     if ph and pw:  # both dims: the strips stay zero, only the corner is copied
         assert (padded[..., h:, :w] == 0).all() and (padded[..., :h, w:] == 0).all()
-        assert torch.equal(padded[..., h:, w:], img[..., h - ph:, w - pw:])
+        assert torch.equal(padded[..., h:, w:], img[..., h - ph :, w - pw :])
     elif pw:  # one dim: copy of the last pw columns
-        assert torch.equal(padded[..., w:], img[..., w - pw:])
+        assert torch.equal(padded[..., w:], img[..., w - pw :])
 
 
 # --- LTAM -----------------------------------------------------------------------------------------
@@ -93,7 +93,9 @@ def _reference_ltam(fusion, curr, index_buf, anchor, bufs, location, s=4):
     grid = torch.stack((gx, gy), dim=-1).reshape(n * k, h4, w4, 2)
 
     def sample(buf):
-        out = F.grid_sample(buf.reshape(n * k, d, h4, w4), grid, mode="nearest", padding_mode="zeros", align_corners=True)
+        out = F.grid_sample(
+            buf.reshape(n * k, d, h4, w4), grid, mode="nearest", padding_mode="zeros", align_corners=True
+        )
         return out.view(n, k, d, h4 * w4)
 
     q = F.normalize(F.unfold(curr, s, stride=s).permute(0, 2, 1), dim=2).unsqueeze(3)
@@ -134,7 +136,7 @@ def test_ltam_matches_reference(size, k):
     assert (ours - ref).abs().max() < 1e-5
     # pixels outside the token grid receive no LTAM contribution
     if h % s:
-        assert torch.equal(ours[..., h4 * s:, :], anchor[..., h4 * s:, :])
+        assert torch.equal(ours[..., h4 * s :, :], anchor[..., h4 * s :, :])
 
 
 def test_keyframe_tokens_match_unfold_fold_reference():
@@ -206,7 +208,7 @@ def test_ftta_matches_multihead_reference(grid):
         assert (a - b).abs().max() < 1e-5
         assert (ours(q, k) - ref(q, k, k)).abs().max() < 1e-5  # v=None means v is k
     h, w = grid
-    assert (a[..., 4 * (h // 4):, :] == 0).all() and (a[..., 4 * (w // 4):] == 0).all()  # un-attended border
+    assert (a[..., 4 * (h // 4) :, :] == 0).all() and (a[..., 4 * (w // 4) :] == 0).all()  # un-attended border
 
 
 def test_ftta_cover_border_switch():

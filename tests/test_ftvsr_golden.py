@@ -48,8 +48,10 @@ def official_state(meta):
 @pytest.fixture(scope="module")
 def official_pth(official_state, tmp_path_factory):
     path = tmp_path_factory.mktemp("ftvsr") / "FTVSR_REDS.pth"
-    ckpt = {"meta": {"note": "canonical golden weights in the mmediting layout"},
-            "state_dict": {"generator." + k: v for k, v in official_state.items()}}
+    ckpt = {
+        "meta": {"note": "canonical golden weights in the mmediting layout"},
+        "state_dict": {"generator." + k: v for k, v in official_state.items()},
+    }
     ckpt["state_dict"]["step_counter"] = torch.zeros(1)  # restorer buffer the loader must drop
     torch.save(ckpt, path)
     return path
@@ -88,7 +90,9 @@ def test_official_checkpoint_loads_through_factory(models, official_pth, officia
 def test_case_matches_official(case_index, meta, models, official_pth, record_property):
     case = meta["cases"][case_index]
     tol = meta["tolerance"]
-    stride = case["constructor_overrides"].get("keyframe_stride", meta["official"]["constructor_args"]["keyframe_stride"])
+    stride = case["constructor_overrides"].get(
+        "keyframe_stride", meta["official"]["constructor_args"]["keyframe_stride"]
+    )
     model = _model(models, official_pth, stride)
     blob = load_case(FOLDER, case)
     with torch.inference_mode():

@@ -128,7 +128,11 @@ def test_gfa_is_per_tile_lfa_and_dfa_are_not():
     q, k = _maps()
     k2 = k.clone()
     k2[..., :2, :2] += 1.0  # tile (0, 0) only
-    for cls, local in ((GlobalFrequencyAttention, True), (LocalFrequencyAttention, False), (DualFrequencyAttention, False)):
+    for cls, local in (
+        (GlobalFrequencyAttention, True),
+        (LocalFrequencyAttention, False),
+        (DualFrequencyAttention, False),
+    ):
         layer = cls(16, 4, 2, 2).eval()
         with torch.no_grad():
             a, b = layer(q, k), layer(q, k2)

@@ -67,18 +67,18 @@ def _mutate(data: bytes, rng: np.random.Generator) -> bytes:
     elif kind == 1:  # overwrite a span with noise
         start = int(rng.integers(0, len(buf)))
         span = min(len(buf) - start, int(rng.integers(1, 129)))
-        buf[start:start + span] = rng.integers(0, 256, span, dtype=np.uint8).tobytes()
+        buf[start : start + span] = rng.integers(0, 256, span, dtype=np.uint8).tobytes()
     elif kind == 2:  # cut
-        del buf[int(rng.integers(1, len(buf))):]
+        del buf[int(rng.integers(1, len(buf))) :]
     elif kind == 3:  # repeat a chunk (duplicated packets, broken joins)
         start = int(rng.integers(0, len(buf)))
-        chunk = buf[start:start + int(rng.integers(16, 2049))]
+        chunk = buf[start : start + int(rng.integers(16, 2049))]
         at = int(rng.integers(0, len(buf)))
         buf[at:at] = chunk
     else:  # zero a span
         start = int(rng.integers(0, len(buf)))
         span = min(len(buf) - start, int(rng.integers(1, 513)))
-        buf[start:start + span] = bytes(span)
+        buf[start : start + span] = bytes(span)
     return bytes(buf)
 
 
@@ -96,7 +96,9 @@ def test_fuzzed_inputs_fail_cleanly_or_succeed(tmp_path):
         cases.append({"src": str(src), "out": str(outdir / "o.mkv")})
     proc = subprocess.run(
         [sys.executable, "-c", _DRIVER, json.dumps(cases), str(BUDGET_S), str(CASE_LIMIT_S)],
-        capture_output=True, text=True, timeout=BUDGET_S + 2 * CASE_LIMIT_S + 60,
+        capture_output=True,
+        text=True,
+        timeout=BUDGET_S + 2 * CASE_LIMIT_S + 60,
     )
     events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     last = next((e["start"] for e in reversed(events) if "start" in e), None)

@@ -14,8 +14,16 @@ FOLDERS = sorted(p.name for p in SUBSET_ROOT.iterdir() if (p / "meta.json").is_f
 
 
 def test_subset_is_present_and_small():
-    assert set(FOLDERS) >= {"ftvsr", "fcvsr", "fcvsr_s", "fcvsr_cvcp_y", "fcvsr_s_cvcp_y", "basicvsrpp", "iconvsr",
-                            "iconvsr_vimeo"}
+    assert set(FOLDERS) >= {
+        "ftvsr",
+        "fcvsr",
+        "fcvsr_s",
+        "fcvsr_cvcp_y",
+        "fcvsr_s_cvcp_y",
+        "basicvsrpp",
+        "iconvsr",
+        "iconvsr_vimeo",
+    }
     total = sum(f.stat().st_size for f in SUBSET_ROOT.rglob("*") if f.is_file())
     assert total < 8e6, f"tests/data/golden is {total / 1e6:.1f} MB"
 
@@ -29,7 +37,8 @@ def test_subset_is_a_sample_of_the_full_set(folder):
     assert sub["tolerance"] == full["tolerance"]
     assert sub["canonical_rule"] == full["canonical_rule"]
     assert [(r["key"], r["shape"], r["sha256_16"]) for r in sub["state_dict"]] == [
-        (r["key"], r["shape"], r["sha256_16"]) for r in full["state_dict"]]
+        (r["key"], r["shape"], r["sha256_16"]) for r in full["state_dict"]
+    ]
     assert len(sub["cases"]) == len(full["cases"])
     for case, full_case in zip(sub["cases"], full["cases"]):
         blob = torch.load(FULL_ROOT / folder / full_case["file"], map_location="cpu", weights_only=True)

@@ -73,8 +73,25 @@ def test_stop_signal_exits_cleanly_and_resumes(tmp_path, tiny_ckpt, sig):
     src = make_video(tmp_path / "src.mp4", frames=40, size=(48, 32), audio=True)
     out = tmp_path / "out" / "o.mkv"
     out.parent.mkdir()
-    args = [sys.executable, "-m", "freqvsr.cli.main", "upscale", str(src), "-o", str(out), "--model", str(tiny_ckpt),
-            "--chunk", "4", "--overlap", "1", "--device", "cpu", "--codec", "ffv1"]
+    args = [
+        sys.executable,
+        "-m",
+        "freqvsr.cli.main",
+        "upscale",
+        str(src),
+        "-o",
+        str(out),
+        "--model",
+        str(tiny_ckpt),
+        "--chunk",
+        "4",
+        "--overlap",
+        "1",
+        "--device",
+        "cpu",
+        "--codec",
+        "ffv1",
+    ]
     proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
     _wait_for_segments(work_dir_for(out) / "job.json", proc, 1)
     proc.send_signal(sig)
@@ -102,7 +119,9 @@ def test_overwrite_never_removes_files_freqvsr_did_not_write(small_clip, tmp_pat
     folder = tmp_path / "f"
     folder.mkdir()
     (folder / "holiday.jpg").write_bytes(b"a photo")
-    code, err = _cli(["upscale", small_clip, "-o", f"{folder}/", "--model", "bicubic", "--overwrite", "--quiet"], capsys)
+    code, err = _cli(
+        ["upscale", small_clip, "-o", f"{folder}/", "--model", "bicubic", "--overwrite", "--quiet"], capsys
+    )
     assert code == 1 and len(err) == 1 and "holiday.jpg" in err[0] and "f" in err[0], err
     assert (folder / "holiday.jpg").read_bytes() == b"a photo"
     assert _hidden(tmp_path) == []
@@ -123,8 +142,16 @@ def _joined_ts(tmp_path: Path) -> Path:
     """Two MPEG-TS recordings concatenated byte for byte: timestamps jump back half-way."""
     parts = []
     for name in ("a", "b"):
-        parts.append(make_video(tmp_path / f"{name}.ts", frames=10, size=(32, 32), audio=True,
-                                time_base=Fraction(1, 90000), pts=[126000 + 3600 * i for i in range(10)]))
+        parts.append(
+            make_video(
+                tmp_path / f"{name}.ts",
+                frames=10,
+                size=(32, 32),
+                audio=True,
+                time_base=Fraction(1, 90000),
+                pts=[126000 + 3600 * i for i in range(10)],
+            )
+        )
     joined = tmp_path / "joined.ts"
     joined.write_bytes(b"".join(p.read_bytes() for p in parts))
     return joined
@@ -158,7 +185,10 @@ def test_unknown_output_extension_refused_before_any_work(small_clip, tmp_path, 
     assert code == 2 and len(err) == 1 and name in err[0] and "not a supported output" in err[0], err
     assert not out.exists() and _hidden(tmp_path) == []
     # a trailing slash, or an existing folder, says "folder" whatever the dots
-    assert _cli(["upscale", small_clip, "-o", f"{tmp_path / 'frames.v2'}/", "--model", "bicubic", "--quiet"], capsys)[0] == 0
+    assert (
+        _cli(["upscale", small_clip, "-o", f"{tmp_path / 'frames.v2'}/", "--model", "bicubic", "--quiet"], capsys)[0]
+        == 0
+    )
     assert len(_frames(tmp_path / "frames.v2")) == 6
 
 
@@ -203,7 +233,9 @@ def test_frames_too_wide_for_h264_fail_before_the_job(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------- 7. what the input held
-@pytest.mark.parametrize("pix_fmt, want", [("yuv444p", "yuv444p"), ("yuv422p", "yuv422p"), ("yuv444p10le", "yuv444p10le")])
+@pytest.mark.parametrize(
+    "pix_fmt, want", [("yuv444p", "yuv444p"), ("yuv422p", "yuv422p"), ("yuv444p10le", "yuv444p10le")]
+)
 def test_chroma_and_depth_are_kept(tmp_path, pix_fmt, want):
     src = make_video(tmp_path / "src.mkv", frames=2, size=(32, 24), pix_fmt=pix_fmt, codec="ffv1")
     upscale_video(src, tmp_path / "o.mp4", model="bicubic", quiet=True)
@@ -214,7 +246,9 @@ def test_chroma_and_depth_are_kept(tmp_path, pix_fmt, want):
 
 def test_what_cannot_be_kept_is_said(tmp_path, capsys):
     src = make_video(tmp_path / "src444.mkv", frames=2, size=(32, 24), pix_fmt="yuv444p", codec="ffv1")
-    code, err = _cli(["upscale", src, "-o", tmp_path / "o.mkv", "--model", "bicubic", "--codec", "libsvtav1", "--quiet"], capsys)
+    code, err = _cli(
+        ["upscale", src, "-o", tmp_path / "o.mkv", "--model", "bicubic", "--codec", "libsvtav1", "--quiet"], capsys
+    )
     assert code == 0 and any("4:4:4" in line and line.startswith("freqvsr: warning:") for line in err), err
     alpha = make_video(tmp_path / "alpha.mov", frames=2, size=(32, 24), codec="png", pix_fmt="rgba")
     code, err = _cli(["upscale", alpha, "-o", tmp_path / "a.mkv", "--model", "bicubic", "--quiet"], capsys)
@@ -275,7 +309,21 @@ def test_restart_without_resume_keeps_the_interrupted_job(tmp_path, capsys, tiny
         upscale_video(src, out, **kw)
     work = work_dir_for(out)
     before = sorted(p.name for p in work.iterdir())
-    args = ["upscale", src, "-o", out, "--model", tiny_ckpt, "--chunk", "4", "--overlap", "1", "--codec", "ffv1", "--quiet"]
+    args = [
+        "upscale",
+        src,
+        "-o",
+        out,
+        "--model",
+        tiny_ckpt,
+        "--chunk",
+        "4",
+        "--overlap",
+        "1",
+        "--codec",
+        "ffv1",
+        "--quiet",
+    ]
     code, err = _cli(args, capsys)
     assert code == 1 and len(err) == 1 and "--resume" in err[0] and "--overwrite" in err[0], err
     assert sorted(p.name for p in work.iterdir()) == before  # nothing thrown away
@@ -304,7 +352,21 @@ def test_full_disk_mid_job_is_one_line_and_resumable(tmp_path, capsys, tiny_ckpt
         return real_write(self, image, pts)
 
     monkeypatch.setattr(encode.SegmentWriter, "write", write)
-    args = ["upscale", src, "-o", out, "--model", tiny_ckpt, "--chunk", "4", "--overlap", "1", "--codec", "ffv1", "--quiet"]
+    args = [
+        "upscale",
+        src,
+        "-o",
+        out,
+        "--model",
+        tiny_ckpt,
+        "--chunk",
+        "4",
+        "--overlap",
+        "1",
+        "--codec",
+        "ffv1",
+        "--quiet",
+    ]
     code, err = _cli(args, capsys)
     assert code == 1 and len(err) == 1, err
     assert "No space left on device" in err[0] and str(tmp_path) in err[0] and "--resume" in err[0], err
@@ -341,7 +403,9 @@ def test_unwritable_output_folder(tmp_path, capsys, small_clip, monkeypatch):
     try:
         if os.access(folder, os.W_OK):  # root ignores permission bits: make the folder look read-only
             real_access = os.access
-            monkeypatch.setattr(os, "access", lambda p, mode, **k: False if Path(p) == folder else real_access(p, mode, **k))
+            monkeypatch.setattr(
+                os, "access", lambda p, mode, **k: False if Path(p) == folder else real_access(p, mode, **k)
+            )
         for out in (folder / "o.mp4", folder / "frames"):
             code, err = _cli(["upscale", small_clip, "-o", out, "--model", "bicubic", "--quiet"], capsys)
             assert code == 1 and len(err) == 1 and "ro" in err[0] and "not writable" in err[0], err
@@ -367,16 +431,33 @@ def test_malicious_pickle_is_refused_and_never_runs(small_clip, tmp_path, capsys
     raw = tmp_path / "raw.pth"
     raw.write_bytes(pickle.dumps(Evil()))
     for weights in (evil, raw):
-        code, err = _cli(["upscale", small_clip, "-o", tmp_path / "o.mp4", "--model", "basicvsr.tiny",
-                          "--weights", weights, "--quiet"], capsys)
+        code, err = _cli(
+            [
+                "upscale",
+                small_clip,
+                "-o",
+                tmp_path / "o.mp4",
+                "--model",
+                "basicvsr.tiny",
+                "--weights",
+                weights,
+                "--quiet",
+            ],
+            capsys,
+        )
         assert code == 1 and len(err) == 1 and weights.name in err[0] and "safely" in err[0], err
         assert not marker.exists()
     # and a checkpoint of another architecture / scale is named as such
     from freqvsr.models import create_model, save_checkpoint
 
     other = save_checkpoint(create_model("fcvsr.tiny"), tmp_path / "fcvsr.safetensors")
-    code, err = _cli(["upscale", small_clip, "-o", tmp_path / "o.mp4", "--model", "basicvsr.tiny", "--weights", other, "--quiet"], capsys)
+    code, err = _cli(
+        ["upscale", small_clip, "-o", tmp_path / "o.mp4", "--model", "basicvsr.tiny", "--weights", other, "--quiet"],
+        capsys,
+    )
     assert code == 1 and "fcvsr.tiny" in err[-1] and "basicvsr.tiny" in err[-1], err
     x2 = save_checkpoint(create_model("bicubic", scale=2), tmp_path / "x2.safetensors")
-    code, err = _cli(["upscale", small_clip, "-o", tmp_path / "o.mp4", "--model", x2, "--scale", "4", "--quiet"], capsys)
+    code, err = _cli(
+        ["upscale", small_clip, "-o", tmp_path / "o.mp4", "--model", x2, "--scale", "4", "--quiet"], capsys
+    )
     assert code == 1 and "\u00d72" in err[-1] and "\u00d74" in err[-1], err

@@ -45,15 +45,24 @@ def _png_with_size(path: Path, width: int, height: int) -> Path:
     write_png(path, np.zeros((1, 1, 3), np.uint8))
     data = bytearray(path.read_bytes())
     ihdr = data.index(b"IHDR")
-    data[ihdr + 4: ihdr + 12] = struct.pack(">II", width, height)
-    data[ihdr + 17: ihdr + 21] = struct.pack(">I", zlib.crc32(bytes(data[ihdr: ihdr + 17])))
+    data[ihdr + 4 : ihdr + 12] = struct.pack(">II", width, height)
+    data[ihdr + 17 : ihdr + 21] = struct.pack(">I", zlib.crc32(bytes(data[ihdr : ihdr + 17])))
     path.write_bytes(bytes(data))
     return path
 
 
 def _joined_ts(tmp: Path) -> Path:
-    parts = [make_video(tmp / f"{n}.ts", frames=5, size=(32, 32), audio=True, time_base=Fraction(1, 90000),
-                        pts=[126000 + 3600 * i for i in range(5)]) for n in "ab"]
+    parts = [
+        make_video(
+            tmp / f"{n}.ts",
+            frames=5,
+            size=(32, 32),
+            audio=True,
+            time_base=Fraction(1, 90000),
+            pts=[126000 + 3600 * i for i in range(5)],
+        )
+        for n in "ab"
+    ]
     joined = tmp / "joined.ts"
     joined.write_bytes(b"".join(p.read_bytes() for p in parts))
     for p in parts:
@@ -80,26 +89,86 @@ CASES = {
     "mkv truncated at 50%": (lambda t: _truncated(t, 0.50, ".mkv"), "o.mkv", [], 0),  # upscales what decodes
     "mkv truncated at 5%": (lambda t: _truncated(t, 0.05, ".mkv"), "o.mkv", [], 1),
     "audio only": (lambda t: make_video(t / "audio.m4a", frames=0, audio=True), "o.mp4", [], 1),
-    "one PNG image (not a folder)": (lambda t: write_png(t / "still.png", np.full((9, 7, 3), 90, np.uint8)), "o.mp4", [], 0),
+    "one PNG image (not a folder)": (
+        lambda t: write_png(t / "still.png", np.full((9, 7, 3), 90, np.uint8)),
+        "o.mp4",
+        [],
+        0,
+    ),
     "empty folder": (lambda t: _folder(t, "nothing", []), "o.mp4", [], 1),
     "folder, mixed sizes": (lambda t: _folder(t, "mixed", [(8, 8), (9, 8)]), "o.mp4", [], 1),
     "1x1 PNG folder": (lambda t: _folder(t, "tiny", [(1, 1), (1, 1)]), "o.mp4", [], 0),
     "1x1 frames to x265 (4x4 out)": (lambda t: _folder(t, "tiny5", [(1, 1)]), "o.mkv", ["--codec", "libx265"], 1),
-    "4097x17 to H.264": (lambda t: make_video(t / "wide.mkv", frames=1, size=(4097, 17), codec="ffv1", pix_fmt="yuv444p"), "o.mp4", [], 1),
-    "4097x17 to FFV1": (lambda t: make_video(t / "wide.mkv", frames=1, size=(4097, 17), codec="ffv1", pix_fmt="yuv444p"), "o.mkv", ["--codec", "ffv1"], 0),
+    "4097x17 to H.264": (
+        lambda t: make_video(t / "wide.mkv", frames=1, size=(4097, 17), codec="ffv1", pix_fmt="yuv444p"),
+        "o.mp4",
+        [],
+        1,
+    ),
+    "4097x17 to FFV1": (
+        lambda t: make_video(t / "wide.mkv", frames=1, size=(4097, 17), codec="ffv1", pix_fmt="yuv444p"),
+        "o.mkv",
+        ["--codec", "ffv1"],
+        0,
+    ),
     "PNG declaring 60000x60000": (lambda t: _png_with_size(t / "huge.png", 60000, 60000), "o.mp4", [], 1),
     "backward timestamps (joined .ts)": (_joined_ts, "o.mp4", [], 0),
     "rotation 90": (lambda t: make_video(t / "rot.mp4", frames=2, size=(32, 24), rotation=90), "o.mp4", [], 0),
-    "4:2:2": (lambda t: make_video(t / "s422.mkv", frames=2, size=(32, 24), pix_fmt="yuv422p", codec="ffv1"), "o.mp4", [], 0),
+    "4:2:2": (
+        lambda t: make_video(t / "s422.mkv", frames=2, size=(32, 24), pix_fmt="yuv422p", codec="ffv1"),
+        "o.mp4",
+        [],
+        0,
+    ),
     "4:4:4": (lambda t: make_video(t / "s444.mp4", frames=2, size=(32, 24), pix_fmt="yuv444p"), "o.mp4", [], 0),
-    "10-bit": (lambda t: make_video(t / "b10.mkv", frames=2, size=(32, 24), pix_fmt="yuv420p10le", codec="ffv1"), "o.mp4", [], 0),
-    "12-bit": (lambda t: make_video(t / "b12.mkv", frames=2, size=(32, 24), pix_fmt="yuv444p12le", codec="ffv1"), "o.mkv", [], 0),
-    "grayscale": (lambda t: make_video(t / "gray.mkv", frames=2, size=(32, 24), pix_fmt="gray", codec="ffv1"), "o.mp4", [], 0),
-    "alpha (PNG in MOV) to H.264": (lambda t: make_video(t / "alpha.mov", frames=2, size=(32, 24), codec="png", pix_fmt="rgba"), "o.mov", [], 0),
-    "alpha (PNG in MOV) to ProRes 4444": (lambda t: make_video(t / "alpha.mov", frames=2, size=(32, 24), codec="png", pix_fmt="rgba"), "o.mov", ["--codec", "prores_ks"], 0),
-    "alpha (QuickTime RLE) to PNG frames": (lambda t: make_video(t / "rle.mov", frames=2, size=(32, 24), codec="qtrle", pix_fmt="argb"), "frames", [], 0),
-    "alpha (VP9 in WebM) to WebM": (lambda t: make_video(t / "vp9a.webm", frames=2, size=(32, 24), codec="libvpx-vp9", pix_fmt="yuva420p"), "o.webm", [], 0),
-    "path with spaces and non-ASCII": (lambda t: make_video(t / "été vidéo 日本.mp4", frames=2, size=(32, 24)), "sortie été.mp4", [], 0),
+    "10-bit": (
+        lambda t: make_video(t / "b10.mkv", frames=2, size=(32, 24), pix_fmt="yuv420p10le", codec="ffv1"),
+        "o.mp4",
+        [],
+        0,
+    ),
+    "12-bit": (
+        lambda t: make_video(t / "b12.mkv", frames=2, size=(32, 24), pix_fmt="yuv444p12le", codec="ffv1"),
+        "o.mkv",
+        [],
+        0,
+    ),
+    "grayscale": (
+        lambda t: make_video(t / "gray.mkv", frames=2, size=(32, 24), pix_fmt="gray", codec="ffv1"),
+        "o.mp4",
+        [],
+        0,
+    ),
+    "alpha (PNG in MOV) to H.264": (
+        lambda t: make_video(t / "alpha.mov", frames=2, size=(32, 24), codec="png", pix_fmt="rgba"),
+        "o.mov",
+        [],
+        0,
+    ),
+    "alpha (PNG in MOV) to ProRes 4444": (
+        lambda t: make_video(t / "alpha.mov", frames=2, size=(32, 24), codec="png", pix_fmt="rgba"),
+        "o.mov",
+        ["--codec", "prores_ks"],
+        0,
+    ),
+    "alpha (QuickTime RLE) to PNG frames": (
+        lambda t: make_video(t / "rle.mov", frames=2, size=(32, 24), codec="qtrle", pix_fmt="argb"),
+        "frames",
+        [],
+        0,
+    ),
+    "alpha (VP9 in WebM) to WebM": (
+        lambda t: make_video(t / "vp9a.webm", frames=2, size=(32, 24), codec="libvpx-vp9", pix_fmt="yuva420p"),
+        "o.webm",
+        [],
+        0,
+    ),
+    "path with spaces and non-ASCII": (
+        lambda t: make_video(t / "été vidéo 日本.mp4", frames=2, size=(32, 24)),
+        "sortie été.mp4",
+        [],
+        0,
+    ),
     "output .ts": (lambda t: make_video(t / "ok.mp4", frames=2, size=(16, 16)), "o.ts", [], 2),
     "output .xyz": (lambda t: make_video(t / "ok.mp4", frames=2, size=(16, 16)), "o.xyz", [], 2),
     "output .avi": (lambda t: make_video(t / "ok.mp4", frames=2, size=(16, 16)), "o.avi", [], 2),

@@ -45,8 +45,15 @@ def golden(request):
 
 
 def _run_case(model: IconVSR, blob: dict) -> dict[str, torch.Tensor]:
-    rec = Recorder({"spynet": model.spynet, "edvr": model.edvr, "backward": model.backward_resblocks,
-                    "forward": model.forward_resblocks, "conv_last": model.conv_last})
+    rec = Recorder(
+        {
+            "spynet": model.spynet,
+            "edvr": model.edvr,
+            "backward": model.backward_resblocks,
+            "forward": model.forward_resblocks,
+            "conv_last": model.conv_last,
+        }
+    )
     try:
         with torch.no_grad():
             out = model(blob["input"])
@@ -84,7 +91,11 @@ def test_weights_and_parameter_count(golden):
     assert all(list(ours[r["key"]].shape) == r["shape"] for r in meta["state_dict"])
     args = meta["official"]["constructor_args"]
     assert (model.mid_channels, len(model.forward_resblocks.main[2]), model.keyframe_stride, model.padding) == (
-        args["mid_channels"], args["num_blocks"], args["keyframe_stride"], args["padding"])
+        args["mid_channels"],
+        args["num_blocks"],
+        args["keyframe_stride"],
+        args["padding"],
+    )
 
 
 def test_outputs_and_intermediates_match(golden):

@@ -95,7 +95,9 @@ def test_create_model_weights_and_pretrained(tmp_path, monkeypatch):
     src = create_model("basicvsr.tiny", weights=None)  # random initialisation, said so
     path = save_checkpoint(src, tmp_path / "tiny.safetensors")
     assert torch.equal(create_model("basicvsr.tiny", weights=path).conv_last.weight, src.conv_last.weight)
-    spec = _registry.ModelSpec("test.shipped", type(src), {"mid_channels": 8, "num_blocks": 1}, weights="tiny.safetensors")
+    spec = _registry.ModelSpec(
+        "test.shipped", type(src), {"mid_channels": 8, "num_blocks": 1}, weights="tiny.safetensors"
+    )
     monkeypatch.setitem(_registry._REGISTRY, "test.shipped", spec)
     monkeypatch.setattr(_factory, "WEIGHTS_DIR", tmp_path)
     shipped = create_model("test.shipped", pretrained=True)  # weights="shipped" is the default
@@ -262,8 +264,10 @@ def test_core_install_does_not_import_eval_dependencies():
     import subprocess
     import sys
 
-    code = ("import sys, freqvsr.inference, freqvsr.degrade, freqvsr.cli.main\n"
-            "print(','.join(m for m in ('scipy', 'skvideo', 'cv2', 'imageio_ffmpeg') if m in sys.modules))\n")
+    code = (
+        "import sys, freqvsr.inference, freqvsr.degrade, freqvsr.cli.main\n"
+        "print(','.join(m for m in ('scipy', 'skvideo', 'cv2', 'imageio_ffmpeg') if m in sys.modules))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
 

@@ -133,10 +133,29 @@ def test_chapters_attachments_and_dispositions_kept(small_clip, tmp_path):
     )
     src = tmp_path / "src.mkv"
     run_ffmpeg(
-        "-i", small_clip, "-i", tmp_path / "s.srt", "-i", tmp_path / "chapters.txt",
-        "-map", "0", "-map", "1", "-map_chapters", "2", "-c", "copy", "-c:s", "srt",
-        "-attach", tmp_path / "font.ttf", "-metadata:s:t", "mimetype=application/x-truetype-font",
-        "-disposition:s:0", "forced", src,
+        "-i",
+        small_clip,
+        "-i",
+        tmp_path / "s.srt",
+        "-i",
+        tmp_path / "chapters.txt",
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-map_chapters",
+        "2",
+        "-c",
+        "copy",
+        "-c:s",
+        "srt",
+        "-attach",
+        tmp_path / "font.ttf",
+        "-metadata:s:t",
+        "mimetype=application/x-truetype-font",
+        "-disposition:s:0",
+        "forced",
+        src,
     )
     out = tmp_path / "out.mkv"
     upscale_identity(src, out, tmp_path)
@@ -183,9 +202,17 @@ def test_segment_boundary_dts_stays_monotonic(tmp_path):
     """Segment 1 ends with short frame intervals, segment 2 starts with long ones: x264's first
     dts of segment 2 (pts minus its B-frame delay) falls before segment 1's last dts."""
     info = VideoInfo(
-        path=tmp_path / "none.mp4", kind="video", width=64, height=48, num_frames=None,
-        fps=Fraction(25), time_base=Fraction(1, 1000), duration=None, pix_fmt="yuv420p",
-        bit_depth=8, grayscale=False,
+        path=tmp_path / "none.mp4",
+        kind="video",
+        width=64,
+        height=48,
+        num_frames=None,
+        fps=Fraction(25),
+        time_base=Fraction(1, 1000),
+        duration=None,
+        pix_fmt="yuv420p",
+        bit_depth=8,
+        grayscale=False,
     )
     pts1 = [0, 100, 200, 300, 400, 410, 420, 430]
     pts2 = [440, 1440, 2440, 3440, 4440, 5440]
@@ -240,9 +267,17 @@ def test_other_codecs_roundtrip(clip_with_audio, tmp_path, name, settings, codec
 def test_overlapping_segments_are_shifted(tmp_path):
     """Index-based pts that restart at 0 in each segment (pts=None) still join into one stream."""
     info = VideoInfo(
-        path=tmp_path / "none", kind="images", width=32, height=24, num_frames=None,
-        fps=Fraction(25), time_base=Fraction(1, 25), duration=None, pix_fmt="rgb24",
-        bit_depth=8, grayscale=False,
+        path=tmp_path / "none",
+        kind="images",
+        width=32,
+        height=24,
+        num_frames=None,
+        fps=Fraction(25),
+        time_base=Fraction(1, 25),
+        duration=None,
+        pix_fmt="rgb24",
+        bit_depth=8,
+        grayscale=False,
     )
     settings = EncodeSettings().resolve(tmp_path / "o.mp4", info)
     segs = []
@@ -322,8 +357,13 @@ def test_grayscale_video_and_png_folder(tmp_path):
     ramp = lambda i: [np.tile(np.arange(16, 80, dtype=np.uint8), (48, 1))]  # noqa: E731
     # HEVC keeps 4:0:0 as "gray" when decoded (H.264 decoders return yuv420p with flat chroma).
     src = make_video(
-        tmp_path / "gray.mkv", codec="libx265", pix_fmt="gray", frames=2, planes_fn=ramp,
-        options={"x265-params": "lossless=1:log-level=error"}, color_range=2,
+        tmp_path / "gray.mkv",
+        codec="libx265",
+        pix_fmt="gray",
+        frames=2,
+        planes_fn=ramp,
+        options={"x265-params": "lossless=1:log-level=error"},
+        color_range=2,
     )
     info = probe(src)
     assert info.grayscale and info.pix_fmt == "gray"
@@ -392,8 +432,13 @@ def _expected_rgb(y, u, v, kr, kb, full):
 def test_decode_uses_file_matrix_and_range(tmp_path, colorspace, color_range, kr, kb, full):
     yuv = (128, 64, 192)
     src = make_video(
-        tmp_path / "flat.mkv", yuv=yuv, frames=1, pix_fmt="yuv444p", options={"qp": "0"},
-        colorspace=colorspace, color_range=color_range,
+        tmp_path / "flat.mkv",
+        yuv=yuv,
+        frames=1,
+        pix_fmt="yuv444p",
+        options={"qp": "0"},
+        colorspace=colorspace,
+        color_range=color_range,
     )
     info = probe(src)
     assert (info.colorspace, info.color_range) == (colorspace, color_range)
@@ -404,8 +449,14 @@ def test_decode_uses_file_matrix_and_range(tmp_path, colorspace, color_range, kr
 
 def test_encode_uses_and_tags_source_matrix(tmp_path):
     src = make_video(
-        tmp_path / "hd.mkv", frames=2, colorspace=1, color_range=2, color_primaries=1, color_trc=1,
-        options={"qp": "0"}, pix_fmt="yuv444p",
+        tmp_path / "hd.mkv",
+        frames=2,
+        colorspace=1,
+        color_range=2,
+        color_primaries=1,
+        color_trc=1,
+        options={"qp": "0"},
+        pix_fmt="yuv444p",
     )
     info = probe(src)
     assert (info.colorspace, info.color_range, info.color_primaries, info.color_trc) == (1, 2, 1, 1)
@@ -431,8 +482,17 @@ def test_encode_uses_and_tags_source_matrix(tmp_path):
 
 def test_untagged_hd_output_is_tagged_bt709(tmp_path):
     info = VideoInfo(
-        path=tmp_path / "x", kind="images", width=32, height=24, num_frames=1, fps=Fraction(25),
-        time_base=Fraction(1, 25), duration=0.04, pix_fmt="rgb24", bit_depth=8, grayscale=False,
+        path=tmp_path / "x",
+        kind="images",
+        width=32,
+        height=24,
+        num_frames=1,
+        fps=Fraction(25),
+        time_base=Fraction(1, 25),
+        duration=0.04,
+        pix_fmt="rgb24",
+        bit_depth=8,
+        grayscale=False,
     )
     s = EncodeSettings().resolve(tmp_path / "o.mp4", info)
     with SegmentWriter(tmp_path / "hd.mp4", s, 1280, 720, info) as w:
@@ -520,8 +580,17 @@ def test_is_video_output():
 # ------------------------------------------------------------------ encode settings
 def test_encode_settings_defaults_and_validation(tmp_path):
     info8 = VideoInfo(
-        path=tmp_path / "x", kind="video", width=8, height=8, num_frames=1, fps=Fraction(25),
-        time_base=Fraction(1, 25), duration=0.04, pix_fmt="yuv420p", bit_depth=8, grayscale=False,
+        path=tmp_path / "x",
+        kind="video",
+        width=8,
+        height=8,
+        num_frames=1,
+        fps=Fraction(25),
+        time_base=Fraction(1, 25),
+        duration=0.04,
+        pix_fmt="yuv420p",
+        bit_depth=8,
+        grayscale=False,
     )
     info10 = VideoInfo(**{**info8.__dict__, "pix_fmt": "yuv420p10le", "bit_depth": 10})
     r = EncodeSettings().resolve(Path("o.mp4"), info8)

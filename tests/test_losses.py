@@ -49,7 +49,15 @@ def _torchvision_vgg19_state(seed: int = 0, upto: int = 36) -> dict[str, torch.T
     state, cin = {}, 3
     for i, name in enumerate(vgg19_layer_names()):
         if name.startswith("conv") and i <= upto:
-            cout = 64 if name.startswith("conv1") else 128 if name.startswith("conv2") else 256 if name.startswith("conv3") else 512
+            cout = (
+                64
+                if name.startswith("conv1")
+                else 128
+                if name.startswith("conv2")
+                else 256
+                if name.startswith("conv3")
+                else 512
+            )
             # He-scaled so activations stay O(1) through the stack
             state[f"features.{i}.weight"] = torch.randn(cout, cin, 3, 3, generator=g) * (2.0 / (9 * cin)) ** 0.5
             state[f"features.{i}.bias"] = torch.zeros(cout)
@@ -63,11 +71,23 @@ def test_vgg19_layer_indices_match_torchvision():
     assert len(names) == 37
     assert names[0] == "conv1_1" and names[2] == "conv1_2" and names[4] == "pool1"
     assert {n: names.index(n) for n in REAL_ESRGAN_LAYER_WEIGHTS} == {
-        "conv1_2": 2, "conv2_2": 7, "conv3_4": 16, "conv4_4": 25, "conv5_4": 34,
+        "conv1_2": 2,
+        "conv2_2": 7,
+        "conv3_4": 16,
+        "conv4_4": 25,
+        "conv5_4": 34,
     }
     vgg = VGG19Features(["conv2_2"])
-    assert sorted(vgg.state_dict()) == ["features.0.bias", "features.0.weight", "features.2.bias", "features.2.weight",
-                                        "features.5.bias", "features.5.weight", "features.7.bias", "features.7.weight"]
+    assert sorted(vgg.state_dict()) == [
+        "features.0.bias",
+        "features.0.weight",
+        "features.2.bias",
+        "features.2.weight",
+        "features.5.bias",
+        "features.5.weight",
+        "features.7.bias",
+        "features.7.weight",
+    ]
 
 
 def test_vgg_perceptual_loss_loads_torchvision_layout(tmp_path):
@@ -113,7 +133,14 @@ def test_vgg_perceptual_loss_errors_name_the_file(tmp_path):
         PerceptualLoss(vgg_path=garbage, layer_weights={"conv1_2": 1.0})
     # `vgg.features.state_dict()` saved alone ("0.weight") is the same layout
     bare = tmp_path / "bare.pth"
-    torch.save({k.removeprefix("features."): v for k, v in _torchvision_vgg19_state(upto=2).items() if k.startswith("features.")}, bare)
+    torch.save(
+        {
+            k.removeprefix("features."): v
+            for k, v in _torchvision_vgg19_state(upto=2).items()
+            if k.startswith("features.")
+        },
+        bare,
+    )
     assert PerceptualLoss(vgg_path=bare, layer_weights={"conv1_2": 1.0}).kind == "vgg19"
 
 

@@ -28,18 +28,23 @@ def _folder(tmp_path, broken: bool):
 def test_folder_with_a_broken_input_continues_and_exits_1(tmp_path, capsys):
     folder = _folder(tmp_path, broken=True)
     out, report = tmp_path / "out", tmp_path / "r.json"
-    assert main(["upscale", str(folder), "-o", str(out), "--model", "bicubic", "--device", "cpu",
-                 "--json", str(report)]) == 1
+    assert (
+        main(["upscale", str(folder), "-o", str(out), "--model", "bicubic", "--device", "cpu", "--json", str(report)])
+        == 1
+    )
     assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "c.mkv"]  # the input after the broken one ran too
     err = capsys.readouterr().err
-    summary = err[err.index("input  "):]
+    summary = err[err.index("input  ") :]
     assert "freqvsr: error:" in err and "b.mp4" in err
     rows = [line for line in summary.splitlines()[1:-1] if "failed" in line.split()]
     assert len(rows) == 1 and "b.mp4" in rows[0]  # the summary names the broken file, with its error
     assert "3 inputs: 2 ok, 1 failed" in summary
     reports = json.loads(report.read_text())
     assert [(r["input"].rsplit("/", 1)[-1], r["status"]) for r in reports] == [
-        ("a.mp4", "ok"), ("b.mp4", "failed"), ("c.mkv", "ok")]
+        ("a.mp4", "ok"),
+        ("b.mp4", "failed"),
+        ("c.mkv", "ok"),
+    ]
     assert [r["frames"] for r in reports] == [2, 0, 3]
     assert reports[1]["error"] and reports[0]["error"] is None and reports[0]["fps"] > 0
 
@@ -77,8 +82,11 @@ def test_same_output_name_twice_is_refused(tmp_path, capsys):
 def test_python_dash_m_freqvsr_runs_the_cli(tmp_path):
     help_ = subprocess.run([sys.executable, "-m", "freqvsr", "--help"], capture_output=True, text=True)
     assert help_.returncode == 0 and "upscale" in help_.stdout
-    missing = subprocess.run([sys.executable, "-m", "freqvsr", "upscale", str(tmp_path / "missing.mp4"),
-                              "-o", str(tmp_path / "o.mp4")], capture_output=True, text=True)
+    missing = subprocess.run(
+        [sys.executable, "-m", "freqvsr", "upscale", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o.mp4")],
+        capture_output=True,
+        text=True,
+    )
     assert missing.returncode == 1 and "freqvsr: error:" in missing.stderr
 
 
@@ -99,8 +107,25 @@ def test_jobs_2_runs_inputs_in_two_processes(tmp_path, capfd):
     """--jobs 2: a pool of 2 processes (1 thread each here); summary and exit status as without it."""
     folder = _folder(tmp_path, broken=True)
     out, report = tmp_path / "out", tmp_path / "r.json"
-    assert main(["upscale", str(folder), "-o", str(out), "--model", "bicubic", "--device", "cpu", "--jobs", "2",
-                 "--json", str(report)]) == 1
+    assert (
+        main(
+            [
+                "upscale",
+                str(folder),
+                "-o",
+                str(out),
+                "--model",
+                "bicubic",
+                "--device",
+                "cpu",
+                "--jobs",
+                "2",
+                "--json",
+                str(report),
+            ]
+        )
+        == 1
+    )
     assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "c.mkv"]
     err = capfd.readouterr().err
     assert "3 inputs: 2 ok, 1 failed" in err and "b.mp4" in err

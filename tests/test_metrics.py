@@ -115,8 +115,7 @@ def test_ssim_matches_scikit_image() -> None:
     skm = pytest.importorskip("skimage.metrics", reason="scikit-image is an optional cross-check")
     gt, pred = _rng_image(5, 40, 40), _rng_image(6, 40, 40)
     a, b = _y_np(pred), _y_np(gt)
-    ref = skm.structural_similarity(a, b, data_range=255, gaussian_weights=True, sigma=1.5,
-                                    use_sample_covariance=False)
+    ref = skm.structural_similarity(a, b, data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
     assert float(ssim(_t(pred), _t(gt), y_channel=True)) == pytest.approx(ref, abs=1e-9)
 
 
@@ -131,10 +130,12 @@ def test_as_image_tensor_scales_dtypes() -> None:
 # ------------------------------------------------------------------ NIQE
 def _imresize_half_np(img: np.ndarray) -> np.ndarray:
     """MATLAB imresize(img, 0.5) (bicubic, antialiased), written directly from its definition."""
+
     def cubic(x):
         ax = np.abs(x)
-        return ((1.5 * ax**3 - 2.5 * ax**2 + 1) * (ax <= 1)
-                + (-0.5 * ax**3 + 2.5 * ax**2 - 4 * ax + 2) * ((ax > 1) & (ax <= 2)))
+        return (1.5 * ax**3 - 2.5 * ax**2 + 1) * (ax <= 1) + (-0.5 * ax**3 + 2.5 * ax**2 - 4 * ax + 2) * (
+            (ax > 1) & (ax <= 2)
+        )
 
     def matrix(n):
         s = 0.5
@@ -183,7 +184,7 @@ def _niqe_np(y: np.ndarray) -> float:
         rows = []
         for i in range(h // 96):
             for j in range(w // 96):
-                blk = mscn[i * b:(i + 1) * b, j * b:(j + 1) * b]
+                blk = mscn[i * b : (i + 1) * b, j * b : (j + 1) * b]
                 a, _, bl, br = _aggd_np(blk.ravel())
                 f = [a, (bl + br) / 2]
                 for k, sh in enumerate([(0, 1), (1, 0), (1, 1), (1, -1)]):
@@ -221,7 +222,9 @@ def test_niqe_grows_with_blur_and_noise() -> None:
 
     base = niqe(img)
     blurred = imresize(imresize(img, scale=0.25), size=tuple(img.shape[-2:])).clamp(0, 1)
-    noisy = (img + 0.05 * torch.randn(img.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)).clamp(0, 1)
+    noisy = (
+        img + 0.05 * torch.randn(img.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    ).clamp(0, 1)
     assert niqe(blurred) > base + 2
     assert niqe(noisy) > base + 2
     assert niqe(img, crop_border=8) != pytest.approx(base)  # the crop changes the block grid

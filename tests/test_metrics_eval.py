@@ -23,13 +23,17 @@ def _frames(n: int, w: int, h: int, seed: int = 0) -> list[np.ndarray]:
     """Textured moving frames (pattern plus fixed fine noise), so VMAF sees detail to lose."""
     rng = np.random.default_rng(seed)
     tex = rng.normal(0, 18, (h, w, 1))
-    return [np.clip(pattern(i, w, h).astype(np.float64) + np.roll(tex, 2 * i, axis=1), 0, 255).astype(np.uint8)
-            for i in range(n)]
+    return [
+        np.clip(pattern(i, w, h).astype(np.float64) + np.roll(tex, 2 * i, axis=1), 0, 255).astype(np.uint8)
+        for i in range(n)
+    ]
 
 
 def _blur(frames: list[np.ndarray], sigma: float = 1.5) -> list[np.ndarray]:
-    return [np.clip(scipy.ndimage.gaussian_filter(f.astype(np.float64), (sigma, sigma, 0)), 0, 255).round().astype(np.uint8)
-            for f in frames]
+    return [
+        np.clip(scipy.ndimage.gaussian_filter(f.astype(np.float64), (sigma, sigma, 0)), 0, 255).round().astype(np.uint8)
+        for f in frames
+    ]
 
 
 def _folder(path: Path, frames: list[np.ndarray]) -> Path:
@@ -139,8 +143,22 @@ def test_cli_eval_videos_all_metrics_and_json(tmp_path, capsys) -> None:
     parser = argparse.ArgumentParser()
     cli_eval.add_parser(parser.add_subparsers(), argparse.ArgumentParser(add_help=False))
     out = tmp_path / "r.json"
-    args = parser.parse_args(["eval", str(pred), str(gt), "--metrics", "psnr,ssim,niqe,vmaf,tof", "--y-channel",
-                              "--crop-border", "4", "--json", str(out), "--max-frames", "3"])
+    args = parser.parse_args(
+        [
+            "eval",
+            str(pred),
+            str(gt),
+            "--metrics",
+            "psnr,ssim,niqe,vmaf,tof",
+            "--y-channel",
+            "--crop-border",
+            "4",
+            "--json",
+            str(out),
+            "--max-frames",
+            "3",
+        ]
+    )
     assert args.func(args) == 0
     md = capsys.readouterr().out
     assert "| gt | 3 |" in md and "NIQE" in md and "VMAF" in md and "tOF" in md
@@ -160,8 +178,9 @@ def test_cli_eval_videos_all_metrics_and_json(tmp_path, capsys) -> None:
 def test_cli_eval_frame_folder_against_video_and_errors(tmp_path, capsys) -> None:
     from freqvsr.cli import eval as cli_eval
 
-    gt = make_video(tmp_path / "gt.mkv", frames=3, size=(64, 48), codec="libx264rgb", pix_fmt="rgb24",
-                    options={"qp": "0"})
+    gt = make_video(
+        tmp_path / "gt.mkv", frames=3, size=(64, 48), codec="libx264rgb", pix_fmt="rgb24", options={"qp": "0"}
+    )
     folder = _folder(tmp_path / "pred", [pattern(i, 64, 48) for i in range(3)])
     parser = argparse.ArgumentParser()
     cli_eval.add_parser(parser.add_subparsers(), argparse.ArgumentParser(add_help=False))

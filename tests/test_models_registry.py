@@ -80,20 +80,28 @@ def test_save_load_round_trip_is_exact(name, tmp_path):
 
 # --- factory ------------------------------------------------------------------------------------
 
+
 def test_unknown_model_name_lists_known_ones():
     with pytest.raises(ModelError, match=r"unknown model 'nope'.*basicvsr"):
         create_model("nope")
 
 
 def test_unknown_override_lists_valid_parameters():
-    with pytest.raises(ModelError, match=r"unknown argument\(s\) channels .*valid: mid_channels, num_blocks, skip, zero_init_last"):
+    with pytest.raises(
+        ModelError, match=r"unknown argument\(s\) channels .*valid: mid_channels, num_blocks, skip, zero_init_last"
+    ):
         create_model("basicvsr.tiny", channels=3)
 
 
 def test_override_and_full_args_recorded():
     m = create_model("basicvsr.tiny", num_blocks=2)
-    assert m.arch_args == {"mid_channels": 8, "num_blocks": 2, "skip": "bilinear", "zero_init_last": False,
-                          "zero_init_flow": False}
+    assert m.arch_args == {
+        "mid_channels": 8,
+        "num_blocks": 2,
+        "skip": "bilinear",
+        "zero_init_last": False,
+        "zero_init_flow": False,
+    }
     assert len(m.forward_resblocks.main[2]) == 2
     b = create_model("bicubic", scale=2)
     assert b.scale == 2 and b.arch_args["scale"] == 2
@@ -161,7 +169,9 @@ def test_shipped_weights_are_loaded_unless_disabled(tmp_path, monkeypatch):
     torch.manual_seed(2)
     src = create_model("basicvsr.tiny")
     save_checkpoint(src, tmp_path / "tiny.safetensors")
-    spec = _registry.ModelSpec("test.shipped", type(src), {"mid_channels": 8, "num_blocks": 1}, weights="tiny.safetensors")
+    spec = _registry.ModelSpec(
+        "test.shipped", type(src), {"mid_channels": 8, "num_blocks": 1}, weights="tiny.safetensors"
+    )
     monkeypatch.setitem(_registry._REGISTRY, "test.shipped", spec)
     monkeypatch.setattr(_factory, "WEIGHTS_DIR", tmp_path)
     shipped = create_model("test.shipped")

@@ -34,7 +34,7 @@ def test_round_robin_visits_every_method_once_per_repeat_with_rotating_start(pee
     order = peers.round_robin(methods, 3)
     assert len(order) == 12
     for r in range(3):
-        block = [m for rr, m in order[4 * r: 4 * r + 4] if rr == r]
+        block = [m for rr, m in order[4 * r : 4 * r + 4] if rr == r]
         assert sorted(block) == sorted(methods)
         assert block[0] == methods[r % 4]
     # no method ever runs twice in a row across repeat boundaries either
@@ -63,25 +63,38 @@ def test_align_to_crops_and_pads_at_bottom_right(peers):
     pad, _ = peers.align_to(x, 8, 7)
     assert pad.shape == (2, 3, 8, 7)
     assert torch.equal(pad[..., :6, :5], x)
-    assert torch.equal(pad[..., 7, :5], x[..., 5, :])      # replicated last row
-    assert torch.equal(pad[..., :6, 6], x[..., :, 4])      # replicated last column
+    assert torch.equal(pad[..., 7, :5], x[..., 5, :])  # replicated last row
+    assert torch.equal(pad[..., :6, 6], x[..., :, 4])  # replicated last column
 
 
 def _results(peers):
     q = lambda p: {"psnr_rgb": p, "psnr_y": p + 1, "ssim_rgb": 0.8, "ssim_y": 0.9}  # noqa: E731
-    return {"bi": {
-        "bicubic": {"frames": [10, 10, 10], "model_s": [1.0, 2.0, 0.5], "e2e_s": [2.0, 2.0, 2.0],
-                    "wall_s": [4.0, 5.0, 4.0], "quality": {"a": q(30.0), "b": q(20.0)},
-                    "quality_e2e": {"a": q(29.0), "b": q(19.0)}},
-        "peer": {"frames": [10, 10, 10], "model_s": [5.0, 5.0, 5.0], "e2e_s": [], "wall_s": [],
-                 "quality": {"a": q(29.0), "b": q(20.0)}, "quality_e2e": {}},
-    }}
+    return {
+        "bi": {
+            "bicubic": {
+                "frames": [10, 10, 10],
+                "model_s": [1.0, 2.0, 0.5],
+                "e2e_s": [2.0, 2.0, 2.0],
+                "wall_s": [4.0, 5.0, 4.0],
+                "quality": {"a": q(30.0), "b": q(20.0)},
+                "quality_e2e": {"a": q(29.0), "b": q(19.0)},
+            },
+            "peer": {
+                "frames": [10, 10, 10],
+                "model_s": [5.0, 5.0, 5.0],
+                "e2e_s": [],
+                "wall_s": [],
+                "quality": {"a": q(29.0), "b": q(20.0)},
+                "quality_e2e": {},
+            },
+        }
+    }
 
 
 def test_summarize_medians_and_gain(peers):
     res = _results(peers)
     row = peers.summarize(res, "bi", "bicubic")
-    assert row["fps_model"] == pytest.approx(10.0)          # median of 10, 5, 20
+    assert row["fps_model"] == pytest.approx(10.0)  # median of 10, 5, 20
     assert row["fps_e2e"] == pytest.approx(5.0)
     assert row["e2e_ratio"] == pytest.approx(0.5)
     assert row["fps_wall"] == pytest.approx(2.5)
@@ -121,9 +134,15 @@ def _tiny_evalset(root: Path) -> None:
         with FrameFolderWriter(root / "tiny" / name) as w:
             for i, f in enumerate(u8):
                 w.write(np.ascontiguousarray(f), i)
-    index = {"format": "freqvsr-evalset", "version": 1, "seed": 0, "scale": 4, "presets": ["bi"],
-             "clips": {"tiny": {"frames": 3, "width": 32, "height": 32, "fps": 25.0, "gt": "tiny/GT"}},
-             "items": [{"clip": "tiny", "preset": "bi", "params": {}, "gt": "tiny/GT", "lq": "tiny/bi"}]}
+    index = {
+        "format": "freqvsr-evalset",
+        "version": 1,
+        "seed": 0,
+        "scale": 4,
+        "presets": ["bi"],
+        "clips": {"tiny": {"frames": 3, "width": 32, "height": 32, "fps": 25.0, "gt": "tiny/GT"}},
+        "items": [{"clip": "tiny", "preset": "bi", "params": {}, "gt": "tiny/GT", "lq": "tiny/bi"}],
+    }
     (root / "evalset.json").write_text(json.dumps(index))
 
 

@@ -21,11 +21,11 @@ def _with_record(delta_db):
 @pytest.mark.parametrize(
     "native,delta,expected",
     [
-        (True, -0.01, "bf16"),    # native bf16, bf16 measured harmless
-        (True, 0.003, "bf16"),    # bf16 measured slightly better
-        (False, -0.01, "fp32"),   # no native bf16: emulated bf16 is slower than fp32
-        (True, -0.08, "fp32"),    # native, but bf16 costs 0.08 dB
-        (True, None, "fp32"),     # native, weights never measured
+        (True, -0.01, "bf16"),  # native bf16, bf16 measured harmless
+        (True, 0.003, "bf16"),  # bf16 measured slightly better
+        (False, -0.01, "fp32"),  # no native bf16: emulated bf16 is slower than fp32
+        (True, -0.08, "fp32"),  # native, but bf16 costs 0.08 dB
+        (True, None, "fp32"),  # native, weights never measured
     ],
 )
 def test_auto_resolves_to_bf16_only_when_native_and_measured_harmless(monkeypatch, native, delta, expected):
@@ -38,8 +38,12 @@ def test_auto_resolves_to_bf16_only_when_native_and_measured_harmless(monkeypatc
 
 def test_native_bf16_detection_reads_the_cpu_flags(monkeypatch):
     try:
-        for flags, expected in (({"avx512f", "avx512_bf16"}, True), ({"amx_bf16", "amx_tile"}, True),
-                                ({"avx2", "avx512f"}, False), (set(), False)):
+        for flags, expected in (
+            ({"avx512f", "avx512_bf16"}, True),
+            ({"amx_bf16", "amx_tile"}, True),
+            ({"avx2", "avx512f"}, False),
+            (set(), False),
+        ):
             monkeypatch.setattr(precision_mod, "_cpu_flags", lambda flags=flags: flags)
             monkeypatch.setattr(precision_mod.platform, "system", lambda: "Linux")
             precision_mod.cpu_has_native_bf16.cache_clear()
@@ -93,4 +97,6 @@ def test_default_model_bf16_output_agrees_with_fp32():
     bf16 = Upscaler(model, device="cpu", precision="bf16", tile=0, chunk=4).upscale_clip(lq)
     agreement = float(psnr(bf16, fp32).mean())
     mean_abs = float((bf16 - fp32).abs().mean())
-    assert agreement >= 50.0 and mean_abs <= 0.5 / 255, f"PSNR(bf16, fp32) {agreement:.2f} dB, mean |diff| {mean_abs * 255:.3f}/255"
+    assert agreement >= 50.0 and mean_abs <= 0.5 / 255, (
+        f"PSNR(bf16, fp32) {agreement:.2f} dB, mean |diff| {mean_abs * 255:.3f}/255"
+    )

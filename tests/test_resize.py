@@ -13,6 +13,7 @@ from freqvsr.functional.resize import bicubic_upsample, imresize, resize_matrix
 
 # --- an independent, deliberately naive reference (one output pixel at a time) -----------------
 
+
 def _ref_cubic(t: float) -> float:
     a = abs(t)
     if a <= 1:
@@ -51,6 +52,7 @@ def _ref_imresize(img: np.ndarray, out_h: int, out_w: int, sh: float, sw: float,
 
 
 # --- tests ----------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "shape, scale",

@@ -31,8 +31,7 @@ def tiny_raw(**train_over) -> dict:
         "name": "tiny",
         "model": {"name": "basicvsr.tiny"},
         "data": {"kind": "synthetic", "args": {"length": 5}},
-        "train": {"iterations": 6, "batch_size": 2, "crop_size": 32, "num_frames": 3, "log_every": 1,
-                  **train_over},
+        "train": {"iterations": 6, "batch_size": 2, "crop_size": 32, "num_frames": 3, "log_every": 1, **train_over},
     }
 
 
@@ -50,13 +49,16 @@ def test_unknown_key_is_one_line_usage_error_naming_key_and_file(tmp_path):
     assert "\n" not in msg and str(path) in msg and "train.learning_rate" in msg
 
 
-@pytest.mark.parametrize("raw_patch, fragment", [
-    ({"train": {"iterations": "many"}}, "train.iterations"),
-    ({"train": {"amp": "fp8"}}, "train.amp"),
-    ({"optimizer": {"betas": [0.9]}}, "optimizer.betas"),
-    ({"model": None}, "model"),
-    ({"bogus": 1}, "bogus"),
-])
+@pytest.mark.parametrize(
+    "raw_patch, fragment",
+    [
+        ({"train": {"iterations": "many"}}, "train.iterations"),
+        ({"train": {"amp": "fp8"}}, "train.amp"),
+        ({"optimizer": {"betas": [0.9]}}, "optimizer.betas"),
+        ({"model": None}, "model"),
+        ({"bogus": 1}, "bogus"),
+    ],
+)
 def test_bad_values_are_rejected(raw_patch, fragment):
     raw = tiny_raw()
     for k, v in raw_patch.items():
@@ -71,19 +73,22 @@ def test_bad_values_are_rejected(raw_patch, fragment):
 def test_overrides_are_parsed_by_field_type(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({**tiny_raw(), "loss": [{"name": "charbonnier"}, {"name": "fc"}]}))
-    cfg = load_config(path, [
-        "optimizer.lr=1e-4",            # YAML 1.1 would read "1e-4" as a string; the field says float
-        "optimizer.betas=[0.8,0.9]",
-        "train.iterations=4e2",         # an integral float is accepted for an int field
-        "train.ema_decay=0.5",
-        "train.use_lr_multipliers=false",
-        "train.amp=bf16",
-        "loss.1.weight=0.1",
-        "model.args.mid_channels=4",    # free-form dict: YAML scalar
-        "model.weights=null",
-        "val.data.kind=synthetic",      # creates the optional section
-        "train.freeze=[{modules: [spynet], iterations: 3}]",
-    ])
+    cfg = load_config(
+        path,
+        [
+            "optimizer.lr=1e-4",  # YAML 1.1 would read "1e-4" as a string; the field says float
+            "optimizer.betas=[0.8,0.9]",
+            "train.iterations=4e2",  # an integral float is accepted for an int field
+            "train.ema_decay=0.5",
+            "train.use_lr_multipliers=false",
+            "train.amp=bf16",
+            "loss.1.weight=0.1",
+            "model.args.mid_channels=4",  # free-form dict: YAML scalar
+            "model.weights=null",
+            "val.data.kind=synthetic",  # creates the optional section
+            "train.freeze=[{modules: [spynet], iterations: 3}]",
+        ],
+    )
     assert cfg.optimizer.lr == 1e-4 and isinstance(cfg.optimizer.lr, float)
     assert cfg.optimizer.betas == (0.8, 0.9)
     assert cfg.train.iterations == 400 and isinstance(cfg.train.iterations, int)
@@ -241,8 +246,11 @@ def test_final_checkpoint_describes_the_training(tmp_path):
 
 def test_gan_recipe_trains_generator_and_discriminator(tmp_path):
     raw = tiny_raw(iterations=2)
-    raw["loss"] = [{"name": "l1"}, {"name": "perceptual", "weight": 1.0},
-                   {"name": "gan", "weight": 0.05, "args": {"num_feat": 4}}]
+    raw["loss"] = [
+        {"name": "l1"},
+        {"name": "perceptual", "weight": 1.0},
+        {"name": "gan", "weight": 0.05, "args": {"num_feat": 4}},
+    ]
     out = tmp_path / "g"
     result = train(config_from_dict(raw), out, progress=False)
     rec = read_log(out / "metrics.jsonl")[-1]
@@ -299,8 +307,19 @@ def test_pyramid_flows_equal_spynet_and_pretraining_runs(tmp_path):
 
     torch.manual_seed(0)
     net = SPyNet()
-    cfg = from_dict(FlowConfig, {"spynet": {"size": 32, "batch_size": 2, "val_pairs": 2, "zero_init": False,
-                                            "level_iterations": [0, 0, 0, 0, 0, 2], "finetune_iterations": 1}})
+    cfg = from_dict(
+        FlowConfig,
+        {
+            "spynet": {
+                "size": 32,
+                "batch_size": 2,
+                "val_pairs": 2,
+                "zero_init": False,
+                "level_iterations": [0, 0, 0, 0, 0, 2],
+                "finetune_iterations": 1,
+            }
+        },
+    )
     ref, supp, _ = make_batch(cfg.spynet, 0, 2)
     with torch.no_grad():
         assert torch.allclose(pyramid_flows(net, ref, supp, 5)[-1], net.compute_flow(ref, supp), atol=1e-6)
@@ -321,8 +340,9 @@ def test_spynet_overfits_one_pair():
         pyramid_flows,
     )
 
-    s = from_dict(FlowConfig, {"spynet": {"size": 32, "max_shift": 2.0, "max_rotation_deg": 0, "max_zoom": 0,
-                                          "local": 0}}).spynet
+    s = from_dict(
+        FlowConfig, {"spynet": {"size": 32, "max_shift": 2.0, "max_rotation_deg": 0, "max_zoom": 0, "local": 0}}
+    ).spynet
     ref, supp, gt = make_batch(s, 0, 1)
     torch.manual_seed(0)
     net = SPyNet()

@@ -32,8 +32,16 @@ def _raw() -> dict:
         "model": {"name": "basicvsr.tiny"},
         "data": {"kind": "synthetic", "args": {"length": 8}},
         "optimizer": {"lr": 1e-3},
-        "train": {"iterations": STEPS, "batch_size": 4, "crop_size": 32, "num_frames": 3, "log_every": 1,
-                  "ema_decay": 0.5, "grad_clip": 1.0, "freeze": [{"modules": ["spynet"], "iterations": 1}]},
+        "train": {
+            "iterations": STEPS,
+            "batch_size": 4,
+            "crop_size": 32,
+            "num_frames": 3,
+            "log_every": 1,
+            "ema_decay": 0.5,
+            "grad_clip": 1.0,
+            "freeze": [{"modules": ["spynet"], "iterations": 1}],
+        },
     }
 
 
@@ -45,8 +53,15 @@ def _free_port() -> int:
 
 def _worker(rank: int, world: int, port: int, out: str) -> None:
     torch.set_num_threads(1)
-    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(world),
-                       "RANK": str(rank), "LOCAL_RANK": str(rank)})
+    os.environ.update(
+        {
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "WORLD_SIZE": str(world),
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+        }
+    )
     train(config_from_dict(_raw()), out, progress=False)
 
 
@@ -55,8 +70,9 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     assert "WORLD_SIZE" not in os.environ
     single = train(config_from_dict(_raw()), tmp_path / "one", progress=False)
 
-    ctx = mp.start_processes(_worker, args=(2, _free_port(), str(tmp_path / "two")), nprocs=2, join=False,
-                             start_method="spawn")
+    ctx = mp.start_processes(
+        _worker, args=(2, _free_port(), str(tmp_path / "two")), nprocs=2, join=False, start_method="spawn"
+    )
     deadline = time.time() + 150
     while not ctx.join(timeout=1):
         if time.time() > deadline:

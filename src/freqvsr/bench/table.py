@@ -12,8 +12,10 @@ from freqvsr.errors import FreqVSRError
 
 def run_isolated(name: str, **kwargs: Any) -> dict[str, Any]:
     """Benchmark one model in a fresh Python process (clean peak RSS, no warm caches)."""
-    code = ("import json, sys; from freqvsr.bench.speed import bench_model; "
-            "print(json.dumps(bench_model(**json.loads(sys.argv[1]))))")
+    code = (
+        "import json, sys; from freqvsr.bench.speed import bench_model; "
+        "print(json.dumps(bench_model(**json.loads(sys.argv[1]))))"
+    )
     proc = subprocess.run(
         [sys.executable, "-c", code, json.dumps({"name": name, **kwargs})], capture_output=True, text=True
     )
@@ -24,8 +26,10 @@ def run_isolated(name: str, **kwargs: Any) -> dict[str, Any]:
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| model | params (M) | GFLOPs / frame | LR size | device | precision | frames/s | peak memory (MiB) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | params (M) | GFLOPs / frame | LR size | device | precision | frames/s | peak memory (MiB) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         gflops = f"{r['flops_per_frame'] / 1e9:.2f}" if r.get("flops_per_frame") is not None else "-"
         lines.append(

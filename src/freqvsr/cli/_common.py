@@ -35,23 +35,36 @@ def common_parser() -> argparse.ArgumentParser:
 
 def quiet_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--quiet", action="store_true",
-                   help="print no progress and no summary; errors and warnings still show (default: off)")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print no progress and no summary; errors and warnings still show (default: off)",
+    )
     return p
 
 
 def json_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
-                   help="also write the result as JSON to FILE; '-' or no FILE: standard output (default: none)")
+    p.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        default=None,
+        metavar="FILE",
+        help="also write the result as JSON to FILE; '-' or no FILE: standard output (default: none)",
+    )
     return p
 
 
 def device_parser(default: str | None = "auto", help_default: str = "auto") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--device", default=default, metavar="DEVICE",
-                   help=f"auto | cpu | cuda | cuda:N; auto = the first CUDA GPU when there is one, else the CPU "
-                        f"(default: {help_default})")
+    p.add_argument(
+        "--device",
+        default=default,
+        metavar="DEVICE",
+        help=f"auto | cpu | cuda | cuda:N; auto = the first CUDA GPU when there is one, else the CPU "
+        f"(default: {help_default})",
+    )
     return p
 
 
@@ -105,8 +118,9 @@ class DeprecatedAlias(argparse.Action):
         super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        warnings.warn(f"{option_string} is deprecated here and will be removed; use {self.new}",
-                      FutureWarning, stacklevel=2)
+        warnings.warn(
+            f"{option_string} is deprecated here and will be removed; use {self.new}", FutureWarning, stacklevel=2
+        )
         setattr(namespace, self.dest, values)
 
 

@@ -16,32 +16,65 @@ from freqvsr.errors import UsageError
 
 
 def add_parser(sub, common) -> None:
-    p = sub.add_parser("compare", parents=[common, quiet_parser(), json_parser()],
-                       help="visual report: zoomed crops, DCT spectra, per-frame PSNR",
-                       description="Compare super-resolved outputs with their low-quality input (and ground truth): "
-                                   "a self-contained HTML page or a PNG montage.")
-    p.add_argument("inputs", nargs="+", metavar="LQ SR [GT]",
-                   help="LQ input, SR output, optional ground truth "
-                        "(with --sr: LQ [GT], kept together before or after the options)")
-    p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="report.html (self-contained page) or report.png (required)")
-    p.add_argument("--sr", action="append", default=[], metavar="PATH",
-                   help="an SR output to compare, repeatable (default: the second positional)")
+    p = sub.add_parser(
+        "compare",
+        parents=[common, quiet_parser(), json_parser()],
+        help="visual report: zoomed crops, DCT spectra, per-frame PSNR",
+        description="Compare super-resolved outputs with their low-quality input (and ground truth): "
+        "a self-contained HTML page or a PNG montage.",
+    )
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="LQ SR [GT]",
+        help="LQ input, SR output, optional ground truth "
+        "(with --sr: LQ [GT], kept together before or after the options)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="report.html (self-contained page) or report.png (required)",
+    )
+    p.add_argument(
+        "--sr",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="an SR output to compare, repeatable (default: the second positional)",
+    )
     # dest "labels": the parameter of compare() it sets (messages name it so)
-    p.add_argument("--label", dest="labels", action="append", default=[], metavar="NAME",
-                   help="name of each SR, in order, repeatable (default: the file or folder names)")
+    p.add_argument(
+        "--label",
+        dest="labels",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="name of each SR, in order, repeatable (default: the file or folder names)",
+    )
     p.add_argument("--gt", default=None, metavar="PATH", help="ground truth (default: the third positional, if any)")
     p.add_argument("--frame", type=int, default=None, help="frame index to show (default: the middle one)")
-    p.add_argument("--crop", default=None, metavar="X,Y,W,H",
-                   help="crop in output pixels (default: auto, where outputs differ most)")
+    p.add_argument(
+        "--crop",
+        default=None,
+        metavar="X,Y,W,H",
+        help="crop in output pixels (default: auto, where outputs differ most)",
+    )
     p.add_argument("--crop-size", type=int, default=96, metavar="N", help="side of the auto crop (default: 96)")
     p.add_argument("--zoom", type=int, default=2, help="nearest-neighbour magnification of the crops (default: 2)")
     p.add_argument("--scale", type=int, default=None, help="SR/LQ size ratio (default: inferred from the sizes)")
-    p.add_argument("--max-frames", type=int, default=None, metavar="N",
-                   help="score only the first N frames against GT (default: all)")
+    p.add_argument(
+        "--max-frames",
+        type=int,
+        default=None,
+        metavar="N",
+        help="score only the first N frames against GT (default: all)",
+    )
     p.add_argument("--y-channel", action="store_true", help="PSNR/SSIM on BT.601 Y instead of RGB (default: RGB)")
-    p.add_argument("--crop-border", type=int, default=0, metavar="N",
-                   help="pixels ignored on each side for PSNR/SSIM (default: 0)")
+    p.add_argument(
+        "--crop-border", type=int, default=0, metavar="N", help="pixels ignored on each side for PSNR/SSIM (default: 0)"
+    )
     p.add_argument("--no-bicubic", action="store_true", help="leave out the bicubic-upscaled LQ panel (default: shown)")
     p.set_defaults(func=run)
 
@@ -67,9 +100,22 @@ def run(args: argparse.Namespace) -> int:
 
     lq, srs, gt = split_inputs(args.inputs, args.sr, args.gt)
     check_json_target(args.json)
-    result = compare(lq, srs, gt, args.output, labels=args.labels or None, frame=args.frame, crop=args.crop,
-                     crop_size=args.crop_size, zoom=args.zoom, max_frames=args.max_frames, scale=args.scale,
-                     bicubic=not args.no_bicubic, y_channel=args.y_channel, crop_border=args.crop_border)
+    result = compare(
+        lq,
+        srs,
+        gt,
+        args.output,
+        labels=args.labels or None,
+        frame=args.frame,
+        crop=args.crop,
+        crop_size=args.crop_size,
+        zoom=args.zoom,
+        max_frames=args.max_frames,
+        scale=args.scale,
+        bicubic=not args.no_bicubic,
+        y_channel=args.y_channel,
+        crop_border=args.crop_border,
+    )
     if not args.quiet:
         print(format_summary(result), file=sys.stderr)
     write_json(args.json, result)

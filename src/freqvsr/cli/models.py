@@ -9,10 +9,13 @@ from freqvsr.cli._common import json_parser, quiet_parser, write_json
 
 
 def add_parser(sub, common) -> None:
-    p = sub.add_parser("models", parents=[common, quiet_parser(), json_parser()],
-                       help="list registered models: params, weights, measured quality",
-                       description="The model zoo: every registered name with its parameters, temporal kind, shipped "
-                                   "weights, training data and measured quality. --json gives the same rows as JSON.")
+    p = sub.add_parser(
+        "models",
+        parents=[common, quiet_parser(), json_parser()],
+        help="list registered models: params, weights, measured quality",
+        description="The model zoo: every registered name with its parameters, temporal kind, shipped "
+        "weights, training data and measured quality. --json gives the same rows as JSON.",
+    )
     p.set_defaults(func=run)
 
 
@@ -40,8 +43,17 @@ def run(args: argparse.Namespace) -> int:
     if args.quiet or args.json == "-":  # the JSON on standard output is the table
         return 0
     headers = ["name", "params", "temporal", "weights", "trained on", "quality"]
-    table = [[r["name"] + (" (default)" if r["name"] == DEFAULT_MODEL else ""), _fmt_params(r["params"]), r["temporal"],
-              r["weights"], r["trained_on"] or "-", r["quality"] or "-"] for r in rows]
+    table = [
+        [
+            r["name"] + (" (default)" if r["name"] == DEFAULT_MODEL else ""),
+            _fmt_params(r["params"]),
+            r["temporal"],
+            r["weights"],
+            r["trained_on"] or "-",
+            r["quality"] or "-",
+        ]
+        for r in rows
+    ]
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
     for row in table:

@@ -18,10 +18,13 @@ from freqvsr.cli._common import check_json_target, device_parser, json_parser, q
 def add_parser(sub, common) -> None:
     # --device default None: the recipe's train.device (itself auto unless the recipe says otherwise)
     device = device_parser(None, "the recipe's train.device, auto")
-    p = sub.add_parser("train", parents=[common, quiet_parser(), json_parser(), device],
-                       help="train a model from a YAML recipe (configs/*.yaml)",
-                       description="Train a model from a YAML recipe; key=value arguments override the recipe "
-                                   "(e.g. optimizer.lr=1e-4 train.iterations=500). Under torchrun: DDP.")
+    p = sub.add_parser(
+        "train",
+        parents=[common, quiet_parser(), json_parser(), device],
+        help="train a model from a YAML recipe (configs/*.yaml)",
+        description="Train a model from a YAML recipe; key=value arguments override the recipe "
+        "(e.g. optimizer.lr=1e-4 train.iterations=500). Under torchrun: DDP.",
+    )
     p.add_argument("config", metavar="CONFIG.yaml", help="the training recipe")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="typed overrides of recipe fields")
     p.add_argument("--out", default=None, metavar="DIR", help="run folder (default: runs/<recipe name>)")
@@ -52,8 +55,11 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out or Path("runs") / cfg.name)
         result = pretrain_spynet(cfg, out, progress=not args.quiet)
         if not args.quiet:
-            print(f"{result['weights']}: EPE {result['epe']:.3f} px on {result['pairs']} held-out pairs "
-                  f"(zero flow {result['epe_zero']:.3f} px)", file=sys.stderr)
+            print(
+                f"{result['weights']}: EPE {result['epe']:.3f} px on {result['pairs']} held-out pairs "
+                f"(zero flow {result['epe_zero']:.3f} px)",
+                file=sys.stderr,
+            )
         write_json(args.json, result)
         return 0
 

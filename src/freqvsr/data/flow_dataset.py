@@ -36,8 +36,17 @@ class FlowClipDataset(Dataset):
     ``augment``: random flips/transpose; ``repeat``: items per clip per epoch.
     """
 
-    def __init__(self, root, *, num_frames: int = 2, patch: int | None = 256, augment: bool = True,
-                 repeat: int = 1, seed: int = 0, epoch: int = 0):
+    def __init__(
+        self,
+        root,
+        *,
+        num_frames: int = 2,
+        patch: int | None = 256,
+        augment: bool = True,
+        repeat: int = 1,
+        seed: int = 0,
+        epoch: int = 0,
+    ):
         from freqvsr.io import list_images
 
         self.root = Path(root)
@@ -46,8 +55,9 @@ class FlowClipDataset(Dataset):
         path = self.root / "manifest.json"
         if not path.is_file():
             raise InputError(f"{path}: not found (build the corpus with `freqvsr data build-corpus {self.root}`)")
-        entries = [e for e in json.loads(path.read_text())["clips"]
-                   if e["kind"] == "synthetic" and e["frames"] >= num_frames]
+        entries = [
+            e for e in json.loads(path.read_text())["clips"] if e["kind"] == "synthetic" and e["frames"] >= num_frames
+        ]
         if not entries:
             raise InputError(f"{path}: no synthetic clips with >= {num_frames} frames")
         self.entries = entries
@@ -101,5 +111,9 @@ class FlowClipDataset(Dataset):
         qx = torch.arange(ww, dtype=f_t.dtype) + f_t[:, 0]
         qy = torch.arange(hh, dtype=f_t.dtype)[:, None] + f_t[:, 1]
         v_t = v_t & (qx >= 0) & (qx <= ww - 1) & (qy >= 0) & (qy <= hh - 1)
-        return {"frames": x_t.contiguous(), "flow": f_t.contiguous(), "valid": v_t.contiguous(),
-                "key": f"{e['name']}/{start:08d}"}
+        return {
+            "frames": x_t.contiguous(),
+            "flow": f_t.contiguous(),
+            "valid": v_t.contiguous(),
+            "key": f"{e['name']}/{start:08d}",
+        }

@@ -81,8 +81,9 @@ class ImageFrames:
         shape = frames[0].shape
         for p, f in zip(self.paths[start : start + count], frames, strict=True):
             if f.shape != shape:
-                raise InputError(f"{p}: size {f.shape[1]}x{f.shape[0]} differs from {self.paths[start].name} "
-                                 f"({shape[1]}x{shape[0]})")
+                raise InputError(
+                    f"{p}: size {f.shape[1]}x{f.shape[0]} differs from {self.paths[start].name} ({shape[1]}x{shape[0]})"
+                )
         return np.stack(frames)
 
     def __repr__(self) -> str:

@@ -69,8 +69,10 @@ def open_pack(root) -> dict[str, Any]:
     for part in ("hr", "lr"):
         arr = _load(root / index[part]["file"])
         if list(arr.shape) != list(index[part]["shape"]) or arr.dtype != np.uint8:
-            raise InputError(f"{root / index[part]['file']}: {arr.dtype} {list(arr.shape)}, the index says uint8 "
-                             f"{index[part]['shape']} (corrupt pack; rebuild it)")
+            raise InputError(
+                f"{root / index[part]['file']}: {arr.dtype} {list(arr.shape)}, the index says uint8 "
+                f"{index[part]['shape']} (corrupt pack; rebuild it)"
+            )
     return index
 
 
@@ -94,12 +96,26 @@ class PackDataset(Dataset):
     Pickles as a path and integers; each process maps the arrays on first use.
     """
 
-    def __init__(self, root, *, num_frames: int | None = 7, scale: int = 4, lq_patch: int | None = 32,
-                 degrade: Any = None, augment: bool | Augment = True, sampling: str = "random", repeat: int = 1,
-                 seed: int = 0, epoch: int = 0, draws: int | None = None):
+    def __init__(
+        self,
+        root,
+        *,
+        num_frames: int | None = 7,
+        scale: int = 4,
+        lq_patch: int | None = 32,
+        degrade: Any = None,
+        augment: bool | Augment = True,
+        sampling: str = "random",
+        repeat: int = 1,
+        seed: int = 0,
+        epoch: int = 0,
+        draws: int | None = None,
+    ):
         if degrade is not None:
-            raise UsageError(f"a training pack carries its LR (degraded when the pack was built); set "
-                             f"degradation.preset: disk, not {degrade!r}")
+            raise UsageError(
+                f"a training pack carries its LR (degraded when the pack was built); set "
+                f"degradation.preset: disk, not {degrade!r}"
+            )
         self.root = str(Path(root).resolve())
         index = open_pack(self.root)
         self.n, self.draws_total, self.frames = index["lr"]["shape"][:3]
@@ -167,13 +183,22 @@ class PackDataset(Dataset):
             y, x = _randint(g, 0, self.lr_side - p), _randint(g, 0, self.lr_side - p)
             r = torch.rand(4, generator=g, dtype=torch.float64).tolist()  # all four always drawn (ClipDataset)
             a = self.augment
-            flags = (a.hflip and r[0] < 0.5, a.vflip and r[1] < 0.5, a.transpose and r[2] < 0.5,
-                     a.reverse and r[3] < 0.5)
+            flags = (
+                a.hflip and r[0] < 0.5,
+                a.vflip and r[1] < 0.5,
+                a.transpose and r[2] < 0.5,
+                a.reverse and r[3] < 0.5,
+            )
         lq = np.array(lr[q, draw, start : start + count, y : y + p, x : x + p])  # copies out of the read-only map
         gt = np.array(hr[q, start : start + count, s * y : s * (y + p), s * x : s * (x + p)])
         lq_t, gt_t = _augment([to_float_tensor(lq), to_float_tensor(gt)], flags)
-        return {"lq": lq_t, "gt": gt_t, "key": f"{self.keys[q]}/pack{q:05d}.{draw}/{start:08d}",
-                "params": self.params[q][draw], "origin": (q, draw, start, y, x, flags)}
+        return {
+            "lq": lq_t,
+            "gt": gt_t,
+            "key": f"{self.keys[q]}/pack{q:05d}.{draw}/{start:08d}",
+            "params": self.params[q][draw],
+            "origin": (q, draw, start, y, x, flags),
+        }
 
 
 def pack_bytes_per_sequence(frames: int, hr_size: int, draws: int, scale: int = 4) -> int:
@@ -203,9 +228,22 @@ def _refuse_foreign(out: Path) -> None:
             raise OutputError(f"{out}: exists, is not empty and is not a training pack; refusing to write into it")
 
 
-def build_pack(store, out, *, mib: float = 40.0, preset: str = "camera-mix", draws: int = 3, frames: int = 10,
-               hr_size: int = 192, scale: int = 4, seed: int = 0, balance: str = "kinds", crop_candidates: int = 4,
-               command: str = "", log: Callable[[str], None] | None = None) -> dict[str, Any]:
+def build_pack(
+    store,
+    out,
+    *,
+    mib: float = 40.0,
+    preset: str = "camera-mix",
+    draws: int = 3,
+    frames: int = 10,
+    hr_size: int = 192,
+    scale: int = 4,
+    seed: int = 0,
+    balance: str = "kinds",
+    crop_candidates: int = 4,
+    command: str = "",
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Cut ``frames`` x ``hr_size``² HR crop sequences from the frame store ``store`` and degrade each
     ``draws`` times with ``preset``; write the pack to ``out`` (see the module docstring).
 
@@ -262,8 +300,7 @@ def build_pack(store, out, *, mib: float = 40.0, preset: str = "camera-mix", dra
         (out / name).unlink(missing_ok=True)  # an old index must never describe new arrays
     hr_part, lr_part = out / (HR_NAME + ".partial.npy"), out / (LR_NAME + ".partial.npy")
     hr = np.lib.format.open_memmap(hr_part, mode="w+", dtype=np.uint8, shape=(n, frames, hr_size, hr_size, 3))
-    lr = np.lib.format.open_memmap(lr_part, mode="w+", dtype=np.uint8,
-                                   shape=(n, draws, frames, lr_side, lr_side, 3))
+    lr = np.lib.format.open_memmap(lr_part, mode="w+", dtype=np.uint8, shape=(n, draws, frames, lr_side, lr_side, 3))
     sequences, kinds_count = [], {}
     done = False
     try:
@@ -271,8 +308,10 @@ def build_pack(store, out, *, mib: float = 40.0, preset: str = "camera-mix", dra
             g = np.random.default_rng([seed, q])
             start = int(g.integers(0, e["frames"] - frames + 1))
             seq = clips[e["key"]].gt.array()[start : start + frames]
-            cands = [(int(g.integers(0, e["height"] - hr_size + 1)), int(g.integers(0, e["width"] - hr_size + 1)))
-                     for _ in range(crop_candidates)]
+            cands = [
+                (int(g.integers(0, e["height"] - hr_size + 1)), int(g.integers(0, e["width"] - hr_size + 1)))
+                for _ in range(crop_candidates)
+            ]
             mid = np.asarray(seq[frames // 2], dtype=np.float32)
             y, x = max(cands, key=lambda c: _detail(mid[c[0] : c[0] + hr_size, c[1] : c[1] + hr_size]))
             crop = np.array(seq[:, y : y + hr_size, x : x + hr_size])
@@ -303,10 +342,18 @@ def build_pack(store, out, *, mib: float = 40.0, preset: str = "camera-mix", dra
         "format": PACK_FORMAT,
         "version": PACK_VERSION,
         "scale": scale,
-        "hr": {"file": HR_NAME, "shape": [n, frames, hr_size, hr_size, 3], "dtype": "uint8",
-               "layout": "(sequence, frame, y, x, RGB)"},
-        "lr": {"file": LR_NAME, "shape": [n, draws, frames, lr_side, lr_side, 3], "dtype": "uint8",
-               "layout": "(sequence, draw, frame, y, x, RGB)"},
+        "hr": {
+            "file": HR_NAME,
+            "shape": [n, frames, hr_size, hr_size, 3],
+            "dtype": "uint8",
+            "layout": "(sequence, frame, y, x, RGB)",
+        },
+        "lr": {
+            "file": LR_NAME,
+            "shape": [n, draws, frames, lr_side, lr_side, 3],
+            "dtype": "uint8",
+            "layout": "(sequence, draw, frame, y, x, RGB)",
+        },
         "bytes": n * per_seq,
         "preset": preset,
         "draws": draws,
@@ -314,10 +361,14 @@ def build_pack(store, out, *, mib: float = 40.0, preset: str = "camera-mix", dra
         "balance": balance,
         "crop_candidates": crop_candidates,
         "kinds": dict(sorted(kinds_count.items())),
-        "store": {"path": str(Path(store).resolve()), "clips": len(index["clips"]), "usable_clips": len(usable),
-                  "usable_per_kind": {k: len(v) for k, v in sorted(by_kind.items())}},
+        "store": {
+            "path": str(Path(store).resolve()),
+            "clips": len(index["clips"]),
+            "usable_clips": len(usable),
+            "usable_per_kind": {k: len(v) for k, v in sorted(by_kind.items())},
+        },
         "degradation": "freqvsr.degrade.apply(HR crop sequence as float [0,1], DegradeParams.from_dict(draw)), "
-                       "rounded to uint8 (exact: apply's output is on the 8-bit grid)",
+        "rounded to uint8 (exact: apply's output is on the 8-bit grid)",
         "command": command,
         "seconds": round(time.perf_counter() - t0, 2),
         "sequences": sequences,

@@ -79,8 +79,10 @@ def _check_size(path: Path, expected: int) -> None:
     except OSError as e:
         raise InputError(f"{path}: cannot read the store's data file ({e.strerror or e})") from None
     if size != expected:
-        raise InputError(f"{path}: {size} bytes, the index says {expected} (truncated or corrupt store; "
-                         f"rebuild it with `freqvsr data build-store`)")
+        raise InputError(
+            f"{path}: {size} bytes, the index says {expected} (truncated or corrupt store; "
+            f"rebuild it with `freqvsr data build-store`)"
+        )
 
 
 class StoreFrames:
@@ -156,8 +158,11 @@ def store_clips(root, min_frames: int = 1) -> list[Clip]:
     root = Path(root)
     index = open_store(root)
     data = (root / index.get("data", DATA_NAME)).resolve()
-    clips = [Clip(c["key"], StoreFrames(data, c["offset"], c["frames"], c["height"], c["width"], index["bytes"]))
-             for c in index["clips"] if c["frames"] >= min_frames]
+    clips = [
+        Clip(c["key"], StoreFrames(data, c["offset"], c["frames"], c["height"], c["width"], index["bytes"]))
+        for c in index["clips"]
+        if c["frames"] >= min_frames
+    ]
     if not clips:
         raise InputError(f"{root / INDEX_NAME}: no clip with at least {min_frames} frames")
     return clips
@@ -169,8 +174,9 @@ def verify_store(root) -> int:
     index = open_store(root)
     for clip, entry in zip(store_clips(root), index["clips"], strict=True):
         if zlib.crc32(clip.gt.array()) != entry["crc32"]:
-            raise InputError(f"{root / index.get('data', DATA_NAME)}: clip {clip.key} fails its CRC-32 check (corrupt "
-                             "store)")
+            raise InputError(
+                f"{root / index.get('data', DATA_NAME)}: clip {clip.key} fails its CRC-32 check (corrupt store)"
+            )
     return len(index["clips"])
 
 
@@ -200,12 +206,15 @@ def _refuse_foreign(store: Path) -> None:
         except (OSError, ValueError, AttributeError):
             ok = False
         if not ok:
-            raise OutputError(f"{store}: exists, is not empty and is not a frame store (no valid {INDEX_NAME}); "
-                              "refusing to write into it")
+            raise OutputError(
+                f"{store}: exists, is not empty and is not a frame store (no valid {INDEX_NAME}); "
+                "refusing to write into it"
+            )
 
 
-def build_store(source_dir, store_dir, *, frames_per_read: int = 8,
-                log: Callable[[str], None] | None = None) -> dict[str, Any]:
+def build_store(
+    source_dir, store_dir, *, frames_per_read: int = 8, log: Callable[[str], None] | None = None
+) -> dict[str, Any]:
     """Decode every clip of ``source_dir`` (the clips :class:`FolderDataset` sees: frame folders and
     videos, recursively) into ``store_dir``; returns the index (also ``store_dir/store.json``).
 
@@ -253,8 +262,10 @@ def build_store(source_dir, store_dir, *, frames_per_read: int = 8,
                 if block.dtype != np.uint8:
                     raise InputError(f"{c.gt!r}: {block.dtype} frames; the store holds 8-bit frames only")
                 if block.shape[1:] != view.shape[1:]:
-                    raise InputError(f"{c.gt!r}: frames {block.shape[2]}x{block.shape[1]} from frame {s}, "
-                                     f"the first frame is {e['width']}x{e['height']}")
+                    raise InputError(
+                        f"{c.gt!r}: frames {block.shape[2]}x{block.shape[1]} from frame {s}, "
+                        f"the first frame is {e['width']}x{e['height']}"
+                    )
                 view[s : s + len(block)] = block
                 crc = zlib.crc32(np.ascontiguousarray(block), crc)
             e["crc32"] = crc

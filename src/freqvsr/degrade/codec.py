@@ -52,10 +52,17 @@ __all__ = [
 #: Encoders supported, with the aliases users may type.
 CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1")
 _ALIASES = {
-    "h264": "libx264", "x264": "libx264", "avc": "libx264",
-    "h265": "libx265", "x265": "libx265", "hevc": "libx265",
-    "vp9": "libvpx-vp9", "libvpx": "libvpx-vp9",
-    "av1": "libsvtav1", "svtav1": "libsvtav1", "svt-av1": "libsvtav1",
+    "h264": "libx264",
+    "x264": "libx264",
+    "avc": "libx264",
+    "h265": "libx265",
+    "x265": "libx265",
+    "hevc": "libx265",
+    "vp9": "libvpx-vp9",
+    "libvpx": "libvpx-vp9",
+    "av1": "libsvtav1",
+    "svtav1": "libsvtav1",
+    "svt-av1": "libsvtav1",
 }
 _CRF_RANGE = {"libx264": (0, 51), "libx265": (0, 51), "libvpx-vp9": (0, 63), "libsvtav1": (0, 63)}
 # yuv420p needs even sizes for every codec. libx265 (4.x, as bundled with PyAV) is additionally not
@@ -269,8 +276,18 @@ def add_encoder_stream(container, p: CodecParams, width: int, height: int, rate:
     opts, bit_rate = _encoder_options(p)
     rate = Fraction(rate if rate is not None else p.fps).limit_denominator(1_000_000)
     try:
-        return add_video_stream(container, p.codec, rate=rate, width=width, height=height, pix_fmt=p.pix_fmt,
-                                options=opts, thread_count=p.threads, colour=BT601_LIMITED, bit_rate=bit_rate)
+        return add_video_stream(
+            container,
+            p.codec,
+            rate=rate,
+            width=width,
+            height=height,
+            pix_fmt=p.pix_fmt,
+            options=opts,
+            thread_count=p.threads,
+            colour=BT601_LIMITED,
+            bit_rate=bit_rate,
+        )
     except (av.error.FFmpegError, ValueError) as e:
         raise OutputError(f"encoder {p.codec} is not available in this PyAV build: {e}") from e
 

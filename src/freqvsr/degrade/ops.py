@@ -83,8 +83,13 @@ def bd_downsample(
 
 
 def bd_matrices(
-    height: int, width: int, scale: int = 4, sigma: float | None = None, size: int = 13,
-    offset: int = 0, padding: str = "reflect",
+    height: int,
+    width: int,
+    scale: int = 4,
+    sigma: float | None = None,
+    size: int = 13,
+    offset: int = 0,
+    padding: str = "reflect",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Row/column matrices of :func:`bd_downsample` (the Gaussian is separable: blur and subsample
     in one small matrix product per axis, never forming the blurred full-size frame)."""

@@ -370,8 +370,11 @@ def _build_presets() -> dict[str, Preset]:
             _fixed(codec=CodecParams("libx265", qp=qp, low_delay=True)),
         )
     add("real", "FastRealVSR mix: blur s in [0.2,3], BI, noise s in [1,5], H.264 CRF in [18,35]", _real_sampler)
-    add("ftvsr-mix", "FTVSR training mix: clean with p=0.5, else uniform {clean, CRF15, CRF25, CRF35}",
-        _ftvsr_mix_sampler)
+    add(
+        "ftvsr-mix",
+        "FTVSR training mix: clean with p=0.5, else uniform {clean, CRF15, CRF25, CRF35}",
+        _ftvsr_mix_sampler,
+    )
     add("camera-mix", "default model's mix: clean with p=0.4, else H.264 CRF uniform in [15, 37]", _camera_mix_sampler)
     return p
 

@@ -112,8 +112,9 @@ def resolve_params(
             params = params.replace(noise=NoiseParams("gaussian", sigma=float(noise), seed=noise_seed))
     rates = {k: v for k, v in (("crf", crf), ("qp", qp), ("bitrate", bitrate)) if v is not None}
     if len(rates) > 1:
-        raise UsageError("give at most one of crf=, qp= and bitrate= (got "
-                         f"{', '.join(f'{k}={v}' for k, v in rates.items())})")
+        raise UsageError(
+            f"give at most one of crf=, qp= and bitrate= (got {', '.join(f'{k}={v}' for k, v in rates.items())})"
+        )
     if "bitrate" in rates:
         rates["bitrate"] = parse_bitrate(rates["bitrate"])
     base = params.codec
@@ -165,8 +166,15 @@ def _lr_frames(source, params: DegradeParams, max_frames: int | None, chunk: int
         yield from flush()
 
 
-def _write_encoded(path: Path, frames: Iterator[np.ndarray], codec: CodecParams | None, rate: Fraction,
-                   fmt: str | None = None, pad: bool = False, name: Path | None = None) -> int:
+def _write_encoded(
+    path: Path,
+    frames: Iterator[np.ndarray],
+    codec: CodecParams | None,
+    rate: Fraction,
+    fmt: str | None = None,
+    pad: bool = False,
+    name: Path | None = None,
+) -> int:
     """Encode ``frames`` into a new video file at ``path``; returns the number of frames.
 
     ``pad``: pad frames as :func:`~freqvsr.degrade.codec.codec_roundtrip` does (even size, x265
@@ -201,8 +209,17 @@ def _write_encoded(path: Path, frames: Iterator[np.ndarray], codec: CodecParams 
                 write = lambda img, i: encode_frame(container, stream, img, i)
             else:
                 name, pix_fmt, opts = _LOSSLESS[path.suffix.lower()]
-                stream = add_video_stream(container, name, rate=rate, width=w, height=h, pix_fmt=pix_fmt,
-                                          options=opts, thread_count=0, colour=None)
+                stream = add_video_stream(
+                    container,
+                    name,
+                    rate=rate,
+                    width=w,
+                    height=h,
+                    pix_fmt=pix_fmt,
+                    options=opts,
+                    thread_count=0,
+                    colour=None,
+                )
 
                 def write(img, i):
                     vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24").reformat(format=pix_fmt)
@@ -217,8 +234,9 @@ def _write_encoded(path: Path, frames: Iterator[np.ndarray], codec: CodecParams 
             else:
                 container.mux(stream.encode(None))
     except av.FFmpegError as e:
-        raise OutputError(f"{name}: encoding failed "
-                          f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        raise OutputError(
+            f"{name}: encoding failed ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+        ) from None
     return n
 
 
@@ -279,8 +297,16 @@ def degrade_video(
     with open_input(src, fps=fps) as source:
         info = source.info
         params = resolve_params(
-            preset, scale=scale, blur=blur, noise=noise, codec=codec, crf=crf, qp=qp,
-            bitrate=bitrate, seed=seed, fps=float(info.fps),
+            preset,
+            scale=scale,
+            blur=blur,
+            noise=noise,
+            codec=codec,
+            crf=crf,
+            qp=qp,
+            bitrate=bitrate,
+            seed=seed,
+            fps=float(info.fps),
         )
         if video_out:
             if dst.is_dir():

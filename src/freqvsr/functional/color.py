@@ -20,9 +20,10 @@ def rgb_to_y601(rgb: torch.Tensor) -> torch.Tensor:
 
 
 # Full BT.601 YCbCr with the MATLAB/BasicSR offsets, on [0, 1] values (Y in [16/255, 235/255]).
-_RGB2YCC = torch.tensor(
-    [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]], dtype=torch.float64
-) / 255.0
+_RGB2YCC = (
+    torch.tensor([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]], dtype=torch.float64)
+    / 255.0
+)
 _YCC_OFFSET = torch.tensor([16.0, 128.0, 128.0], dtype=torch.float64) / 255.0
 
 

@@ -173,8 +173,9 @@ def _sample(
     # padded table (top-left at (y0+2, x0+2)); any other sample is 0 and reads neighbourhood (0, 0).
     inside = (y0 >= -1) & (y0 <= h - 1) & (x0 >= -1) & (x0 <= w - 1)
     local = torch.where(inside, (y0 + 2) * (w + 2) + (x0 + 2), torch.zeros((), dtype=cdt, device=dev)).long()
-    group_base = (torch.arange(n, device=dev).view(n, 1, 1, 1, 1) * dg
-                  + torch.arange(dg, device=dev).view(1, 1, 1, dg, 1))
+    group_base = torch.arange(n, device=dev).view(n, 1, 1, 1, 1) * dg + torch.arange(dg, device=dev).view(
+        1, 1, 1, dg, 1
+    )
     index = local + group_base * ((h + 2) * (w + 2))
     quad = table.index_select(0, index.reshape(-1)).view(-1, cg, 4)
 
@@ -211,8 +212,15 @@ def _deform_conv2d_gather(
     outs = []
     for r0, r1 in _row_chunks(ho, rows_per_chunk):
         cols = _sample(
-            table, (h, w), offset[:, :, r0:r1], None if mask is None else mask[:, :, r0:r1],
-            (kh, kw), stride, padding, dilation, r0,
+            table,
+            (h, w),
+            offset[:, :, r0:r1],
+            None if mask is None else mask[:, :, r0:r1],
+            (kh, kw),
+            stride,
+            padding,
+            dilation,
+            r0,
         )
         m = n * (r1 - r0) * wo
         if groups == 1:
@@ -226,7 +234,6 @@ def _deform_conv2d_gather(
     if bias is not None:
         out = out + bias.view(1, -1, 1, 1)
     return out
-
 
 
 # The grid_sample backend processes output rows in chunks whose samples hold at most this many
@@ -412,8 +419,7 @@ def modulated_deform_conv2d(
         return _deform_conv2d_grid_sample(x, offset, mask, weight, bias, stride, padding, dilation, groups)
     if backend == "gather":
         return _deform_conv2d_gather(x, offset, mask, weight, bias, stride, padding, dilation, groups)
-    raise ValueError(
-        f"backend must be 'auto', 'grid_sample' (= 'torch'), 'gather' or 'torchvision', got {backend!r}")
+    raise ValueError(f"backend must be 'auto', 'grid_sample' (= 'torch'), 'gather' or 'torchvision', got {backend!r}")
 
 
 def deform_conv_flops(batch: int, weight_shape: tuple[int, ...], out_hw: tuple[int, int]) -> int:

@@ -56,10 +56,10 @@ def _matrix_np(in_len: int, out_len: int, scale: float, antialias: bool) -> np.n
         kernel = _cubic
 
     out_pos = np.arange(1, out_len + 1, dtype=np.float64)
-    u = out_pos / scale + 0.5 * (1.0 - 1.0 / scale)            # centre in 1-based input coordinates
+    u = out_pos / scale + 0.5 * (1.0 - 1.0 / scale)  # centre in 1-based input coordinates
     left = np.floor(u - width / 2.0)
-    taps = int(math.ceil(width)) + 2                            # enough taps to cover the support
-    idx = left[:, None] + np.arange(taps, dtype=np.float64)[None, :]   # (out, taps), 1-based
+    taps = int(math.ceil(width)) + 2  # enough taps to cover the support
+    idx = left[:, None] + np.arange(taps, dtype=np.float64)[None, :]  # (out, taps), 1-based
     weights = kernel(u[:, None] - idx)
     weights = weights / weights.sum(axis=1, keepdims=True)
     # Symmetric padding: index sequence 1..n, n..1 repeated; mod makes any distance valid,
@@ -74,8 +74,13 @@ def _matrix_np(in_len: int, out_len: int, scale: float, antialias: bool) -> np.n
 
 
 def resize_matrix(
-    in_len: int, out_len: int, scale: float | None = None, antialias: bool = True,
-    *, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None,
+    in_len: int,
+    out_len: int,
+    scale: float | None = None,
+    antialias: bool = True,
+    *,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str | None = None,
 ) -> torch.Tensor:
     """The ``(out_len, in_len)`` matrix ``W`` with ``resized = W @ signal`` along one axis.
 

@@ -25,6 +25,9 @@ import sys
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
+# glibc's own defaults, restored by release_freed_memory()
+_DEFAULT_MMAP_MAX = 65536
+_DEFAULT_TRIM_THRESHOLD = 128 * 1024
 # Freed memory above this stays with the process until it exits; below it glibc trims as usual.
 _TRIM_THRESHOLD = 1 << 30
 
@@ -34,6 +37,15 @@ _TRIM_THRESHOLD = 1 << 30
 HEAP_SLACK = 1.6
 
 _state: dict[str, bool] = {}
+
+
+def _mallopt():
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    mallopt = libc.mallopt
+    _ = libc.gnu_get_libc_version  # glibc only: musl has mallopt as a stub that does nothing
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return mallopt
 
 
 def keep_freed_memory() -> bool:
@@ -46,12 +58,26 @@ def keep_freed_memory() -> bool:
     if os.environ.get("FREQVSR_MALLOC", "").strip().lower() == "system" or not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-        _ = libc.gnu_get_libc_version  # glibc only: musl has mallopt as a stub that does nothing
+        mallopt = _mallopt()
     except (OSError, AttributeError):
         return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
     _state["on"] = bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
     return _state["on"]
+
+
+def release_freed_memory() -> None:
+    """Back to glibc's defaults (large blocks mapped and unmapped, freed heap trimmed).
+
+    For jobs whose frame-sized buffers are hundreds of MB (the x4 output of a 4K input): kept in
+    the heap, blocks of such different sizes fragment it, and peak RSS went 1.3x over the plan
+    (measured: docs/robustness.md, "Large frames"). Their page faults cost less than the budget.
+    Stays off for the rest of the process; later jobs plan without the slack."""
+    if not _state.get("on"):
+        return
+    try:
+        mallopt = _mallopt()
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
+    mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
+    _state["on"] = False

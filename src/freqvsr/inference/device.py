@@ -29,8 +29,9 @@ def resolve_device(device: str | torch.device = "auto", *, local_rank: int | Non
         return torch.device("cpu")
     if name == "cuda" or name.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise UsageError(f"device={device}: no CUDA GPU is available (torch {torch.__version__} sees none); use "
-                             "device=cpu")
+            raise UsageError(
+                f"device={device}: no CUDA GPU is available (torch {torch.__version__} sees none); use device=cpu"
+            )
         dev = torch.device(name)
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise UsageError(f"device={device}: only {torch.cuda.device_count()} CUDA device(s) present")

@@ -37,7 +37,7 @@ import torch
 
 from freqvsr.errors import FreqVSRError, UsageError
 from freqvsr.functional.resize import bicubic_upsample
-from freqvsr.inference.allocator import HEAP_SLACK, keep_freed_memory
+from freqvsr.inference.allocator import HEAP_SLACK, keep_freed_memory, release_freed_memory
 from freqvsr.inference.device import autocast, is_oom, resolve_device, resolve_precision
 from freqvsr.inference.memory import (
     MAX_CHUNK,
@@ -58,7 +58,7 @@ from freqvsr.models import VSRModel, create_model
 from freqvsr.models._adapters import as_rgb_model
 
 # Measured working sets, per model instance and (precision, device, luma) setting.
-_WORKING_SETS: "weakref.WeakKeyDictionary[VSRModel, dict]" = weakref.WeakKeyDictionary()
+_WORKING_SETS: weakref.WeakKeyDictionary[VSRModel, dict] = weakref.WeakKeyDictionary()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,14 +130,24 @@ class StreamPlan:
 
     def record(self) -> dict:
         """As JSON-able data (a resumable job's manifest); :meth:`Upscaler.stream` takes it back."""
-        return {"chunk": self.chunk, "overlap": self.overlap, "tile": None if self.tile_hw is None else list(self.tile_hw),
-                "accumulate": self.accumulate, "queue_frames": self.queue_frames}
+        return {
+            "chunk": self.chunk,
+            "overlap": self.overlap,
+            "tile": None if self.tile_hw is None else list(self.tile_hw),
+            "accumulate": self.accumulate,
+            "queue_frames": self.queue_frames,
+        }
 
     @classmethod
     def from_record(cls, record: dict) -> StreamPlan:
         tile = record["tile"]
-        return cls(int(record["chunk"]), int(record["overlap"]), None if tile is None else (int(tile[0]), int(tile[1])),
-                   record.get("accumulate", "float32"), int(record.get("queue_frames", 8)))
+        return cls(
+            int(record["chunk"]),
+            int(record["overlap"]),
+            None if tile is None else (int(tile[0]), int(tile[1])),
+            record.get("accumulate", "float32"),
+            int(record.get("queue_frames", 8)),
+        )
 
     @classmethod
     def from_plan(cls, p: Plan) -> StreamPlan:
@@ -241,8 +251,9 @@ class Upscaler:
         self.memory_budget = parse_memory_size(memory_budget)
         # Until a stream has run: what the requests alone say (reports of an engine never used).
         chunk0 = int(chunk or default_chunk)
-        self.last_plan = StreamPlan(chunk0, int(overlap if overlap is not None else default_overlap(chunk0, temporal)),
-                                    None)
+        self.last_plan = StreamPlan(
+            chunk0, int(overlap if overlap is not None else default_overlap(chunk0, temporal)), None
+        )
 
     # ------------------------------------------------------------------ plan
     # The most recent stream's plan, for reports (the job's UpscaleReport, tests).
@@ -267,6 +278,13 @@ class Upscaler:
     def plan(self) -> Plan | None:
         return self.last_plan.plan
 
+    def release_freed_memory(self) -> None:
+        """Stop keeping freed blocks in the heap (process-wide, see ``inference/allocator.py``):
+        for a job whose frame-sized buffers do not fit the budget with the heap's slack."""
+        if self.keeps_freed_memory:
+            release_freed_memory()
+            self.keeps_freed_memory = False
+
     def working_set(self) -> WorkingSet:
         """The model's measured working set (a probe of a few 32x32 frames, cached per model)."""
         luma = self.model.colour == "y"
@@ -278,22 +296,36 @@ class Upscaler:
             def measure() -> WorkingSet:
                 try:
                     return measure_working_set(
-                        lambda x, states: self._model_call(0, x, states), model.temporal, model.window,
-                        3, model.size_multiple, self.device,
+                        lambda x, states: self._model_call(0, x, states),
+                        model.temporal,
+                        model.window,
+                        3,
+                        model.size_multiple,
+                        self.device,
                     )
                 except Exception:  # a model that cannot run tiny frames: trust its declaration
                     return declared_working_set(model)
 
             disk_key = None
             if model.arch_name is not None:
-                disk_key = "|".join(["v2", model.arch_name, json.dumps(model.arch_args, sort_keys=True, default=str),
-                                     model.temporal, self.precision, self.device.type, str(model.in_channels),
-                                     f"torch {torch.__version__}"])
+                disk_key = "|".join(
+                    [
+                        "v2",
+                        model.arch_name,
+                        json.dumps(model.arch_args, sort_keys=True, default=str),
+                        model.temporal,
+                        self.precision,
+                        self.device.type,
+                        str(model.in_channels),
+                        f"torch {torch.__version__}",
+                    ]
+                )
             cache[key] = cached_working_set(disk_key, measure)
         return cache[key]
 
-    def plan_video(self, height: int, width: int, num_frames: int | None = None,
-                   encoder_bytes: int | None = None) -> Plan:
+    def plan_video(
+        self, height: int, width: int, num_frames: int | None = None, encoder_bytes: int | None = None
+    ) -> Plan:
         """The plan (chunk, overlap, tiles) for frames of this size; changes nothing on the engine.
 
         ``encoder_bytes``: what the output encoder of a file job holds
@@ -306,25 +338,41 @@ class Upscaler:
         if self.device.type != "cpu":
             encoder_bytes = None
         io = None if encoder_bytes is None else job_io_bytes(height, width, self.scale, encoder_bytes)
-        budget = self.memory_budget or default_memory_budget(self.device, io_bytes=io or 0)
+        slack = HEAP_SLACK if self.keeps_freed_memory else 1.0
+        budget = self.memory_budget or default_memory_budget(self.device, io_bytes=int(slack * (io or 0)))
         max_chunk = MAX_CHUNK
         if num_frames and temporal == "sequence":
             max_chunk = max(1, min(MAX_CHUNK, int(num_frames)))
         p = plan(
-            height, width, working_set=ws, budget=budget, temporal=temporal, scale=self.scale,
-            chunk=self.chunk_request, overlap=self.overlap_request, tile=self.tile_request,
-            tile_overlap=self.tile_overlap, size_multiple=self.model.size_multiple, window=self.model.window,
-            host_buffers=self.device.type == "cpu", max_chunk=max_chunk, num_frames=num_frames,
-            allocator_slack=HEAP_SLACK if self.keeps_freed_memory else 1.0, encoder_bytes=encoder_bytes,
+            height,
+            width,
+            working_set=ws,
+            budget=budget,
+            temporal=temporal,
+            scale=self.scale,
+            chunk=self.chunk_request,
+            overlap=self.overlap_request,
+            tile=self.tile_request,
+            tile_overlap=self.tile_overlap,
+            size_multiple=self.model.size_multiple,
+            window=self.model.window,
+            host_buffers=self.device.type == "cpu",
+            max_chunk=max_chunk,
+            num_frames=num_frames,
+            allocator_slack=slack,
+            encoder_bytes=encoder_bytes,
         )
         if not p.fits and self.tile_request is None:
-            warnings.warn(f"no plan fits the memory budget ({p.describe()}); lower chunk= or pass a larger "
-                          "memory_budget=", stacklevel=3)
+            warnings.warn(
+                f"no plan fits the memory budget ({p.describe()}); lower chunk= or pass a larger memory_budget=",
+                stacklevel=3,
+            )
         return p
 
     # --------------------------------------------------------------- compute
-    def _forward(self, x: torch.Tensor, run: StreamPlan, states: dict | None = None,
-                 where: dict | None = None) -> torch.Tensor:
+    def _forward(
+        self, x: torch.Tensor, run: StreamPlan, states: dict | None = None, where: dict | None = None
+    ) -> torch.Tensor:
         """Run the model over (B, T, C, H, W) (or one online frame) with tiling; on out-of-memory,
         halve this stream's tiles and retry (online models keep one state per tile, so their
         tiling is fixed)."""
@@ -373,11 +421,19 @@ class Upscaler:
             net.to(memory_format=torch.contiguous_format)
             return call(xt)
 
-    def _forward_tiled(self, x: torch.Tensor, run: StreamPlan, states: dict | None,
-                       where: dict | None = None) -> torch.Tensor:
+    def _forward_tiled(
+        self, x: torch.Tensor, run: StreamPlan, states: dict | None, where: dict | None = None
+    ) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)
-        y = run_tiled(lambda i, xt: self._model_call(i, xt, states, where), x, self.scale, run.tile_hw,
-                      self.tile_overlap, self.model.size_multiple, accumulate_dtype=getattr(torch, run.accumulate))
+        y = run_tiled(
+            lambda i, xt: self._model_call(i, xt, states, where),
+            x,
+            self.scale,
+            run.tile_hw,
+            self.tile_overlap,
+            self.model.size_multiple,
+            accumulate_dtype=getattr(torch, run.accumulate),
+        )
         return y.clamp_(0.0, 1.0).cpu()  # float32, or float16 from a tiled call that planned it
 
     # -------------------------------------------------------------- streaming
@@ -407,13 +463,22 @@ class Upscaler:
         The returned iterator is an :class:`UpscaleStream`: its ``plan`` is this stream's own.
         """
         stream = UpscaleStream()
-        stream.events = self._events(stream, frames, resume_from, resume_frame, resume_state, num_frames, fixed_plan,
-                                     encoder_bytes)
+        stream.events = self._events(
+            stream, frames, resume_from, resume_frame, resume_state, num_frames, fixed_plan, encoder_bytes
+        )
         return stream
 
-    def _events(self, stream: UpscaleStream, frames: Iterable[torch.Tensor], resume_from: int, resume_frame: int,
-                resume_state: Any, num_frames: int | None, fixed_plan: dict | None,
-                encoder_bytes: int | None = None) -> Iterator[SRFrame | SegmentEnd]:
+    def _events(
+        self,
+        stream: UpscaleStream,
+        frames: Iterable[torch.Tensor],
+        resume_from: int,
+        resume_frame: int,
+        resume_state: Any,
+        num_frames: int | None,
+        fixed_plan: dict | None,
+        encoder_bytes: int | None = None,
+    ) -> Iterator[SRFrame | SegmentEnd]:
         it = iter(frames)
         first = next(it, None)
         if first is None:
@@ -421,8 +486,9 @@ class Upscaler:
         if fixed_plan is not None:
             run = StreamPlan.from_record(fixed_plan)
         else:
-            run = StreamPlan.from_plan(self.plan_video(*first.shape[-2:], num_frames=num_frames,
-                                                       encoder_bytes=encoder_bytes))
+            run = StreamPlan.from_plan(
+                self.plan_video(*first.shape[-2:], num_frames=num_frames, encoder_bytes=encoder_bytes)
+            )
         stream.plan = self.last_plan = run
 
         def chained() -> Iterator[torch.Tensor]:
@@ -444,8 +510,9 @@ class Upscaler:
         """The most recent stream's plan as JSON-able data (see :meth:`StreamPlan.record`)."""
         return self.last_plan.record()
 
-    def _stream_sequence(self, source: Iterator[torch.Tensor], run: StreamPlan, resume_from: int,
-                         resume_frame: int) -> Iterator[SRFrame | SegmentEnd]:
+    def _stream_sequence(
+        self, source: Iterator[torch.Tensor], run: StreamPlan, resume_from: int, resume_frame: int
+    ) -> Iterator[SRFrame | SegmentEnd]:
         chunk, step = run.chunk, run.chunk - run.overlap
         ahead = _Lookahead(source)
         buffer = ahead.frames
@@ -506,8 +573,9 @@ class Upscaler:
                 return
             prev_end, start, seg = end, next_start, seg + 1
 
-    def _stream_batches(self, source: Iterator[torch.Tensor], run: StreamPlan,
-                        resume_from: int) -> Iterator[SRFrame | SegmentEnd]:
+    def _stream_batches(
+        self, source: Iterator[torch.Tensor], run: StreamPlan, resume_from: int
+    ) -> Iterator[SRFrame | SegmentEnd]:
         window = self.model.window if self.model.temporal == "window" else 1
         radius = window // 2
         ahead = _Lookahead(source)
@@ -538,8 +606,9 @@ class Upscaler:
                 return
             start, seg = end, seg + 1
 
-    def _stream_online(self, source: Iterator[torch.Tensor], run: StreamPlan, resume_from: int,
-                       resume_state: Any) -> Iterator[SRFrame | SegmentEnd]:
+    def _stream_online(
+        self, source: Iterator[torch.Tensor], run: StreamPlan, resume_from: int, resume_state: Any
+    ) -> Iterator[SRFrame | SegmentEnd]:
         # One state per tile, explicit, created fresh for every video (or restored on resume).
         states: dict = {k: _to_device(v, self.device) for k, v in (resume_state or {}).items()}
         chunk = run.chunk

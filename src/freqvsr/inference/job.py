@@ -44,8 +44,6 @@ from freqvsr.errors import (
     UsageError,
 )
 from freqvsr.inference.device import peak_host_memory
-from freqvsr.inference.memory import Plan, check_fits
-from freqvsr.inference.scale_out import Group, device_for, portable_error, share_segments
 from freqvsr.inference.engine import (
     SegmentEnd,
     SRFrame,
@@ -57,6 +55,8 @@ from freqvsr.inference.engine import (
     to_lr_tensor,
     upscale_alpha,
 )
+from freqvsr.inference.memory import Plan, check_fits
+from freqvsr.inference.scale_out import Group, device_for, portable_error, share_segments
 from freqvsr.io import (
     VIDEO_EXTENSIONS,
     EncodeSettings,
@@ -163,8 +163,11 @@ def upscale_video(
     Returns an :class:`UpscaleReport`. Raises :class:`freqvsr.errors.FreqVSRError` subclasses with
     a one-line message on bad input, bad options or failures. ``upscaler`` reuses an already
     built engine (several inputs, one model: each input is planned on its own, see
-    :class:`~freqvsr.inference.engine.StreamPlan`). ``memory_budget`` (bytes or ``"2G"``): what the model and the engine's
-    buffers may use; chunk and tiles are planned against it (default ``min(available / 2, 2 GiB)``).
+    :class:`~freqvsr.inference.engine.StreamPlan`). ``memory_budget`` (bytes or ``"2G"``): what the
+    job may use beyond the process itself: the model, the engine's buffers, the output frames
+    queued for the encoder and the encoder's own pictures; chunk and tiles are planned against it
+    (default: 2 GiB plus what the output's I/O needs, at most half the available memory), and a
+    job that cannot fit raises :class:`~freqvsr.errors.ResourceError` before any work.
     A partly corrupt input is upscaled as far as it decodes, with a warning counting the lost
     frames (``report.frames_lost``); ``strict=True`` makes any loss an InputError, and then
     nothing is left at or beside ``dst`` (a resumed run would meet the same damage).
@@ -189,14 +192,34 @@ def upscale_video(
         _check_unfinished_job(work, dst, resume, overwrite)
     settings = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, lossless=lossless)
     if not to_video and (codec or crf is not None or preset or pix_fmt or lossless):
-        raise UsageError(f"{dst}: a folder output is written as lossless PNG frames; codec=, crf=, preset=, pix_fmt= "
-                         "and lossless=True apply to video files")
+        raise UsageError(
+            f"{dst}: a folder output is written as lossless PNG frames; codec=, crf=, preset=, pix_fmt= "
+            "and lossless=True apply to video files"
+        )
     if shared:
         return _upscale_shared(
-            src, dst, to_video, settings, group, model=model, weights=weights, scale=scale, device=device,
-            precision=precision, chunk=chunk, overlap=overlap, tile=tile, tile_overlap=tile_overlap,
-            memory_budget=memory_budget, audio=audio, subtitles=subtitles, resume=resume, overwrite=overwrite,
-            quiet=quiet, strict=strict, upscaler=upscaler,
+            src,
+            dst,
+            to_video,
+            settings,
+            group,
+            model=model,
+            weights=weights,
+            scale=scale,
+            device=device,
+            precision=precision,
+            chunk=chunk,
+            overlap=overlap,
+            tile=tile,
+            tile_overlap=tile_overlap,
+            memory_budget=memory_budget,
+            audio=audio,
+            subtitles=subtitles,
+            resume=resume,
+            overwrite=overwrite,
+            quiet=quiet,
+            strict=strict,
+            upscaler=upscaler,
         )
 
     with _StopSignals() as stop, open_input(src, strict=strict) as source:
@@ -205,8 +228,15 @@ def upscale_video(
             settings = settings.resolve(dst, info)
         keep_alpha = _keeps_alpha(info, dst, settings if to_video else None)
         engine = upscaler or Upscaler(
-            model, weights=weights, device=device, precision=precision, chunk=chunk, overlap=overlap,
-            tile=tile, tile_overlap=tile_overlap, memory_budget=memory_budget,
+            model,
+            weights=weights,
+            device=device,
+            precision=precision,
+            chunk=chunk,
+            overlap=overlap,
+            tile=tile,
+            tile_overlap=tile_overlap,
+            memory_budget=memory_budget,
         )
         if scale is not None and engine.scale != scale:
             raise ModelError(f"{model}: is a \u00d7{engine.scale} model, but \u00d7{scale} was asked for")
@@ -240,8 +270,10 @@ def upscale_video(
         except FreqVSRError:
             raise  # e.g. the input vanished before its audio was copied: already one line
         except OSError as exc:
-            raise OutputError(f"{dst}: cannot write output ({exc.strerror or exc}); "
-                              "the finished segments are kept, rerun with resume=True") from exc
+            raise OutputError(
+                f"{dst}: cannot write output ({exc.strerror or exc}); "
+                "the finished segments are kept, rerun with resume=True"
+            ) from exc
         except KeyboardInterrupt as exc:
             signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
             raise Interrupted(signum, resumable=True) from None
@@ -255,22 +287,50 @@ def _check_memory(engine: Upscaler, info: Any, src: Path, settings: EncodeSettin
     choose the tiles (a tile size the user fixed is their call: a warning)."""
     w, h = info.width * engine.scale, info.height * engine.scale
     enc = encoder_memory(settings, w, h, info.bit_depth)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the one-line error below says it better than the warning
-        planned = engine.plan_video(info.height, info.width, num_frames=info.num_frames, encoder_bytes=enc)
+
+    def plan() -> Plan:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the one-line error below says it better than the warning
+            return engine.plan_video(info.height, info.width, num_frames=info.num_frames, encoder_bytes=enc)
+
+    planned = plan()
+    if not planned.fits and engine.keeps_freed_memory:
+        # Frames this large fragment a heap that keeps freed blocks (HEAP_SLACK on every buffer):
+        # give freed memory back instead, slower (page faults) but within the budget.
+        engine.release_freed_memory()
+        planned = plan()
     if engine.tile_request is None:
         check_fits(planned, str(src), info.width, info.height, engine.scale)
     elif not planned.fits:
-        warnings.warn(f"{src}: the fixed tile size does not fit the memory budget ({planned.describe()})",
-                      stacklevel=3)
+        warnings.warn(f"{src}: the fixed tile size does not fit the memory budget ({planned.describe()})", stacklevel=3)
     return planned
 
 
-def _upscale_shared(src: Path, dst: Path, to_video: bool, settings: EncodeSettings, group: Group, *, model: str,
-                    weights: str | None, scale: int | None, device: str, precision: str, chunk: int | None,
-                    overlap: int | None, tile: int | None, tile_overlap: int, memory_budget: int | str | None,
-                    audio: bool, subtitles: bool, resume: bool, overwrite: bool, quiet: bool, strict: bool,
-                    upscaler: Upscaler | None) -> UpscaleReport:
+def _upscale_shared(
+    src: Path,
+    dst: Path,
+    to_video: bool,
+    settings: EncodeSettings,
+    group: Group,
+    *,
+    model: str,
+    weights: str | None,
+    scale: int | None,
+    device: str,
+    precision: str,
+    chunk: int | None,
+    overlap: int | None,
+    tile: int | None,
+    tile_overlap: int,
+    memory_budget: int | str | None,
+    audio: bool,
+    subtitles: bool,
+    resume: bool,
+    overwrite: bool,
+    quiet: bool,
+    strict: bool,
+    upscaler: Upscaler | None,
+) -> UpscaleReport:
     """One video, its segments shared by the processes of ``group`` (every rank calls this).
 
     Rank 0 checks OUTPUT, prepares the work folder and fixes the plan (chunk, overlap, tiles) in
@@ -302,8 +362,15 @@ def _upscale_shared(src: Path, dst: Path, to_video: bool, settings: EncodeSettin
                 settings = settings.resolve(dst, info)
             keep_alpha = _keeps_alpha(info, dst, settings if to_video else None)
             engine = upscaler or Upscaler(
-                model, weights=weights, device=device_for(device, group.local_rank), precision=precision,
-                chunk=chunk, overlap=overlap, tile=tile, tile_overlap=tile_overlap, memory_budget=memory_budget,
+                model,
+                weights=weights,
+                device=device_for(device, group.local_rank),
+                precision=precision,
+                chunk=chunk,
+                overlap=overlap,
+                tile=tile,
+                tile_overlap=tile_overlap,
+                memory_budget=memory_budget,
             )
             if scale is not None and engine.scale != scale:
                 raise ModelError(f"{model}: is a \u00d7{engine.scale} model, but \u00d7{scale} was asked for")
@@ -317,8 +384,10 @@ def _upscale_shared(src: Path, dst: Path, to_video: bool, settings: EncodeSettin
         digests = group.all_gather(fingerprint["weights_digest"])
         if len(set(digests)) > 1:
             # e.g. a model without shipped weights: each process draws its own random initialisation
-            raise ModelError(f"{model}: the processes built models with different weights; pass weights= "
-                             "(a model without shipped weights is randomly initialised in every process)")
+            raise ModelError(
+                f"{model}: the processes built models with different weights; pass weights= "
+                "(a model without shipped weights is randomly initialised in every process)"
+            )
 
         manifest = None
         if group.rank == 0:
@@ -390,8 +459,10 @@ def _upscale_shared(src: Path, dst: Path, to_video: bool, settings: EncodeSettin
                     _assemble_folder(dst, [work / s["file"] for s in segments], overwrite)
                 shutil.rmtree(work, ignore_errors=True)
             except OSError as exc:
-                error = OutputError(f"{dst}: cannot write output ({exc.strerror or exc}); "
-                                    "the finished segments are kept, rerun with resume=True")
+                error = OutputError(
+                    f"{dst}: cannot write output ({exc.strerror or exc}); "
+                    "the finished segments are kept, rerun with resume=True"
+                )
             except BaseException as exc:
                 error = exc
         group.agree(error)
@@ -423,8 +494,9 @@ def _joined_segments(work: Path, manifest: dict) -> list[dict]:
     while True:
         rec = done.get(len(segments))
         if rec is None or int(rec["start"]) != end:
-            raise OutputError(f"{work}: segment {len(segments)} (from frame {end}) was not written; "
-                              "rerun with resume=True")
+            raise OutputError(
+                f"{work}: segment {len(segments)} (from frame {end}) was not written; rerun with resume=True"
+            )
         segments.append({k: rec[k] for k in ("index", "start", "end", "file")})
         end = int(rec["end"])
         if rec.get("last"):
@@ -446,7 +518,8 @@ def output_kind(dst: str | os.PathLike) -> str:
     if not ext or path.is_dir() or raw.endswith((os.sep, "/")):
         return "folder"
     raise UsageError(
-        f"{path}: '{path.suffix}' is not a supported output (video: {', '.join(e for e in VIDEO_EXTENSIONS if e != '.avi')}; "
+        f"{path}: '{path.suffix}' is not a supported output "
+        f"(video: {', '.join(e for e in VIDEO_EXTENSIONS if e != '.avi')}; "
         "for PNG frames give a folder name without an extension, or end it with /)"
     )
 
@@ -467,7 +540,9 @@ def _check_output(dst: Path, to_video: bool, overwrite: bool) -> None:
         raise OutputError(f"{dst}: is a folder; overwrite=True replaces a video file, never a folder")
     if not to_video:
         if not dst.is_dir():
-            raise OutputError(f"{dst}: exists and is not a folder; overwrite=True replaces a previous frame folder only")
+            raise OutputError(
+                f"{dst}: exists and is not a folder; overwrite=True replaces a previous frame folder only"
+            )
         foreign = _foreign_entries(dst)
         if foreign:
             more = f" (+{len(foreign) - 3} more)" if len(foreign) > 3 else ""
@@ -518,7 +593,7 @@ class _StopSignals:
         self.raise_now = True
         self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> "_StopSignals":
+    def __enter__(self) -> _StopSignals:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 try:
@@ -561,8 +636,7 @@ def _keeps_alpha(info: Any, dst: Path, settings: EncodeSettings | None) -> bool:
             keep += " or codec=ffv1 (lossless)"
         hint = f"{keep} keeps it in a {ext} file, as do .webm and a folder of PNG frames"
     else:
-        hint = ("a .mov with codec=prores_ks, a .webm (VP9), a .mkv with codec=ffv1, "
-                "or a folder of PNG frames keeps it")
+        hint = "a .mov with codec=prores_ks, a .webm (VP9), a .mkv with codec=ffv1, or a folder of PNG frames keeps it"
     warnings.warn(
         f"{info.path}: the alpha channel (transparency) is dropped: {settings.codec} ({settings.pix_fmt}) "
         f"in {dst.name} cannot store it; {hint}",
@@ -592,8 +666,19 @@ _DONE = ".done"  # seg_00003.done: segment 3 finished by a process of a group (i
 
 
 class _Job:
-    def __init__(self, engine, source, info, work, manifest, settings, to_video, quiet, keep_alpha=False,
-                 share: _Share | None = None) -> None:
+    def __init__(
+        self,
+        engine,
+        source,
+        info,
+        work,
+        manifest,
+        settings,
+        to_video,
+        quiet,
+        keep_alpha=False,
+        share: _Share | None = None,
+    ) -> None:
         self.engine, self.source, self.info, self.work = engine, source, info, work
         self.manifest, self.settings, self.to_video = manifest, settings, to_video
         self.quiet = quiet
@@ -666,7 +751,7 @@ class _Job:
                 except queue.Empty:
                     reader.join(0.05)
 
-    def run(self, stop_after: int | None, stop: "_StopSignals | None" = None) -> bool:
+    def run(self, stop_after: int | None, stop: _StopSignals | None = None) -> bool:
         segs = self.manifest["segments"]
         first = self.share.first if self.share is not None else len(segs)
         resume_state = None
@@ -674,7 +759,10 @@ class _Job:
             resume_state = torch.load(self.work / "state.pt", weights_only=True)
         frames = self._frames()
         self.stream = events = self.engine.stream(
-            frames, resume_from=first, resume_frame=self.frames_done, resume_state=resume_state,
+            frames,
+            resume_from=first,
+            resume_frame=self.frames_done,
+            resume_state=resume_state,
             num_frames=self.info.num_frames,
             fixed_plan=self.manifest.get("plan"),  # a resumed job computes with the plan it began with
             encoder_bytes=self.encoder_bytes,
@@ -742,9 +830,16 @@ class _Job:
         return True
 
     def _mark_done(self, ev: SegmentEnd, last: bool) -> None:
-        _write_json_atomic(self.work / f"seg_{ev.index:05d}{_DONE}",
-                           {"index": ev.index, "start": ev.start, "end": ev.end, "last": last,
-                            "file": _segment_name(ev.index, self.to_video, self.seg_suffix)})
+        _write_json_atomic(
+            self.work / f"seg_{ev.index:05d}{_DONE}",
+            {
+                "index": ev.index,
+                "start": ev.start,
+                "end": ev.end,
+                "last": last,
+                "file": _segment_name(ev.index, self.to_video, self.seg_suffix),
+            },
+        )
 
     @staticmethod
     def _put(q: queue.Queue, item: Any, consumer: threading.Thread) -> bool:
@@ -804,8 +899,12 @@ class _Job:
                         seg_index = ev.index + 1
                         continue
                     self.manifest["segments"].append(
-                        {"index": ev.index, "start": ev.start, "end": ev.end,
-                         "file": _segment_name(ev.index, self.to_video, self.seg_suffix)}
+                        {
+                            "index": ev.index,
+                            "start": ev.start,
+                            "end": ev.end,
+                            "file": _segment_name(ev.index, self.to_video, self.seg_suffix),
+                        }
                     )
                     _write_json_atomic(self.work / "job.json", self.manifest)
                     seg_index = ev.index + 1
@@ -861,8 +960,9 @@ class _Job:
             # one line: the cause, then what survives
             exc.args = (f"{exc} ({kept} finished segment(s) kept; rerun with resume=True to continue)",)
         elif not self.quiet:
-            warnings.warn(f"{kept} finished segment(s) kept in {self.work}; rerun with resume=True to continue",
-                          stacklevel=2)
+            warnings.warn(
+                f"{kept} finished segment(s) kept in {self.work}; rerun with resume=True to continue", stacklevel=2
+            )
 
     def report(self, src: Path, dst: Path, model: str, started: float) -> UpscaleReport:
         seconds = time.perf_counter() - started
@@ -873,17 +973,35 @@ class _Job:
         if self.engine.device.type == "cuda":
             gpu = int(torch.cuda.max_memory_allocated(self.engine.device))
         return UpscaleReport(
-            input=str(src), output=str(dst), model=str(model), device=str(self.engine.device),
-            precision=self.engine.precision, frames=frames, seconds=round(seconds, 3),
-            fps=round(frames / seconds, 3) if seconds > 0 else 0.0, peak_memory_bytes=peak_host_memory(),
-            peak_gpu_memory_bytes=gpu, input_size=(self.info.width, self.info.height), output_size=self.out_size,
-            tile=run.tile, chunk=run.chunk, overlap=run.overlap, resumed_frames=self.resumed_frames,
-            tile_size=run.tile_hw, memory_budget_bytes=plan.budget if plan else None,
+            input=str(src),
+            output=str(dst),
+            model=str(model),
+            device=str(self.engine.device),
+            precision=self.engine.precision,
+            frames=frames,
+            seconds=round(seconds, 3),
+            fps=round(frames / seconds, 3) if seconds > 0 else 0.0,
+            peak_memory_bytes=peak_host_memory(),
+            peak_gpu_memory_bytes=gpu,
+            input_size=(self.info.width, self.info.height),
+            output_size=self.out_size,
+            tile=run.tile,
+            chunk=run.chunk,
+            overlap=run.overlap,
+            resumed_frames=self.resumed_frames,
+            tile_size=run.tile_hw,
+            memory_budget_bytes=plan.budget if plan else None,
             planned_memory_bytes=plan.bytes if plan else None,
-            plan={**run.record(), "describe": plan.describe() if plan else
-                  ("fixed by rank 0 (job.json)" if self.share is not None else "fixed (resumed job)")},
-            frames_in=int(getattr(self.source, "frames_decoded", 0)), frames_out=self.frames_done,
-            frames_lost=int(getattr(self.source, "frames_lost", 0)), alpha=self.keep_alpha,
+            plan={
+                **run.record(),
+                "describe": plan.describe()
+                if plan
+                else ("fixed by rank 0 (job.json)" if self.share is not None else "fixed (resumed job)"),
+            },
+            frames_in=int(getattr(self.source, "frames_decoded", 0)),
+            frames_out=self.frames_done,
+            frames_lost=int(getattr(self.source, "frames_lost", 0)),
+            alpha=self.keep_alpha,
         )
 
 
@@ -1017,8 +1135,9 @@ class _Progress:
         if isatty is not None and isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=self.total, initial=initial, unit="frame", desc=self.name,
-                            dynamic_ncols=True, leave=False)
+            self.bar = tqdm(
+                total=self.total, initial=initial, unit="frame", desc=self.name, dynamic_ncols=True, leave=False
+            )
         else:
             self.lines = True
 

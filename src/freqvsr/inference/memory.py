@@ -103,8 +103,9 @@ def available_memory(device: torch.device) -> int:
         return 4 * GIB
 
 
-def job_io_bytes(height: int, width: int, scale: int, encoder_bytes: int, out_channels: int = 3,
-                 sr_value_bytes: int = 4) -> int:
+def job_io_bytes(
+    height: int, width: int, scale: int, encoder_bytes: int, out_channels: int = 3, sr_value_bytes: int = 4
+) -> int:
     """Host bytes a file job's output side needs for ``height`` x ``width`` LR frames, whatever the
     plan: one SR frame queued for the encoder and the one it converts (in place, to uint8; float32,
     or float16 with ``sr_value_bytes=2`` when tiles are blended in float16), that uint8 image, and
@@ -146,8 +147,9 @@ class WorkingSet:
     batch_per_pixel_frame: float = 0.0
 
     def bytes(self, frames: int, pixels: int) -> float:
-        return self.fixed + pixels * max(self.per_pixel + self.per_pixel_frame * frames,
-                                         self.batch_per_pixel + self.batch_per_pixel_frame * frames)
+        return self.fixed + pixels * max(
+            self.per_pixel + self.per_pixel_frame * frames, self.batch_per_pixel + self.batch_per_pixel_frame * frames
+        )
 
 
 class _LiveBytes(TorchDispatchMode):
@@ -273,20 +275,23 @@ class Plan:
     chunk: int
     overlap: int
     tile: tuple[int, int] | None  # (tile_h, tile_w) in LR pixels, None = whole frames
-    tiles: int                    # tiles per frame
-    cost: float                   # compute per output frame relative to one untiled pass, >= 1
-    bytes: int                    # planned peak working set (model + engine buffers)
+    tiles: int  # tiles per frame
+    cost: float  # compute per output frame relative to one untiled pass, >= 1
+    bytes: int  # planned peak working set (model + engine buffers)
     budget: int
-    queue_frames: int             # SR frames the encoder queue may hold
-    accumulate: str               # dtype of blended/cross-faded SR frames: float32 | float16
-    fits: bool                    # bytes + io_bytes <= budget
-    io_bytes: int = 0             # frame-sized I/O: queued SR frames, the encoder, LR look-ahead
+    queue_frames: int  # SR frames the encoder queue may hold
+    accumulate: str  # dtype of blended/cross-faded SR frames: float32 | float16
+    fits: bool  # bytes + io_bytes <= budget
+    io_bytes: int = 0  # frame-sized I/O: queued SR frames, the encoder, LR look-ahead
 
     def describe(self) -> str:
         tiles = "whole frames" if self.tile is None else f"{self.tiles} tiles of {self.tile[0]}x{self.tile[1]}"
         acc = ", float16 accumulation" if self.accumulate == "float16" else ""
-        return (f"chunk {self.chunk} overlap {self.overlap}, {tiles}{acc}, compute x{self.cost:.2f}, "
-                f"{self.bytes / 2**20:.0f} MiB + {self.io_bytes / 2**20:.0f} MiB I/O of a {self.budget / 2**20:.0f} MiB budget")
+        return (
+            f"chunk {self.chunk} overlap {self.overlap}, {tiles}{acc}, compute x{self.cost:.2f}, "
+            f"{self.bytes / 2**20:.0f} MiB + {self.io_bytes / 2**20:.0f} MiB I/O "
+            f"of a {self.budget / 2**20:.0f} MiB budget"
+        )
 
 
 def tile_grid(size: int, tile: int, overlap: int) -> int:
@@ -387,7 +392,7 @@ def plan(
     frame_px = height * width
     hr32 = 4.0 * out_channels * scale * scale * frame_px  # one float32 SR frame
     lr32 = 4.0 * 3 * frame_px  # one float32 LR frame (a model call's input)
-    lr8 = 3.0 * frame_px       # one decoded uint8 LR frame (queues, look-ahead)
+    lr8 = 3.0 * frame_px  # one decoded uint8 LR frame (queues, look-ahead)
 
     if chunk is not None:
         tiers = [[chunk]]
@@ -401,8 +406,10 @@ def plan(
         else:
             sizes = _PREFERRED_CHUNKS + _FALLBACK_CHUNKS + (max_chunk,)
         long = _PREFERRED_CHUNKS[-1]
-        tiers = [sorted({c for c in sizes if long <= c <= max_chunk} | {max_chunk}, reverse=True),
-                 sorted({c for c in sizes if c < min(max_chunk, long)}, reverse=True)]
+        tiers = [
+            sorted({c for c in sizes if long <= c <= max_chunk} | {max_chunk}, reverse=True),
+            sorted({c for c in sizes if c < min(max_chunk, long)}, reverse=True),
+        ]
     else:  # image / window: batches
         tiers = [[c for c in (8, 4, 2, 1) if c <= max(1, max_chunk)]]
 
@@ -438,8 +445,10 @@ def plan(
             return lr8 * lr_frames
         value_bytes = 2 if sr_frame < hr32 else 4
         extra_queue = sr_frame * (queue - 1)  # job_io_bytes counts one queued frame
-        return (job_io_bytes(height, width, scale, encoder_bytes, out_channels, value_bytes) + extra_queue
-                + lr8 * lr_frames)
+        # these buffers come from the same heap as the model's: the allocator's slack applies
+        return allocator_slack * (
+            job_io_bytes(height, width, scale, encoder_bytes, out_channels, value_bytes) + extra_queue + lr8 * lr_frames
+        )
 
     def price(t: int, hw, n: int, tile_px: int, acc_bytes: float) -> tuple[int, float, float]:
         if t not in temporal_costs:
@@ -448,7 +457,9 @@ def plan(
             temporal_costs[t] = (k, sequence_cost(t, k, num_frames) if temporal == "sequence" else 1.0)
         k, temporal_cost = temporal_costs[t]
         frames_per_call = 1 if temporal == "online" else t
-        total = SAFETY * allocator_slack * working_set.bytes(frames_per_call, tile_px) + lr32 * frames_per_call * (window if temporal == "window" else 1)
+        total = SAFETY * allocator_slack * working_set.bytes(frames_per_call, tile_px) + lr32 * frames_per_call * (
+            window if temporal == "window" else 1
+        )
         if host_buffers:
             # what grows with the chunk: the blended full-frame output of a tiled call and the
             # cross-faded frames kept for the next chunk
@@ -496,8 +507,19 @@ def plan(
         chosen, fits = smallest, False
     _, t, k, hw, n, cost, total, acc = chosen
     io = io_bytes(t, k, hr32 / (2 if acc == "float16" and hw is not None else 1))
-    return Plan(chunk=t, overlap=k, tile=hw, tiles=n, cost=cost, bytes=int(total - io), budget=int(budget),
-                queue_frames=queue, accumulate=acc, fits=fits, io_bytes=int(io))
+    return Plan(
+        chunk=t,
+        overlap=k,
+        tile=hw,
+        tiles=n,
+        cost=cost,
+        bytes=int(total - io),
+        budget=int(budget),
+        queue_frames=queue,
+        accumulate=acc,
+        fits=fits,
+        io_bytes=int(io),
+    )
 
 
 def check_fits(p: Plan, what: str, width: int, height: int, scale: int) -> None:
@@ -521,8 +543,9 @@ def _cache_file():
     import os
     from pathlib import Path
 
-    root = os.environ.get("FREQVSR_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME") or
-                                                               os.path.join(os.path.expanduser("~"), ".cache"), "freqvsr")
+    root = os.environ.get("FREQVSR_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "freqvsr"
+    )
     return Path(root) / "working_sets.json"
 
 

@@ -82,8 +82,10 @@ def from_env(timeout: datetime.timedelta = DEFAULT_TIMEOUT) -> Group | None:
         rank = int(os.environ["RANK"])
         local_rank = int(os.environ.get("LOCAL_RANK", rank))
     except (KeyError, ValueError) as exc:
-        raise UsageError(f"WORLD_SIZE={os.environ.get('WORLD_SIZE')}: the distributed environment needs RANK and "
-                         f"WORLD_SIZE as integers (as torchrun sets them): {exc}") from None
+        raise UsageError(
+            f"WORLD_SIZE={os.environ.get('WORLD_SIZE')}: the distributed environment needs RANK and "
+            f"WORLD_SIZE as integers (as torchrun sets them): {exc}"
+        ) from None
     owns = False
     if not torch.distributed.is_initialized():
         torch.distributed.init_process_group("gloo", timeout=timeout)

@@ -79,13 +79,23 @@ def run_tiled(
     ramps_y, ramps_x = {}, {}
     for y0 in ys:
         th = min(tile_h, h - y0)
-        fy = ramps_y[y0] = _ramp(th * scale, overlap_h * scale if y0 > 0 else 0,
-                                 overlap_h * scale if y0 + th < h else 0, torch.float32, x.device)
+        fy = ramps_y[y0] = _ramp(
+            th * scale,
+            overlap_h * scale if y0 > 0 else 0,
+            overlap_h * scale if y0 + th < h else 0,
+            torch.float32,
+            x.device,
+        )
         for x0 in xs:
             tw = min(tile_w, w - x0)
             # Fade only on sides that overlap a neighbouring tile, never at the frame border.
-            fx = ramps_x[x0] = _ramp(tw * scale, overlap_w * scale if x0 > 0 else 0,
-                                     overlap_w * scale if x0 + tw < w else 0, torch.float32, x.device)
+            fx = ramps_x[x0] = _ramp(
+                tw * scale,
+                overlap_w * scale if x0 > 0 else 0,
+                overlap_w * scale if x0 + tw < w else 0,
+                torch.float32,
+                x.device,
+            )
             xp, _ = pad_to_multiple(x[..., y0 : y0 + th, x0 : x0 + tw], multiple)
             y = fn(index, xp)[..., : th * scale, : tw * scale].float()
             index += 1

@@ -17,7 +17,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import av
@@ -52,8 +52,16 @@ _CRF = {  # codec: (default, min, max)
     "libsvtav1": (30, 1, 63),
 }
 _X26X_PRESETS = (
-    "ultrafast", "superfast", "veryfast", "faster", "fast",
-    "medium", "slow", "slower", "veryslow", "placebo",
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
 )
 _VP9_DEADLINES = ("good", "best", "realtime")
 # Codecs with a fixed quality (no --crf, no --preset): FFV1 is lossless, ProRes has fixed profiles.
@@ -61,7 +69,7 @@ _FIXED_QUALITY = ("ffv1", "prores_ks")
 _DEFAULT_PRESET = {"libx264": "medium", "libx265": "medium", "libvpx-vp9": "good", "libsvtav1": "8"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def codec_pix_fmts(codec: str) -> tuple[str, ...]:
     """Pixel formats the installed FFmpeg build's encoder accepts."""
     try:
@@ -80,7 +88,7 @@ class EncodeSettings:
     pix_fmt: str | None = None
     lossless: bool = False
 
-    def resolve(self, output: Path, source: VideoInfo | None) -> "EncodeSettings":
+    def resolve(self, output: Path, source: VideoInfo | None) -> EncodeSettings:
         """Fill defaults for ``output``'s container and validate; raises UsageError (one line).
 
         Defaults: libx264 CRF 18 preset medium (libvpx-vp9 CRF 30 for .webm); lossless ->
@@ -93,9 +101,7 @@ class EncodeSettings:
             # source's timing, which this tool promises. Refuse clearly instead of writing junk.
             raise UsageError(f"{output}: AVI output is not supported (it cannot keep timestamps); use .mkv or .mp4")
         if ext not in _CONTAINER_CODECS:
-            raise UsageError(
-                f"{output}: unknown video container '{ext}' (use one of {', '.join(VIDEO_EXTENSIONS)})"
-            )
+            raise UsageError(f"{output}: unknown video container '{ext}' (use one of {', '.join(VIDEO_EXTENSIONS)})")
         codec = self.codec or _DEFAULT_CODEC.get(ext, "libx264")
         if codec not in CODECS:
             raise UsageError(f"unknown codec '{codec}' (choose from {', '.join(CODECS)})")
@@ -268,7 +274,7 @@ def _with_alpha(pix_fmt: str, allowed: tuple[str, ...], codec: str, source: Vide
     return choice
 
 
-def segment_suffix(settings: "EncodeSettings") -> str:
+def segment_suffix(settings: EncodeSettings) -> str:
     """Container of a job's segments for resolved ``settings``: MP4 (see the module docstring)
     unless it cannot hold them. ProRes goes in MOV (the same muxer family, exact timestamps);
     VP9 with alpha in Matroska, the only container that keeps VP9's alpha (MP4 drops it)."""
@@ -533,9 +539,16 @@ class SegmentWriter:
                 str(self.path), "w", container_options=container_options(self.path, self.time_base)
             )
             self._stream = add_video_stream(
-                self._container, settings.codec, rate=self.fps, width=self.width, height=self.height,
-                pix_fmt=settings.pix_fmt, options=settings.encoder_options(self.width * self.height), thread_count=0,
-                colour=(spc, rng, pri, trc), time_base=self.time_base,
+                self._container,
+                settings.codec,
+                rate=self.fps,
+                width=self.width,
+                height=self.height,
+                pix_fmt=settings.pix_fmt,
+                options=settings.encoder_options(self.width * self.height),
+                thread_count=0,
+                colour=(spc, rng, pri, trc),
+                time_base=self.time_base,
             )
         except (av.FFmpegError, ValueError) as e:
             self._abort()
@@ -624,7 +637,7 @@ class SegmentWriter:
         """Stop without finishing and delete the partial file."""
         self._abort()
 
-    def __enter__(self) -> "SegmentWriter":
+    def __enter__(self) -> SegmentWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

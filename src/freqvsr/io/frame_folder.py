@@ -39,8 +39,7 @@ def check_frame_folder(folder: Path) -> None:
             raise OutputError(f"{folder}: exists and is not a folder")
         if any(folder.iterdir()) and not (folder / MARKER).is_file():
             raise OutputError(
-                f"{folder}: folder is not empty and is not a previous freqvsr output; "
-                "choose a new or empty folder"
+                f"{folder}: folder is not empty and is not a previous freqvsr output; choose a new or empty folder"
             )
 
 

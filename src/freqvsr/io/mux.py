@@ -78,8 +78,11 @@ def assemble_video(
         try:
             _assemble(tmp, output, segments, source, audio, subtitles)
         except av.FFmpegError as e:
-            copied = source is not None and source.kind == "video" and (
-                (audio and source.audio_streams) or (subtitles and source.subtitle_streams))
+            copied = (
+                source is not None
+                and source.kind == "video"
+                and ((audio and source.audio_streams) or (subtitles and source.subtitle_streams))
+            )
             if not copied or getattr(e, "errno", None) in (errno.ENOSPC, errno.EIO, errno.EDQUOT):
                 raise  # a disk problem, not the streams: say so
             # The muxer refused the copied streams (timestamps it cannot store, ...): the video is
@@ -146,8 +149,9 @@ def _assemble(
             try:
                 src = av.open(str(source.path), metadata_errors="replace")
             except (av.FFmpegError, OSError) as e:
-                raise InputError(f"{source.path}: cannot reopen the source to copy audio/subtitles "
-                                 f"({_short(e)})") from None
+                raise InputError(
+                    f"{source.path}: cannot reopen the source to copy audio/subtitles ({_short(e)})"
+                ) from None
             opened.append(src)
             wanted = (list(src.streams.audio) if audio else []) + (list(src.streams.subtitles) if subtitles else [])
             for ist in wanted:

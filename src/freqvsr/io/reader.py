@@ -197,9 +197,7 @@ class FrameSource:
     def _open_images(self, fps):
         self._images = list_images(self.path)
         if not self._images:
-            raise InputError(
-                f"{self.path}: folder contains no images ({', '.join(sorted(IMAGE_EXTENSIONS))})"
-            )
+            raise InputError(f"{self.path}: folder contains no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
         first = self._read_image_frame(self._images[0])
         pix_fmt = first.format.name
         depth = 16 if C.bit_depth(pix_fmt) > 8 else 8
@@ -285,8 +283,7 @@ class FrameSource:
         except StopIteration:
             if self._decode_failures:
                 raise InputError(
-                    f"{path}: corrupt video stream, no frame could be decoded "
-                    f"({self._last_decode_error})"
+                    f"{path}: corrupt video stream, no frame could be decoded ({self._last_decode_error})"
                 ) from None
             raise InputError(f"{path}: video stream has no frames") from None
         self._first = first
@@ -318,6 +315,7 @@ class FrameSource:
             tag = stream.metadata.get("rotate")
             if tag and tag.lstrip("-").isdigit():
                 rotation = -int(tag)  # the legacy tag is clockwise
+
         # Prefer the decoded frame's tags (codec-level VUI), fall back to the container's.
         def pick(frame_val, ctx_val, unspecified):
             if frame_val is not None and int(frame_val) != unspecified:
@@ -466,7 +464,8 @@ class FrameSource:
                     end = last_pts + mode
                     tail = max(0, round((self._stream_duration / self.info.time_base - end) / mode))
                 parts = ([f"the timestamps skip {gaps} frame slot(s)"] if gaps else []) + (
-                    [f"the stream ends {tail} frame(s) before its recorded duration"] if tail else [])
+                    [f"the stream ends {tail} frame(s) before its recorded duration"] if tail else []
+                )
                 found.append((gaps + tail, " and ".join(parts)))
         if self._broken_off is not None:
             found.append((1, ""))
@@ -480,14 +479,17 @@ class FrameSource:
         if not lost:
             return
         if self._broken_off is not None:
-            what = (f"the video stream breaks off after frame {decoded} ({self._broken_off}); "
-                    f"at least {lost} frame(s) lost")
+            what = (
+                f"the video stream breaks off after frame {decoded} ({self._broken_off}); at least {lost} frame(s) lost"
+            )
         else:
             what = f"{lost} of {decoded + lost} frames lost to corrupt or missing data ({self._loss_detail})"
         if self.strict:
             raise InputError(f"{self.path}: {what} (strict=True)")
-        warnings.warn(f"{self.path}: {what}; the output has the {decoded} that decoded "
-                      "(strict=True makes this an error)", stacklevel=3)
+        warnings.warn(
+            f"{self.path}: {what}; the output has the {decoded} that decoded (strict=True makes this an error)",
+            stacklevel=3,
+        )
 
     # ------------------------------------------------------------------ protocol
     def __iter__(self) -> Iterator[Frame]:
@@ -546,9 +548,7 @@ def _check_not_truncated(path: Path, container) -> None:
     except Exception:  # index not available for this container: nothing to check
         return
     if end > size:
-        raise InputError(
-            f"{path}: file is truncated (its index needs {end} bytes, the file has {size})"
-        )
+        raise InputError(f"{path}: file is truncated (its index needs {end} bytes, the file has {size})")
 
 
 def _parse_duration_tag(text: str | None) -> float | None:

@@ -65,13 +65,24 @@ class ModulatedDeformConv2d(nn.Module):
 
     def deform_conv(self, x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         return modulated_deform_conv2d(
-            x, offset, mask, self.weight, self.bias, self.stride, self.padding, self.dilation,
-            self.groups, self.deform_groups, backend=self.backend,
+            x,
+            offset,
+            mask,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+            self.deform_groups,
+            backend=self.backend,
         )
 
     def forward(self, x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         return self.deform_conv(x, offset, mask)
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, padding={self.padding}, "
-                f"groups={self.groups}, deform_groups={self.deform_groups}")
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, padding={self.padding}, "
+            f"groups={self.groups}, deform_groups={self.deform_groups}"
+        )

@@ -51,7 +51,9 @@ class PackedMultiheadProjections(nn.Module):
     def project(self, x: torch.Tensor, which: int) -> torch.Tensor:
         """(N, L, E) → (N, heads, L, E/heads) with the q (0), k (1) or v (2) rows of in_proj."""
         e = self.embed_dim
-        y = F.linear(x, self.in_proj_weight[which * e:(which + 1) * e], self.in_proj_bias[which * e:(which + 1) * e])
+        y = F.linear(
+            x, self.in_proj_weight[which * e : (which + 1) * e], self.in_proj_bias[which * e : (which + 1) * e]
+        )
         n, length, _ = y.shape
         return y.view(n, length, self.num_heads, e // self.num_heads).transpose(1, 2)
 

@@ -182,8 +182,9 @@ class DualFrequencyAttention(nn.Module):
     def __init__(self, channels: int, groups: int, patch: int, heads: int) -> None:
         super().__init__()
         if groups < 2 or groups % 2 or channels % groups:
-            raise ValueError(f"DFA needs an even number of frequency groups dividing channels, got {groups} / "
-                             f"{channels}")
+            raise ValueError(
+                f"DFA needs an even number of frequency groups dividing channels, got {groups} / {channels}"
+            )
         half = channels // 2
         # not ``self.half``: that would shadow nn.Module.half()
         self.channels, self.half_channels = channels, half

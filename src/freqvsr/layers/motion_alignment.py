@@ -104,12 +104,18 @@ class MotionGuidedAlignment(nn.Module):
         n_corr = (2 * CORRELATION_RADIUS + 1) ** 2
         # CB1: spectral difference features (official convfuse).
         self.diff_net = nn.Sequential(
-            nn.Conv2d(2 * d, d, 1, bias=False), nn.ReLU(), nn.Conv2d(d, d, 1, bias=False), nn.ReLU(),
+            nn.Conv2d(2 * d, d, 1, bias=False),
+            nn.ReLU(),
+            nn.Conv2d(d, d, 1, bias=False),
+            nn.ReLU(),
             nn.Conv2d(d, d, 1, bias=False),
         )
         # Offset trunk on [difference, correlation, zero flow] (official convcorr).
         self.offset_trunk = nn.Sequential(
-            nn.Conv2d(d + n_corr + 2, c, 1, bias=False), nn.ReLU(), nn.Conv2d(c, c, 1, bias=False), nn.ReLU(),
+            nn.Conv2d(d + n_corr + 2, c, 1, bias=False),
+            nn.ReLU(),
+            nn.Conv2d(c, c, 1, bias=False),
+            nn.ReLU(),
             nn.Conv2d(c, 4, 1, bias=False),
         )
         self.offset_branches = nn.ModuleList(OffsetBranch(2 * i + 1, offset_residual) for i in range(num_convs))

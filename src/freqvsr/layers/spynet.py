@@ -36,9 +36,7 @@ class SPyNetBasicModule(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         chans = [8, 32, 64, 32, 16, 2]
-        self.basic_module = nn.Sequential(
-            *[_ConvReLU(chans[i], chans[i + 1], relu=i < 4) for i in range(5)]
-        )
+        self.basic_module = nn.Sequential(*[_ConvReLU(chans[i], chans[i + 1], relu=i < 4) for i in range(5)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         result: torch.Tensor = self.basic_module(x)

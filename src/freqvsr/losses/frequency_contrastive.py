@@ -50,8 +50,10 @@ def frequency_contrastive_terms(
         raise ValueError(f"sr {tuple(sr.shape)} and hr {tuple(hr.shape)} must have the same shape")
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
-    up = lq if lq.shape[-2:] == sr.shape[-2:] else F.interpolate(
-        lq, size=sr.shape[-2:], mode="bilinear", align_corners=False
+    up = (
+        lq
+        if lq.shape[-2:] == sr.shape[-2:]
+        else F.interpolate(lq, size=sr.shape[-2:], mode="bilinear", align_corners=False)
     )
     sr_ll, *sr_high = haar_dwt(sr)
     hr_ll, *hr_high = haar_dwt(hr.detach())

@@ -84,8 +84,13 @@ _KINDS = ("vanilla", "lsgan", "hinge")
 
 
 def gan_loss(
-    logits: torch.Tensor, target_is_real: bool, *, is_disc: bool, kind: str = "vanilla",
-    real_label: float = 1.0, fake_label: float = 0.0,
+    logits: torch.Tensor,
+    target_is_real: bool,
+    *,
+    is_disc: bool,
+    kind: str = "vanilla",
+    real_label: float = 1.0,
+    fake_label: float = 0.0,
 ) -> torch.Tensor:
     """Unweighted GAN loss of discriminator ``logits``.
 
@@ -120,6 +125,12 @@ class GANLoss(nn.Module):
         self.real_label, self.fake_label = real_label, fake_label
 
     def forward(self, logits: torch.Tensor, target_is_real: bool, is_disc: bool = False) -> torch.Tensor:
-        loss = gan_loss(logits, target_is_real, is_disc=is_disc, kind=self.kind,
-                        real_label=self.real_label, fake_label=self.fake_label)
+        loss = gan_loss(
+            logits,
+            target_is_real,
+            is_disc=is_disc,
+            kind=self.kind,
+            real_label=self.real_label,
+            fake_label=self.fake_label,
+        )
         return loss if is_disc else self.loss_weight * loss

@@ -46,7 +46,27 @@ from freqvsr.functional.filters import depthwise_filter, gaussian_kernel
 
 # torchvision's VGG-19 ``features`` configuration ("E"): channels per conv, "M" = 2x2 max pool.
 _VGG19_CFG: tuple[int | str, ...] = (
-    64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M",
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
 )
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -121,8 +141,9 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any reader failure is "not a readable state dict"
         first = (str(exc).strip().splitlines() or [""])[0]
-        raise ModelError(f"VGG-19 weights file {path} cannot be read as a state dict ({type(exc).__name__}: "
-                         f"{first})") from None
+        raise ModelError(
+            f"VGG-19 weights file {path} cannot be read as a state dict ({type(exc).__name__}: {first})"
+        ) from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):

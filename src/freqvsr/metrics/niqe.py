@@ -193,8 +193,9 @@ def niqe(image: torch.Tensor, *, crop_border: int = 0) -> float:
         y = y[crop_border:-crop_border, crop_border:-crop_border]
     h, w = (y.shape[0] // NIQE_BLOCK) * NIQE_BLOCK, (y.shape[1] // NIQE_BLOCK) * NIQE_BLOCK
     if (h // NIQE_BLOCK) * (w // NIQE_BLOCK) < 2:
-        raise ValueError(f"NIQE needs at least two {NIQE_BLOCK}x{NIQE_BLOCK} blocks, frame is "
-                         f"{y.shape[0]}x{y.shape[1]}")
+        raise ValueError(
+            f"NIQE needs at least two {NIQE_BLOCK}x{NIQE_BLOCK} blocks, frame is {y.shape[0]}x{y.shape[1]}"
+        )
     feats = niqe_features(y[:h, :w])
     mu_p, cov_p = niqe_pristine_params()
     mu_d = torch.nanmean(feats, dim=0)

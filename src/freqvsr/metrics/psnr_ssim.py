@@ -88,11 +88,11 @@ def _filter_valid(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     w = x.shape[-1] - k + 1
     rows = x[..., 0:w] * taps[0]
     for i in range(1, k):
-        rows.add_(x[..., i:i + w], alpha=taps[i])
+        rows.add_(x[..., i : i + w], alpha=taps[i])
     h = x.shape[-2] - k + 1
     out = rows[..., 0:h, :] * taps[0]
     for i in range(1, k):
-        out.add_(rows[..., i:i + h, :], alpha=taps[i])
+        out.add_(rows[..., i : i + h, :], alpha=taps[i])
     return out
 
 

@@ -26,7 +26,13 @@ from freqvsr._extras import install_hint
 from freqvsr.errors import MissingDependencyError
 
 __all__ = [
-    "FARNEBACK_PARAMS", "farneback_flow", "tecogan_crop_slices", "to_grey_u8", "tof_clip", "tof_grey", "tof_pair",
+    "FARNEBACK_PARAMS",
+    "farneback_flow",
+    "tecogan_crop_slices",
+    "to_grey_u8",
+    "tof_clip",
+    "tof_grey",
+    "tof_pair",
 ]
 
 # pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags (TecoGAN metrics.py)
@@ -72,6 +78,7 @@ def farneback_flow(prev_grey: np.ndarray, grey: np.ndarray) -> np.ndarray:
 
 def tecogan_crop_slices(h: int, w: int) -> tuple[slice, slice]:
     """TecoGAN's centre crop: largest multiple of 32 that leaves at least 8 pixels on each side."""
+
     def one(n: int) -> slice:
         m = (n // 32) * 32
         while m > n - 16:
@@ -84,8 +91,15 @@ def tecogan_crop_slices(h: int, w: int) -> tuple[slice, slice]:
     return one(h), one(w)
 
 
-def tof_grey(pred_prev: np.ndarray, pred: np.ndarray, gt_prev: np.ndarray, gt: np.ndarray,
-             *, tecogan_crop: bool = False, crop_border: int = 0) -> float:
+def tof_grey(
+    pred_prev: np.ndarray,
+    pred: np.ndarray,
+    gt_prev: np.ndarray,
+    gt: np.ndarray,
+    *,
+    tecogan_crop: bool = False,
+    crop_border: int = 0,
+) -> float:
     """tOF of one frame pair given (H, W) uint8 grey frames.
 
     Flows are estimated on the whole frames; ``crop_border`` / ``tecogan_crop`` then select the
@@ -103,19 +117,27 @@ def tof_grey(pred_prev: np.ndarray, pred: np.ndarray, gt_prev: np.ndarray, gt: n
 
 def tof_pair(pred_prev, pred, gt_prev, gt, *, tecogan_crop: bool = False, crop_border: int = 0) -> float:
     """tOF of one frame pair (frames as accepted by :func:`to_grey_u8`)."""
-    return tof_grey(to_grey_u8(pred_prev), to_grey_u8(pred), to_grey_u8(gt_prev), to_grey_u8(gt),
-                    tecogan_crop=tecogan_crop, crop_border=crop_border)
+    return tof_grey(
+        to_grey_u8(pred_prev),
+        to_grey_u8(pred),
+        to_grey_u8(gt_prev),
+        to_grey_u8(gt),
+        tecogan_crop=tecogan_crop,
+        crop_border=crop_border,
+    )
 
 
-def tof_clip(pred_frames: Iterable, gt_frames: Iterable, *, tecogan_crop: bool = False,
-             crop_border: int = 0) -> list[float]:
+def tof_clip(
+    pred_frames: Iterable, gt_frames: Iterable, *, tecogan_crop: bool = False, crop_border: int = 0
+) -> list[float]:
     """Per-pair tOF values of two aligned frame sequences (``len - 1`` values; their mean is the clip's tOF)."""
     values: list[float] = []
     prev = None
     for p, g in zip(pred_frames, gt_frames, strict=False):
         cur = (to_grey_u8(p), to_grey_u8(g))
         if prev is not None:
-            values.append(tof_grey(prev[0], cur[0], prev[1], cur[1], tecogan_crop=tecogan_crop,
-                                   crop_border=crop_border))
+            values.append(
+                tof_grey(prev[0], cur[0], prev[1], cur[1], tecogan_crop=tecogan_crop, crop_border=crop_border)
+            )
         prev = cur
     return values

@@ -60,8 +60,15 @@ def _video_size(path: Path) -> tuple[int, int]:
         raise InputError(f"{path}: cannot read a video stream ({exc})") from exc
 
 
-def vmaf(pred, gt, *, size: tuple[int, int] | None = None, max_frames: int | None = None,
-         n_threads: int = 0, timeout: float | None = None) -> dict:
+def vmaf(
+    pred,
+    gt,
+    *,
+    size: tuple[int, int] | None = None,
+    max_frames: int | None = None,
+    n_threads: int = 0,
+    timeout: float | None = None,
+) -> dict:
     """VMAF of video file ``pred`` against video file ``gt``.
 
     ``size`` (width, height) is the ground truth's size (probed when omitted). Returns
@@ -82,8 +89,23 @@ def vmaf(pred, gt, *, size: tuple[int, int] | None = None, max_frames: int | Non
             f"[1:v]{common},scale={w}:{h}:flags=bicubic,format=yuv420p[ref];"
             f"[dist][ref]libvmaf=log_fmt=json:log_path={_escape(log)}:n_threads={int(n_threads)}:shortest=1"
         )
-        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(pred), "-i", str(gt),
-               "-filter_complex", graph, "-an", "-f", "null", "-"]
+        cmd = [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-i",
+            str(pred),
+            "-i",
+            str(gt),
+            "-filter_complex",
+            graph,
+            "-an",
+            "-f",
+            "null",
+            "-",
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         if proc.returncode != 0 or not log.is_file():
             last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
@@ -105,9 +127,29 @@ def write_lossless(frames: Iterable[np.ndarray], path: Path, *, fps: int = 25) -
     h, w = first.shape[:2]
     deep = first.dtype == np.uint16
     src_fmt, dst_fmt = ("rgb48le", "gbrp16le") if deep else ("rgb24", "gbrp")
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-           "-f", "rawvideo", "-pix_fmt", src_fmt, "-s", f"{w}x{h}", "-r", str(fps), "-i", "pipe:0",
-           "-c:v", "ffv1", "-pix_fmt", dst_fmt, str(path)]
+    cmd = [
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        src_fmt,
+        "-s",
+        f"{w}x{h}",
+        "-r",
+        str(fps),
+        "-i",
+        "pipe:0",
+        "-c:v",
+        "ffv1",
+        "-pix_fmt",
+        dst_fmt,
+        str(path),
+    ]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     n = 0
     try:
@@ -129,8 +171,13 @@ def write_lossless(frames: Iterable[np.ndarray], path: Path, *, fps: int = 25) -
     return n
 
 
-def vmaf_frames(pred_frames: Iterable[np.ndarray], gt_frames: Iterable[np.ndarray], *,
-                max_frames: int | None = None, n_threads: int = 0) -> dict:
+def vmaf_frames(
+    pred_frames: Iterable[np.ndarray],
+    gt_frames: Iterable[np.ndarray],
+    *,
+    max_frames: int | None = None,
+    n_threads: int = 0,
+) -> dict:
     """VMAF of two sequences of (H, W, 3) RGB frames, through temporary lossless videos (removed after)."""
     with tempfile.TemporaryDirectory(prefix="freqvsr-vmaf-") as tmp:
         pred_path, gt_path = Path(tmp) / "pred.mkv", Path(tmp) / "gt.mkv"

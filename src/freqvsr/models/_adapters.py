@@ -28,8 +28,9 @@ class LumaAdapter(VSRModel):
 
     def __init__(self, luma: VSRModel) -> None:
         if luma.colour != "y":
-            raise ValueError(f"LumaAdapter wraps a luma model (colour 'y'), not {type(luma).__name__} "
-                             f"({luma.colour!r})")
+            raise ValueError(
+                f"LumaAdapter wraps a luma model (colour 'y'), not {type(luma).__name__} ({luma.colour!r})"
+            )
         super().__init__(scale=luma.scale, in_channels=3)
         self.luma = luma
         # The contract the engine reads, as the wrapped model declares it (instance values shadow

@@ -98,8 +98,9 @@ class VSRModel(nn.Module):
         if self.temporal == "window" and t != self.window:
             raise UsageError(f"{name}: lq has T={t} frames, expected window={self.window} (shape {shape})")
         if t < self.min_frames:
-            raise UsageError(f"{name}: lq has T={t} frames, needs at least min_frames={self.min_frames} (shape "
-                             f"{shape})")
+            raise UsageError(
+                f"{name}: lq has T={t} frames, needs at least min_frames={self.min_frames} (shape {shape})"
+            )
         if min(h, w) < self.min_size:
             raise UsageError(f"{name}: lq is {h}x{w} (H x W), needs at least min_size={self.min_size} (shape {shape})")
         m = self.size_multiple

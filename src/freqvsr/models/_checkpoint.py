@@ -49,7 +49,7 @@ def strip_prefixes(
             changed = False
             for p in prefixes:
                 if key.startswith(p):
-                    key, changed = key[len(p):], True
+                    key, changed = key[len(p) :], True
         out[key] = value
     return out
 
@@ -79,7 +79,7 @@ def unwrap_state_dict(obj: Any, source: str) -> dict[str, torch.Tensor]:
     # mmediting restorers save the network as generator.* next to discriminator.* and a
     # step_counter buffer: keep only the generator.
     if any(k.startswith("generator.") for k in state):
-        state = {k[len("generator."):]: v for k, v in state.items() if k.startswith("generator.")}
+        state = {k[len("generator.") :]: v for k, v in state.items() if k.startswith("generator.")}
     return strip_prefixes(state)
 
 
@@ -224,7 +224,8 @@ def load_state_dict_strict(model: torch.nn.Module, state_dict: dict[str, torch.T
     unexpected = [k for k in state_dict if k not in own]
     mismatched = [
         f"{k} {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}"
-        for k in own if k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape)
+        for k in own
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape)
     ]
     problems = []
     for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched)):
@@ -257,8 +258,9 @@ def load_checkpoint(
     args.update(overrides)
     model = build_model(spec, args, source=f"checkpoint {path}")
     if "scale" in header and int(header["scale"]) != model.scale and "scale" not in overrides:
-        raise ModelError(f"checkpoint {path} says scale {header['scale']} but its arguments build a x{model.scale} "
-                         "model")
+        raise ModelError(
+            f"checkpoint {path} says scale {header['scale']} but its arguments build a x{model.scale} model"
+        )
     state = read_checkpoint_tensors(path)
     load_state_dict_strict(model, state, f"checkpoint {path}")
     model.checkpoint_header = header

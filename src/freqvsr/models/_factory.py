@@ -96,13 +96,18 @@ SHIPPED = "shipped"
 def _legacy_weights(weights: Any, pretrained: bool) -> tuple[Any, bool]:
     """``weights=True`` / ``weights=False`` (freqvsr <= 0.1) in today's terms, with a warning."""
     if weights is True:
-        warnings.warn("create_model(weights=True) is deprecated; use pretrained=True "
-                      "(weights='shipped' is the default)",
-                      DeprecationWarning, stacklevel=3)
+        warnings.warn(
+            "create_model(weights=True) is deprecated; use pretrained=True (weights='shipped' is the default)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
         return SHIPPED, True
     if weights is False:
-        warnings.warn("create_model(weights=False) is deprecated; use weights=None for random initialisation",
-                      DeprecationWarning, stacklevel=3)
+        warnings.warn(
+            "create_model(weights=False) is deprecated; use weights=None for random initialisation",
+            DeprecationWarning,
+            stacklevel=3,
+        )
         return None, pretrained
     return weights, pretrained
 
@@ -161,8 +166,10 @@ def create_model(
                     hint = " (pass weights=None for random initialisation)" if overrides else ""
                     raise ModelError(f"{exc}{hint}") from None
             elif pretrained:
-                raise ModelError(f"model {name!r} has no shipped weights; pass weights=PATH, or pretrained=False "
-                                 "for random initialisation")
+                raise ModelError(
+                    f"model {name!r} has no shipped weights; pass weights=PATH, or pretrained=False "
+                    "for random initialisation"
+                )
         elif weights is not None:
             load_weights(model, weights, spec=spec)
         elif pretrained:

@@ -16,8 +16,8 @@ from freqvsr.errors import ModelError
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
     name: str
-    builder: Callable[..., Any]          # the model class (or a function returning a VSRModel)
-    args: dict[str, Any]                 # constructor arguments of this variant
+    builder: Callable[..., Any]  # the model class (or a function returning a VSRModel)
+    args: dict[str, Any]  # constructor arguments of this variant
     description: str = ""
     paper: str = ""
     # Path (inside the package) of shipped weights for this entry, or None when untrained here.

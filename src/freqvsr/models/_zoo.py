@@ -62,8 +62,9 @@ def quality_summary(metrics: list[dict[str, Any]]) -> str:
     """
     paired = [m for m in metrics if m.get("model") in ("model", "bicubic") and m.get("name") == "psnr_rgb"]
     if not paired:
-        return "; ".join(f"{m['name']} {m['value']:.2f} ({m.get('dataset', '')}, "
-                         f"{m.get('protocol', '')})" for m in metrics)
+        return "; ".join(
+            f"{m['name']} {m['value']:.2f} ({m.get('dataset', '')}, {m.get('protocol', '')})" for m in metrics
+        )
     protocols = [m.get("protocol", "") for m in paired if m.get("model") == "bicubic"]
     main = max(set(protocols), key=protocols.count) if protocols else ""
     parts, datasets = [], set()

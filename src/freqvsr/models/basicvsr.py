@@ -68,8 +68,14 @@ class BasicVSR(VSRModel):
     forward_resblocks: ResidualBlocksWithInputConv
     conv_last: nn.Conv2d
 
-    def __init__(self, mid_channels: int = 64, num_blocks: int = 30, skip: str = "bilinear",
-                 zero_init_last: bool = False, zero_init_flow: bool = False) -> None:
+    def __init__(
+        self,
+        mid_channels: int = 64,
+        num_blocks: int = 30,
+        skip: str = "bilinear",
+        zero_init_last: bool = False,
+        zero_init_flow: bool = False,
+    ) -> None:
         super().__init__(scale=4, in_channels=3)
         if skip not in ("bilinear", "bicubic"):
             raise ValueError(f"skip must be 'bilinear' or 'bicubic', got {skip!r}")
@@ -126,20 +132,32 @@ class BasicVSR(VSRModel):
 # -- variants ------------------------------------------------------------------------------------
 
 register_model(
-    "basicvsr", BasicVSR, {"mid_channels": 64, "num_blocks": 30},
-    description="BasicVSR as in the paper (64 channels, 30 blocks per direction)", paper=_PAPER,
+    "basicvsr",
+    BasicVSR,
+    {"mid_channels": 64, "num_blocks": 30},
+    description="BasicVSR as in the paper (64 channels, 30 blocks per direction)",
+    paper=_PAPER,
 )
 register_model(
-    "basicvsr.small", BasicVSR, {"mid_channels": 32, "num_blocks": 10},
-    description="BasicVSR, 32 channels, 10 blocks per direction", paper=_PAPER,
+    "basicvsr.small",
+    BasicVSR,
+    {"mid_channels": 32, "num_blocks": 10},
+    description="BasicVSR, 32 channels, 10 blocks per direction",
+    paper=_PAPER,
 )
 register_model(
-    "basicvsr.small.mix", BasicVSR, {"mid_channels": 32, "num_blocks": 10, "skip": "bicubic", "zero_init_flow": True},
+    "basicvsr.small.mix",
+    BasicVSR,
+    {"mid_channels": 32, "num_blocks": 10, "skip": "bicubic", "zero_init_flow": True},
     description="BasicVSR-small trained here on 2 CPU cores (DATA.md corpus, FTVSR clean/H.264 mixture); "
-                "the default model (configs/default_corpus_cpu.yaml)",
-    paper=_PAPER, weights="basicvsr_small_mix.safetensors",
+    "the default model (configs/default_corpus_cpu.yaml)",
+    paper=_PAPER,
+    weights="basicvsr_small_mix.safetensors",
 )
 register_model(
-    "basicvsr.tiny", BasicVSR, {"mid_channels": 8, "num_blocks": 1},
-    description="BasicVSR, 8 channels, 1 block (for tests)", paper=_PAPER,
+    "basicvsr.tiny",
+    BasicVSR,
+    {"mid_channels": 8, "num_blocks": 1},
+    description="BasicVSR, 8 channels, 1 block (for tests)",
+    paper=_PAPER,
 )

@@ -75,8 +75,7 @@ from freqvsr.models._base import VSRModel
 from freqvsr.models._keymap import BASICSR_SPYNET, BASICSR_UPCONV, rename_keys
 from freqvsr.models._registry import register_model
 
-PAPER = ("Chan et al., BasicVSR++: Improving Video Super-Resolution with Enhanced Propagation and Alignment, "
-         "CVPR 2022")
+PAPER = "Chan et al., BasicVSR++: Improving Video Super-Resolution with Enhanced Propagation and Alignment, CVPR 2022"
 BRANCHES = ("backward_1", "forward_1", "backward_2", "forward_2")
 
 
@@ -90,17 +89,21 @@ class SecondOrderDeformableAlignment(ModulatedDeformConv2d):
     mask logit.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, deform_groups: int = 16,
-                 max_residue_magnitude: float = 10.0) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, deform_groups: int = 16, max_residue_magnitude: float = 10.0
+    ) -> None:
         super().__init__(in_channels, out_channels, 3, padding=1, deform_groups=deform_groups)
         if deform_groups % 2:
             raise ModelError(f"deform_groups must be even (half per flow order), got {deform_groups}")
         self.max_residue_magnitude = max_residue_magnitude
         c = out_channels
         self.conv_offset = nn.Sequential(
-            nn.Conv2d(3 * c + 4, c, 3, 1, 1), nn.LeakyReLU(0.1, inplace=True),
-            nn.Conv2d(c, c, 3, 1, 1), nn.LeakyReLU(0.1, inplace=True),
-            nn.Conv2d(c, c, 3, 1, 1), nn.LeakyReLU(0.1, inplace=True),
+            nn.Conv2d(3 * c + 4, c, 3, 1, 1),
+            nn.LeakyReLU(0.1, inplace=True),
+            nn.Conv2d(c, c, 3, 1, 1),
+            nn.LeakyReLU(0.1, inplace=True),
+            nn.Conv2d(c, c, 3, 1, 1),
+            nn.LeakyReLU(0.1, inplace=True),
             nn.Conv2d(c, 27 * deform_groups, 3, 1, 1),
         )
         # Official init: the alignment starts as a pure flow warp (zero residual, mask 0.5).
@@ -134,8 +137,9 @@ class BasicVSRPlusPlus(VSRModel):
 
     temporal = "sequence"
 
-    def __init__(self, mid_channels: int = 64, num_blocks: int = 7, max_residue_magnitude: float = 10.0,
-                 deform_groups: int = 16) -> None:
+    def __init__(
+        self, mid_channels: int = 64, num_blocks: int = 7, max_residue_magnitude: float = 10.0, deform_groups: int = 16
+    ) -> None:
         super().__init__(scale=4, in_channels=3)
         if (2 * mid_channels) % deform_groups:
             raise ModelError(
@@ -173,9 +177,7 @@ class BasicVSRPlusPlus(VSRModel):
 
     # -- propagation -----------------------------------------------------------------------------
 
-    def propagate(
-        self, feats: dict[str, list[torch.Tensor]], flows: torch.Tensor, branch: str
-    ) -> list[torch.Tensor]:
+    def propagate(self, feats: dict[str, list[torch.Tensor]], flows: torch.Tensor, branch: str) -> list[torch.Tensor]:
         """One branch over the clip; returns its outputs in time order.
 
         ``feats`` holds ``spatial`` and the outputs of the earlier branches (time order); ``flows``
@@ -263,14 +265,23 @@ class BasicVSRPlusPlus(VSRModel):
 # -- variants ------------------------------------------------------------------------------------
 
 register_model(
-    "basicvsr++", BasicVSRPlusPlus, {"mid_channels": 64, "num_blocks": 7},
-    description="BasicVSR++ c64n7 as released (REDS4 / Vimeo-90K checkpoints of mmediting, BasicSR)", paper=PAPER,
+    "basicvsr++",
+    BasicVSRPlusPlus,
+    {"mid_channels": 64, "num_blocks": 7},
+    description="BasicVSR++ c64n7 as released (REDS4 / Vimeo-90K checkpoints of mmediting, BasicSR)",
+    paper=PAPER,
 )
 register_model(
-    "basicvsr++.small", BasicVSRPlusPlus, {"mid_channels": 32, "num_blocks": 3},
-    description="BasicVSR++, 32 channels, 3 blocks per propagation trunk", paper=PAPER,
+    "basicvsr++.small",
+    BasicVSRPlusPlus,
+    {"mid_channels": 32, "num_blocks": 3},
+    description="BasicVSR++, 32 channels, 3 blocks per propagation trunk",
+    paper=PAPER,
 )
 register_model(
-    "basicvsr++.tiny", BasicVSRPlusPlus, {"mid_channels": 8, "num_blocks": 1},
-    description="BasicVSR++, 8 channels, 1 block per trunk (for tests)", paper=PAPER,
+    "basicvsr++.tiny",
+    BasicVSRPlusPlus,
+    {"mid_channels": 8, "num_blocks": 1},
+    description="BasicVSR++, 8 channels, 1 block per trunk (for tests)",
+    paper=PAPER,
 )

@@ -125,9 +125,11 @@ class FastRealVSR(VSRModel):
         zero_init_flow: bool = False,
     ) -> None:
         super().__init__(scale=4, in_channels=3)
-        for arg, value, valid in (("flow", flow, ("full", "half", "none")),
-                                  ("upsampler", upsampler, ("pixelshuffle", "shuffle4")),
-                                  ("skip", skip, ("bilinear", "bicubic"))):
+        for arg, value, valid in (
+            ("flow", flow, ("full", "half", "none")),
+            ("upsampler", upsampler, ("pixelshuffle", "shuffle4")),
+            ("skip", skip, ("bilinear", "bicubic")),
+        ):
             if value not in valid:
                 raise ValueError(f"{arg} must be one of {', '.join(valid)}, got {value!r}")
         self.mid_channels = mid_channels
@@ -161,7 +163,7 @@ class FastRealVSR(VSRModel):
         h, w = cur.shape[-2:]
         hh, hw = max(1, (h + 1) // 2), max(1, (w + 1) // 2)
         small = F.interpolate(torch.cat([cur, prev]), size=(hh, hw), mode="bilinear", align_corners=False)
-        flow = self.spynet(small[: len(cur)], small[len(cur):])
+        flow = self.spynet(small[: len(cur)], small[len(cur) :])
         flow = F.interpolate(flow, size=(h, w), mode="bilinear", align_corners=False)
         return flow * torch.tensor([w / hw, h / hh], dtype=flow.dtype, device=flow.device).view(1, 2, 1, 1)
 
@@ -243,46 +245,81 @@ class FastRealVSR(VSRModel):
 _PAPER_SIZE = {"mid_channels": 64, "num_feat_blocks": 5, "num_fuse_blocks": 20}
 
 register_model(
-    "fastrealvsr", FastRealVSR, dict(_PAPER_SIZE),
-    description="FastRealVSR (URN + HSA), paper size: 64 channels, 5 + 20 blocks, 3.8 M params", paper=_PAPER,
+    "fastrealvsr",
+    FastRealVSR,
+    dict(_PAPER_SIZE),
+    description="FastRealVSR (URN + HSA), paper size: 64 channels, 5 + 20 blocks, 3.8 M params",
+    paper=_PAPER,
 )
 register_model(
-    "fastrealvsr.urn", FastRealVSR, {**_PAPER_SIZE, "hsa": False},
-    description="FastRealVSR's URN baseline: no hidden state attention", paper=_PAPER,
+    "fastrealvsr.urn",
+    FastRealVSR,
+    {**_PAPER_SIZE, "hsa": False},
+    description="FastRealVSR's URN baseline: no hidden state attention",
+    paper=_PAPER,
 )
 register_model(
-    "fastrealvsr.blurry", FastRealVSR, {**_PAPER_SIZE, "pool": "blurry"},
-    description="FastRealVSR ablation: pool of blurred hidden states only (N = 3)", paper=_PAPER,
+    "fastrealvsr.blurry",
+    FastRealVSR,
+    {**_PAPER_SIZE, "pool": "blurry"},
+    description="FastRealVSR ablation: pool of blurred hidden states only (N = 3)",
+    paper=_PAPER,
 )
 register_model(
-    "fastrealvsr.sharp", FastRealVSR, {**_PAPER_SIZE, "pool": "sharp"},
-    description="FastRealVSR ablation: pool of sharpened hidden states only (N = 2)", paper=_PAPER,
+    "fastrealvsr.sharp",
+    FastRealVSR,
+    {**_PAPER_SIZE, "pool": "sharp"},
+    description="FastRealVSR ablation: pool of sharpened hidden states only (N = 2)",
+    paper=_PAPER,
 )
 register_model(
-    "fastrealvsr.nosca", FastRealVSR, {**_PAPER_SIZE, "sca": False},
-    description="FastRealVSR ablation: conv over the concatenated pool instead of SCA", paper=_PAPER,
+    "fastrealvsr.nosca",
+    FastRealVSR,
+    {**_PAPER_SIZE, "sca": False},
+    description="FastRealVSR ablation: conv over the concatenated pool instead of SCA",
+    paper=_PAPER,
 )
 register_model(
-    "fastrealvsr.small", FastRealVSR, {"mid_channels": 32, "num_feat_blocks": 2, "num_fuse_blocks": 6},
-    description="FastRealVSR for CPU: 32 channels, 2 + 6 blocks", paper=_PAPER,
+    "fastrealvsr.small",
+    FastRealVSR,
+    {"mid_channels": 32, "num_feat_blocks": 2, "num_fuse_blocks": 6},
+    description="FastRealVSR for CPU: 32 channels, 2 + 6 blocks",
+    paper=_PAPER,
 )
 # The CPU default's architecture, chosen by quality per second among FastRealVSR-family online nets
 # of <= 60 GFLOPs per 180x320 frame (benchmarks/arch_search.py; configs/default_online_cpu.yaml):
 # SPyNet at half LR size, no HSA, 48 channels, 2 + 6 blocks, one LR conv + x4 shuffle, bicubic skip.
-LITE = {"mid_channels": 48, "num_feat_blocks": 2, "num_fuse_blocks": 6, "hsa": False, "flow": "half",
-        "upsampler": "shuffle4", "skip": "bicubic", "zero_init_flow": True}
+LITE = {
+    "mid_channels": 48,
+    "num_feat_blocks": 2,
+    "num_fuse_blocks": 6,
+    "hsa": False,
+    "flow": "half",
+    "upsampler": "shuffle4",
+    "skip": "bicubic",
+    "zero_init_flow": True,
+}
 register_model(
-    "fastrealvsr.lite", FastRealVSR, dict(LITE),
+    "fastrealvsr.lite",
+    FastRealVSR,
+    dict(LITE),
     description="FastRealVSR-family CPU net: half-size flow, no HSA, 48 channels, 2 + 6 blocks, x4 shuffle, "
-                "bicubic skip; 51.9 GFLOPs per 180x320 frame", paper=_PAPER,
+    "bicubic skip; 51.9 GFLOPs per 180x320 frame",
+    paper=_PAPER,
 )
 register_model(
-    "fastrealvsr.lite.mix", FastRealVSR, dict(LITE),
+    "fastrealvsr.lite.mix",
+    FastRealVSR,
+    dict(LITE),
     description="fastrealvsr.lite trained here on 2 CPU cores (DATA.md corpus: camera, animation, text, game; "
-                "FTVSR clean/H.264 mixture; configs/default_online_cpu.yaml, a snapshot at 2,500 iterations)",
-    paper=_PAPER, weights="fastrealvsr_lite_mix.safetensors",
+    "FTVSR clean/H.264 mixture; configs/default_online_cpu.yaml, a snapshot at 2,500 iterations)",
+    paper=_PAPER,
+    weights="fastrealvsr_lite_mix.safetensors",
 )
 register_model(
-    "fastrealvsr.tiny", FastRealVSR, {"mid_channels": 8, "num_feat_blocks": 1, "num_fuse_blocks": 1},
-    description="FastRealVSR, 8 channels, 1 + 1 blocks (for tests)", paper=_PAPER,
+    "fastrealvsr.tiny",
+    FastRealVSR,
+    {"mid_channels": 8, "num_feat_blocks": 1, "num_fuse_blocks": 1},
+    description="FastRealVSR, 8 channels, 1 + 1 blocks (for tests)",
+    paper=_PAPER,
 )

@@ -188,48 +188,58 @@ class FCVSR(VSRModel):
 _SCB = r"recorb1\.body\.(\d+)\.body\.(\d+)\."
 _Replacement = str | Callable[[re.Match[str]], str]
 _KEY_RULES: list[tuple[re.Pattern[str], _Replacement]] = [
-    (re.compile(p), r) for p, r in list[tuple[str, _Replacement]]([
-        (r"feat_extract\.0\.(.*)", r"shallow_conv.\1"),
-        (r"lrelu\.(.*)", r"head_act.\1"),
-        (r"MGAA\.convfuse\.(.*)", r"alignment.diff_net.\1"),
-        (r"MGAA\.convcorr\.(.*)", r"alignment.offset_trunk.\1"),
-        (r"MGAA\.MConvB\.(\d+)\.(conv1|conv2)\.(.*)", r"alignment.offset_branches.\1.\2.\3"),
-        (r"MGAA\.MConvB\.(\d+)\.relu\.(.*)", r"alignment.offset_branches.\1.act.\2"),
-        (r"MGAA\.MConvB\.(\d+)\.CA\.conv_du\.0\.(.*)", r"alignment.offset_branches.\1.attention.squeeze.\2"),
-        (r"MGAA\.MConvB\.(\d+)\.CA\.conv_du\.2\.(.*)", r"alignment.offset_branches.\1.attention.excite.\2"),
-        (r"MGAA\.convcrt\.(.*)", r"alignment.ref_modulator.\1"),
-        (r"MGAA\.conv_KP\.(.*)", r"alignment.kernel_predictor.0.\1"),
-        (r"MGAA\.F\.(0|1)\.(.*)", lambda m: f"alignment.kernel_predictor.{int(m[1]) + 1}.{m[2]}"),
-        (r"MGAA\.conv3\.(.*)", r"alignment.fusion.\1"),
-        (r"rconcat1\.(.*)", r"pyramid_down1.\1"),
-        (r"rconcat2\.(.*)", r"pyramid_down2.\1"),
-        (r"recorb1\.body\.(\d+)\.conv\.(.*)", r"reconstruction.groups.\1.conv.\2"),
-        (_SCB + r"body\.0\.(weight|bias)", r"reconstruction.groups.\1.blocks.\2.conv1.\3"),
-        (_SCB + r"body\.2\.(weight|bias)", r"reconstruction.groups.\1.blocks.\2.conv2.\3"),
-        (_SCB + r"(?:RCB|body\.3)\.body\.0\.(.*)", r"reconstruction.groups.\1.blocks.\2.rcb.conv1.\3"),
-        (_SCB + r"(?:RCB|body\.3)\.body\.2\.(.*)", r"reconstruction.groups.\1.blocks.\2.rcb.conv2.\3"),
-        (_SCB + r"(?:RCB|body\.3)\.gcnet\.conv_mask\.(.*)", r"reconstruction.groups.\1.blocks.\2.rcb.context.mask.\3"),
-        (_SCB + r"(?:RCB|body\.3)\.gcnet\.channel_add_conv\.0\.(.*)",
-         r"reconstruction.groups.\1.blocks.\2.rcb.context.add_conv1.\3"),
-        (_SCB + r"(?:RCB|body\.3)\.gcnet\.channel_add_conv\.2\.(.*)",
-         r"reconstruction.groups.\1.blocks.\2.rcb.context.add_conv2.\3"),
-        (_SCB + r"down\.0\.(.*)", r"reconstruction.groups.\1.blocks.\2.downsample.\3"),
-        (_SCB + r"up\.0\.(.*)", r"reconstruction.groups.\1.blocks.\2.upsample.\3"),
-        (r"recorb0\.(.*)", r"fuse_refine.\1"),
-        (r"upconv_fuse\.(.*)", r"fuse.\1"),
-        (r"upconv1_L3\.(.*)", r"head_l3.\1"),
-        (r"upconv1_L2\.(.*)", r"head_l2.\1"),
-        (r"upconv1_L2_2\.(.*)", r"head_l2_merge.\1"),
-        (r"upconv1\.(.*)", r"upsample1.\1"),
-        (r"upconv2\.(.*)", r"upsample2.\1"),
-        (r"conv_last0\.(.*)", r"conv_last.\1"),
-        (r"MFFRblock\.DivEnh_block\.(\d+)\.(a|b)", r"refinement.enhancers.\1.\2"),
-        (r"MFFRblock\.DivEnh_block\.(\d+)\.Conv\.(.*)", r"refinement.enhancers.\1.conv.\2"),
-        (r"MFFRblock\.DivEnh_block\.(\d+)\.ca\.conv_du\.0\.(.*)", r"refinement.enhancers.\1.attention.squeeze.\2"),
-        (r"MFFRblock\.DivEnh_block\.(\d+)\.ca\.conv_du\.2\.(.*)", r"refinement.enhancers.\1.attention.excite.\2"),
-        (r"MFFRblock\.ca\.conv_du\.0\.(.*)", r"refinement.aggregator.squeeze.\1"),
-        (r"MFFRblock\.ca\.conv_du\.2\.(.*)", r"refinement.aggregator.excite.\1"),
-    ])
+    (re.compile(p), r)
+    for p, r in list[tuple[str, _Replacement]](
+        [
+            (r"feat_extract\.0\.(.*)", r"shallow_conv.\1"),
+            (r"lrelu\.(.*)", r"head_act.\1"),
+            (r"MGAA\.convfuse\.(.*)", r"alignment.diff_net.\1"),
+            (r"MGAA\.convcorr\.(.*)", r"alignment.offset_trunk.\1"),
+            (r"MGAA\.MConvB\.(\d+)\.(conv1|conv2)\.(.*)", r"alignment.offset_branches.\1.\2.\3"),
+            (r"MGAA\.MConvB\.(\d+)\.relu\.(.*)", r"alignment.offset_branches.\1.act.\2"),
+            (r"MGAA\.MConvB\.(\d+)\.CA\.conv_du\.0\.(.*)", r"alignment.offset_branches.\1.attention.squeeze.\2"),
+            (r"MGAA\.MConvB\.(\d+)\.CA\.conv_du\.2\.(.*)", r"alignment.offset_branches.\1.attention.excite.\2"),
+            (r"MGAA\.convcrt\.(.*)", r"alignment.ref_modulator.\1"),
+            (r"MGAA\.conv_KP\.(.*)", r"alignment.kernel_predictor.0.\1"),
+            (r"MGAA\.F\.(0|1)\.(.*)", lambda m: f"alignment.kernel_predictor.{int(m[1]) + 1}.{m[2]}"),
+            (r"MGAA\.conv3\.(.*)", r"alignment.fusion.\1"),
+            (r"rconcat1\.(.*)", r"pyramid_down1.\1"),
+            (r"rconcat2\.(.*)", r"pyramid_down2.\1"),
+            (r"recorb1\.body\.(\d+)\.conv\.(.*)", r"reconstruction.groups.\1.conv.\2"),
+            (_SCB + r"body\.0\.(weight|bias)", r"reconstruction.groups.\1.blocks.\2.conv1.\3"),
+            (_SCB + r"body\.2\.(weight|bias)", r"reconstruction.groups.\1.blocks.\2.conv2.\3"),
+            (_SCB + r"(?:RCB|body\.3)\.body\.0\.(.*)", r"reconstruction.groups.\1.blocks.\2.rcb.conv1.\3"),
+            (_SCB + r"(?:RCB|body\.3)\.body\.2\.(.*)", r"reconstruction.groups.\1.blocks.\2.rcb.conv2.\3"),
+            (
+                _SCB + r"(?:RCB|body\.3)\.gcnet\.conv_mask\.(.*)",
+                r"reconstruction.groups.\1.blocks.\2.rcb.context.mask.\3",
+            ),
+            (
+                _SCB + r"(?:RCB|body\.3)\.gcnet\.channel_add_conv\.0\.(.*)",
+                r"reconstruction.groups.\1.blocks.\2.rcb.context.add_conv1.\3",
+            ),
+            (
+                _SCB + r"(?:RCB|body\.3)\.gcnet\.channel_add_conv\.2\.(.*)",
+                r"reconstruction.groups.\1.blocks.\2.rcb.context.add_conv2.\3",
+            ),
+            (_SCB + r"down\.0\.(.*)", r"reconstruction.groups.\1.blocks.\2.downsample.\3"),
+            (_SCB + r"up\.0\.(.*)", r"reconstruction.groups.\1.blocks.\2.upsample.\3"),
+            (r"recorb0\.(.*)", r"fuse_refine.\1"),
+            (r"upconv_fuse\.(.*)", r"fuse.\1"),
+            (r"upconv1_L3\.(.*)", r"head_l3.\1"),
+            (r"upconv1_L2\.(.*)", r"head_l2.\1"),
+            (r"upconv1_L2_2\.(.*)", r"head_l2_merge.\1"),
+            (r"upconv1\.(.*)", r"upsample1.\1"),
+            (r"upconv2\.(.*)", r"upsample2.\1"),
+            (r"conv_last0\.(.*)", r"conv_last.\1"),
+            (r"MFFRblock\.DivEnh_block\.(\d+)\.(a|b)", r"refinement.enhancers.\1.\2"),
+            (r"MFFRblock\.DivEnh_block\.(\d+)\.Conv\.(.*)", r"refinement.enhancers.\1.conv.\2"),
+            (r"MFFRblock\.DivEnh_block\.(\d+)\.ca\.conv_du\.0\.(.*)", r"refinement.enhancers.\1.attention.squeeze.\2"),
+            (r"MFFRblock\.DivEnh_block\.(\d+)\.ca\.conv_du\.2\.(.*)", r"refinement.enhancers.\1.attention.excite.\2"),
+            (r"MFFRblock\.ca\.conv_du\.0\.(.*)", r"refinement.aggregator.squeeze.\1"),
+            (r"MFFRblock\.ca\.conv_du\.2\.(.*)", r"refinement.aggregator.excite.\1"),
+        ]
+    )
 ]
 
 
@@ -246,35 +256,59 @@ def _convert_key(key: str) -> str:
 _FULL: dict[str, Any] = {"num_adaptive_convs": 6, "num_bands": 8, "num_groups": 10}
 _SMALL: dict[str, Any] = {"num_adaptive_convs": 3, "num_bands": 4, "num_groups": 4}
 _PAPER_FLAGS: dict[str, Any] = {
-    "horizontal_kernel": True, "backward_own_correlation": True, "bands_high_to_low": False,
-    "enhancer_conv": True, "mask_mode": "direct",
+    "horizontal_kernel": True,
+    "backward_own_correlation": True,
+    "bands_high_to_low": False,
+    "enhancer_conv": True,
+    "mask_mode": "direct",
 }
 
 register_model(
-    "fcvsr", FCVSR, {**_FULL, "in_channels": 3, "offset_residual": False},
-    description="FCVSR, RGB (official mmedit FCVSRNet, REDS/Vimeo-90K compressed)", paper=PAPER,
+    "fcvsr",
+    FCVSR,
+    {**_FULL, "in_channels": 3, "offset_residual": False},
+    description="FCVSR, RGB (official mmedit FCVSRNet, REDS/Vimeo-90K compressed)",
+    paper=PAPER,
 )
 register_model(
-    "fcvsr-s", FCVSR, {**_SMALL, "in_channels": 3, "offset_residual": False},
-    description="FCVSR-S, RGB (official mmedit FCVSR_SNet, REDS/Vimeo-90K compressed)", paper=PAPER,
+    "fcvsr-s",
+    FCVSR,
+    {**_SMALL, "in_channels": 3, "offset_residual": False},
+    description="FCVSR-S, RGB (official mmedit FCVSR_SNet, REDS/Vimeo-90K compressed)",
+    paper=PAPER,
 )
 register_model(
-    "fcvsr.y", FCVSR, {**_FULL, "in_channels": 1, "offset_residual": True},
-    description="FCVSR, luma only (official CVCP GShiftNet; the paper's 8.81 M model)", paper=PAPER,
+    "fcvsr.y",
+    FCVSR,
+    {**_FULL, "in_channels": 1, "offset_residual": True},
+    description="FCVSR, luma only (official CVCP GShiftNet; the paper's 8.81 M model)",
+    paper=PAPER,
 )
 register_model(
-    "fcvsr-s.y", FCVSR, {**_SMALL, "in_channels": 1, "offset_residual": True, "head_kernel_size": 1},
-    description="FCVSR-S, luma only (official CVCP GShiftNet_S; the paper's 3.70 M model)", paper=PAPER,
+    "fcvsr-s.y",
+    FCVSR,
+    {**_SMALL, "in_channels": 1, "offset_residual": True, "head_kernel_size": 1},
+    description="FCVSR-S, luma only (official CVCP GShiftNet_S; the paper's 3.70 M model)",
+    paper=PAPER,
 )
 register_model(
-    "fcvsr.paper", FCVSR, {**_FULL, "in_channels": 3, "offset_residual": True, **_PAPER_FLAGS},
+    "fcvsr.paper",
+    FCVSR,
+    {**_FULL, "in_channels": 3, "offset_residual": True, **_PAPER_FLAGS},
     description="FCVSR with the paper's intended behaviour where the released code differs (train from scratch)",
     paper=PAPER,
 )
 register_model(
-    "fcvsr-s.paper", FCVSR,
-    {"num_adaptive_convs": 4, "num_bands": 4, "num_groups": 3, "in_channels": 3, "offset_residual": True,
-     **_PAPER_FLAGS},
+    "fcvsr-s.paper",
+    FCVSR,
+    {
+        "num_adaptive_convs": 4,
+        "num_bands": 4,
+        "num_groups": 3,
+        "in_channels": 3,
+        "offset_residual": True,
+        **_PAPER_FLAGS,
+    },
     description="FCVSR-S with the paper's sizes (N=4, R=3) and intended behaviour (train from scratch)",
     paper=PAPER,
 )
@@ -282,10 +316,20 @@ register_model(
 # (the registry-wide test asks for a gradient on each); the official dead paths are tested in
 # tests/test_fcvsr.py. 32 features keep two hidden units in every channel attention.
 register_model(
-    "fcvsr.tiny", FCVSR,
-    {"num_features": 32, "num_adaptive_convs": 2, "num_bands": 2, "num_groups": 1, "blocks_per_group": 1,
-     "in_channels": 3, "horizontal_kernel": True, "enhancer_conv": True},
-    description="tiny FCVSR for tests (random weights; every parameter used)", paper=PAPER,
+    "fcvsr.tiny",
+    FCVSR,
+    {
+        "num_features": 32,
+        "num_adaptive_convs": 2,
+        "num_bands": 2,
+        "num_groups": 1,
+        "blocks_per_group": 1,
+        "in_channels": 3,
+        "horizontal_kernel": True,
+        "enhancer_conv": True,
+    },
+    description="tiny FCVSR for tests (random weights; every parameter used)",
+    paper=PAPER,
 )
 
 
@@ -312,9 +356,7 @@ def _complexity_table() -> None:  # pragma: no cover - manual tool: python -m fr
         counts = counter.get_flop_counts()
         # thop counts convolutions only (not the GC block's matmul) and the RCB convs four times.
         conv = sum(n for op, n in counts["Global"].items() if "convolution" in str(op))
-        rcb = sum(
-            n for k, v in counts.items() if k.endswith(".rcb") for op, n in v.items() if "convolution" in str(op)
-        )
+        rcb = sum(n for k, v in counts.items() if k.endswith(".rcb") for op, n in v.items() if "convolution" in str(op))
         params = sum(p.numel() for p in model.parameters())
         print(f"{name:10s} params {params:,}  FLOPs {total / 1e9:.2f} G  thop-style {(conv + 3 * rcb) / 1e9:.2f} G")
 

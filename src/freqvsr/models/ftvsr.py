@@ -124,7 +124,13 @@ from freqvsr.models._base import VSRModel
 from freqvsr.models._registry import register_model
 
 __all__ = [
-    "FTVSR", "LTAM", "TTVSR", "FrequencyTransformer", "Stage1Output", "keyframe_schedule", "pad_official",
+    "FTVSR",
+    "LTAM",
+    "TTVSR",
+    "FrequencyTransformer",
+    "Stage1Output",
+    "keyframe_schedule",
+    "pad_official",
     "register_stage_flat",
 ]
 
@@ -330,8 +336,10 @@ class LTAM(nn.Module):
         n, c, h, w = feat.shape
         s = self.stride
         scales = [self.to_tokens(feat)]
-        for k, pad, out in ((int(1.5 * s), int(0.25 * s), (int(1.5 * h), int(1.5 * w))),
-                            (2 * s, int(0.5 * s), (2 * h, 2 * w))):
+        for k, pad, out in (
+            (int(1.5 * s), int(0.25 * s), (int(1.5 * h), int(1.5 * w))),
+            (2 * s, int(0.5 * s), (2 * h, 2 * w)),
+        ):
             patches = F.unfold(feat, kernel_size=k, padding=pad, stride=s)
             tiled = F.fold(patches, output_size=out, kernel_size=k, stride=k)
             scales.append(self.to_tokens(F.adaptive_avg_pool2d(tiled, (h, w))))
@@ -397,10 +405,10 @@ class LTAM(nn.Module):
 class Stage1Output(NamedTuple):
     """What a first stage hands the frequency stage; clips are (n, t, 3, 4h, 4w)."""
 
-    sr: torch.Tensor                      # SR1
-    bilinear: torch.Tensor                # bilinear ×4 of the LR clip (the official ``bicubic_imgs``)
-    flows_forward: torch.Tensor | None    # (n, t-1, 2, h, w): [:, i] warps LR frame i onto i+1; None if t = 1
-    flows_backward: torch.Tensor | None   # (n, t-1, 2, h, w): [:, i] warps LR frame i+1 onto i
+    sr: torch.Tensor  # SR1
+    bilinear: torch.Tensor  # bilinear ×4 of the LR clip (the official ``bicubic_imgs``)
+    flows_forward: torch.Tensor | None  # (n, t-1, 2, h, w): [:, i] warps LR frame i onto i+1; None if t = 1
+    flows_backward: torch.Tensor | None  # (n, t-1, 2, h, w): [:, i] warps LR frame i+1 onto i
 
 
 class TTVSR(nn.Module):
@@ -673,7 +681,7 @@ class FrequencyTransformer(nn.Module):
         emb = self.conv_layer1(self._cl(torch.cat([self.normalise(d_bic), self.normalise(d_sr)])))
         emb = _run_blocks(fe_blocks, lrelu(conv.module(emb, fe_conv)), conv.module)
         dm = emb.shape[1]
-        e_bic, e_sr = emb[: n * t], emb[n * t:]
+        e_bic, e_sr = emb[: n * t], emb[n * t :]
         w_x, w_h, bias = _split_input_conv(self.resblocks, dm)
         pre = conv(e_sr, w_x, bias).view(n, t, dm, hb, wb)
 
@@ -781,7 +789,13 @@ class FTVSR(VSRModel):
         self.quirk_pad_fill = quirk_pad_fill
         register_stage_flat(self, TTVSR(mid_channels, num_blocks, stride, keyframe_stride, channels_last=channels_last))
         self.FTT = FrequencyTransformer(
-            d_model, n_heads, ftt_groups, ftt_patch, ftt_blocks, dct_block, 3,
+            d_model,
+            n_heads,
+            ftt_groups,
+            ftt_patch,
+            ftt_blocks,
+            dct_block,
+            3,
             cover_border=not quirk_unattended_border,
             size_dependent_norm=quirk_size_dependent_norm,
             norm_reference_blocks=norm_reference_blocks,
@@ -850,15 +864,25 @@ class FTVSR(VSRModel):
 
 _PAPER = "Qiu et al., Learning Spatiotemporal Frequency-Transformer for Compressed Video Super-Resolution, ECCV 2022"
 _OFFICIAL = dict(mid_channels=64, num_blocks=60, stride=4, keyframe_stride=3, d_model=512, n_heads=4)
-_TINY = dict(mid_channels=8, num_blocks=1, stride=4, keyframe_stride=2, d_model=32, n_heads=2,
-             ftt_groups=8, ftt_patch=2, ftt_blocks=1)
+_TINY = dict(
+    mid_channels=8,
+    num_blocks=1,
+    stride=4,
+    keyframe_stride=2,
+    d_model=32,
+    n_heads=2,
+    ftt_groups=8,
+    ftt_patch=2,
+    ftt_blocks=1,
+)
 
 for _name, _args, _description in (
-    ("ftvsr.official", _OFFICIAL,
-     "FTVSR as released (REDS config): TTVSR stage + frequency transformer, 45.8M params"),
-    ("ftvsr.official-vimeo", {**_OFFICIAL, "keyframe_stride": 1},
-     "FTVSR as released, Vimeo-90K config (LTAM keyframe stride 1)"),
-    ("ftvsr.official.tiny", _TINY,
-     "FTVSR architecture at toy size for CPU tests (same code path, random weights)"),
+    ("ftvsr.official", _OFFICIAL, "FTVSR as released (REDS config): TTVSR stage + frequency transformer, 45.8M params"),
+    (
+        "ftvsr.official-vimeo",
+        {**_OFFICIAL, "keyframe_stride": 1},
+        "FTVSR as released, Vimeo-90K config (LTAM keyframe stride 1)",
+    ),
+    ("ftvsr.official.tiny", _TINY, "FTVSR architecture at toy size for CPU tests (same code path, random weights)"),
 ):
     register_model(_name, FTVSR, _args, description=_description, paper=_PAPER)

@@ -269,7 +269,7 @@ class FrequencyStage(nn.Module):
         hb, wb = hh // bs, ww // bs
         emb = self.embed_frames(torch.cat([bic, sr1]).flatten(0, 1))  # (2·n·t, D, hb, wb)
         d = emb.shape[1]
-        q_all, s_all = emb[: n * t], emb[n * t:]
+        q_all, s_all = emb[: n * t], emb[n * t :]
         space = None
         if self.scheme in ("s", "st"):
             # depends on the frame only: once for both directions
@@ -350,9 +350,13 @@ class FTVSRPlusPlus(VSRModel):
             raise ModelError(f"FTVSR++ supports only scale 4, got {scale}")
         if in_channels != 3:
             raise ModelError(f"FTVSR++ takes RGB input (in_channels=3), got {in_channels}")
-        for name, value, allowed in (("attention", attention, ATTENTIONS), ("scheme", scheme, SCHEMES),
-                                     ("domain", domain, DOMAINS), ("mixer", mixer, MIXERS),
-                                     ("backbone", backbone, BACKBONES)):
+        for name, value, allowed in (
+            ("attention", attention, ATTENTIONS),
+            ("scheme", scheme, SCHEMES),
+            ("domain", domain, DOMAINS),
+            ("mixer", mixer, MIXERS),
+            ("backbone", backbone, BACKBONES),
+        ):
             if value not in allowed:
                 raise ModelError(f"FTVSR++: unknown {name} {value!r} (expected one of {', '.join(allowed)})")
         if channels % groups or (attention == "dfa" and mixer == "transformer" and groups % 2):
@@ -361,8 +365,9 @@ class FTVSRPlusPlus(VSRModel):
         # LR padding so that the HR frame is a whole number of DCT blocks
         self.lr_multiple = dct_block // math.gcd(dct_block, scale)
         # stage 2 first: the order in which the modules draw their random initial weights
-        self.freq = FrequencyStage(channels, groups, patch, heads, embed_blocks, trunk_blocks, dct_block,
-                                   attention, scheme, domain, mixer, 3)
+        self.freq = FrequencyStage(
+            channels, groups, patch, heads, embed_blocks, trunk_blocks, dct_block, attention, scheme, domain, mixer, 3
+        )
         if backbone == "ttvsr":
             # ``stride`` / ``keyframe_stride`` are LTAM's (TTVSR backbone only); keys backbone.*
             self.backbone = TTVSR(mid_channels, num_blocks, stride, keyframe_stride)
@@ -395,39 +400,81 @@ class FTVSRPlusPlus(VSRModel):
 # Registered variants (untrained: random weights until the training issue ships some)
 # ------------------------------------------------------------------------------------------------
 
-_PAPER = ("Qiu et al., Learning Spatiotemporal Frequency-Transformer for Low-Quality Video "
-          "Super-Resolution, IEEE TPAMI (FTVSR++)")
-_PAPER_CFG = {"mid_channels": 64, "num_blocks": 30, "channels": 128, "groups": 32, "patch": 8, "heads": 8,
-              "embed_blocks": 2, "trunk_blocks": 3, "attention": "dfa", "scheme": "st"}
-_SMALL = {"mid_channels": 32, "num_blocks": 10, "channels": 64, "groups": 16, "patch": 4, "heads": 4,
-          "embed_blocks": 1, "trunk_blocks": 2, "attention": "dfa", "scheme": "st"}
-_TINY = {"mid_channels": 8, "num_blocks": 1, "channels": 16, "groups": 4, "patch": 2, "heads": 2,
-         "embed_blocks": 1, "trunk_blocks": 1, "attention": "dfa", "scheme": "st"}
+_PAPER = (
+    "Qiu et al., Learning Spatiotemporal Frequency-Transformer for Low-Quality Video "
+    "Super-Resolution, IEEE TPAMI (FTVSR++)"
+)
+_PAPER_CFG = {
+    "mid_channels": 64,
+    "num_blocks": 30,
+    "channels": 128,
+    "groups": 32,
+    "patch": 8,
+    "heads": 8,
+    "embed_blocks": 2,
+    "trunk_blocks": 3,
+    "attention": "dfa",
+    "scheme": "st",
+}
+_SMALL = {
+    "mid_channels": 32,
+    "num_blocks": 10,
+    "channels": 64,
+    "groups": 16,
+    "patch": 4,
+    "heads": 4,
+    "embed_blocks": 1,
+    "trunk_blocks": 2,
+    "attention": "dfa",
+    "scheme": "st",
+}
+_TINY = {
+    "mid_channels": 8,
+    "num_blocks": 1,
+    "channels": 16,
+    "groups": 4,
+    "patch": 2,
+    "heads": 2,
+    "embed_blocks": 1,
+    "trunk_blocks": 1,
+    "attention": "dfa",
+    "scheme": "st",
+}
 
 register_model(
-    "ftvsr++", FTVSRPlusPlus, _PAPER_CFG,
+    "ftvsr++",
+    FTVSRPlusPlus,
+    _PAPER_CFG,
     description="FTVSR++ (our implementation of the TPAMI design): BasicVSR backbone, DFA, space-then-time attention",
     paper=_PAPER,
 )
 register_model(
-    "ftvsr++.small", FTVSRPlusPlus, _SMALL,
+    "ftvsr++.small",
+    FTVSRPlusPlus,
+    _SMALL,
     description="FTVSR++ sized for CPU training/inference (BasicVSR 32x10, 64-channel frequency stage)",
     paper=_PAPER,
 )
 register_model(
-    "ftvsr++.tiny", FTVSRPlusPlus, _TINY,
+    "ftvsr++.tiny",
+    FTVSRPlusPlus,
+    _TINY,
     description="FTVSR++ at toy size for tests (same code path, random weights)",
     paper=_PAPER,
 )
 # On the TTVSR backbone of the released FTVSR (stage 1 of ftvsr.official)
 _TTVSR = {"backbone": "ttvsr", "num_blocks": 60, "stride": 4, "keyframe_stride": 3}
 register_model(
-    "ftvsr++.ttvsr", FTVSRPlusPlus, {**_PAPER_CFG, **_TTVSR},
+    "ftvsr++.ttvsr",
+    FTVSRPlusPlus,
+    {**_PAPER_CFG, **_TTVSR},
     description="FTVSR++ on the TTVSR backbone of the released FTVSR (stage 1 of ftvsr.official), DFA, space-then-time",
     paper=_PAPER,
 )
 register_model(
-    "ftvsr++.ttvsr.tiny", FTVSRPlusPlus, {**_TINY, **_TTVSR, "num_blocks": 1, "keyframe_stride": 2},
+    "ftvsr++.ttvsr.tiny",
+    FTVSRPlusPlus,
+    {**_TINY, **_TTVSR, "num_blocks": 1, "keyframe_stride": 2},
     description="FTVSR++ on the TTVSR backbone at toy size for tests",
     paper=_PAPER,
 )
@@ -440,5 +487,6 @@ for _name, _change, _what in (
     ("ftvsr++.ts", {"scheme": "ts"}, "divided attention, time then space (Table 9)"),
     ("ftvsr++.txs", {"scheme": "txs"}, "joint time x space attention (Table 9)"),
 ):
-    register_model(_name, FTVSRPlusPlus, {**_PAPER_CFG, **_change},
-                   description=f"FTVSR++ ablation: {_what}", paper=_PAPER)
+    register_model(
+        _name, FTVSRPlusPlus, {**_PAPER_CFG, **_change}, description=f"FTVSR++ ablation: {_what}", paper=_PAPER
+    )

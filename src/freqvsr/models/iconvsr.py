@@ -85,8 +85,10 @@ from freqvsr.models._base import VSRModel
 from freqvsr.models._keymap import BASICSR_SPYNET, BASICSR_TRUNKS, BASICSR_UPCONV, rename_keys
 from freqvsr.models._registry import register_model
 
-PAPER = ("Chan et al., BasicVSR: The Search for Essential Components in Video Super-Resolution and Beyond "
-         "(IconVSR), CVPR 2021")
+PAPER = (
+    "Chan et al., BasicVSR: The Search for Essential Components in Video Super-Resolution and Beyond "
+    "(IconVSR), CVPR 2021"
+)
 
 
 class ConvAct(nn.Module):
@@ -114,9 +116,11 @@ class ModulatedDCNPack(ModulatedDeformConv2d):
         super().__init__(in_channels, out_channels, 3, padding=1, deform_groups=deform_groups)
         self.conv_offset = nn.Conv2d(in_channels, 27 * deform_groups, 3, 1, 1)
         nn.init.zeros_(self.conv_offset.weight)
+        assert self.conv_offset.bias is not None  # nn.Conv2d's default bias=True
         nn.init.zeros_(self.conv_offset.bias)
 
-    def forward(self, x: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        # EDVR's official signature: offsets come from ``feat``, not from the caller
         o1, o2, mask = torch.chunk(self.conv_offset(feat), 3, dim=1)
         return self.deform_conv(x, torch.cat((o1, o2), dim=1), torch.sigmoid(mask))
 
@@ -140,7 +144,7 @@ class PCDAlignment(nn.Module):
         self.cas_dcnpack = ModulatedDCNPack(c, c, deform_groups)
 
     def forward(self, nbr: list[torch.Tensor], ref: list[torch.Tensor]) -> torch.Tensor:
-        up_offset = up_feat = None
+        up_offset = up_feat = nbr[0].new_empty(0)  # set at level 3, read from level 2 on
         for i in (3, 2, 1):
             lv = f"l{i}"
             offset = self.offset_conv1[lv](torch.cat([nbr[i - 1], ref[i - 1]], dim=1))
@@ -201,14 +205,16 @@ class TSAFusion(nn.Module):
         attn = self.spatial_attn4(self.spatial_attn3(attn) + level)
         attn = self.spatial_attn5(_up2(attn))
         attn_add = self.spatial_attn_add2(self.spatial_attn_add1(attn))
-        return feat * torch.sigmoid(attn) * 2 + attn_add
+        fused: torch.Tensor = feat * torch.sigmoid(attn) * 2 + attn_add
+        return fused
 
 
 class EDVRFeatureExtractor(nn.Module):
     """EDVR-M without its reconstruction: ``(B, 2p+1, 3, H, W)`` (H, W multiples of 4) -> ``(B, C, H, W)``."""
 
-    def __init__(self, c: int = 64, num_frames: int = 5, center_frame_idx: int = 2, deform_groups: int = 8,
-                 num_blocks: int = 5) -> None:
+    def __init__(
+        self, c: int = 64, num_frames: int = 5, center_frame_idx: int = 2, deform_groups: int = 8, num_blocks: int = 5
+    ) -> None:
         super().__init__()
         self.center_frame_idx = center_frame_idx
         self.conv_first = nn.Conv2d(3, c, 3, 1, 1)
@@ -227,10 +233,13 @@ class EDVRFeatureExtractor(nn.Module):
         l3 = self.feat_l3_conv2(self.feat_l3_conv1(l2))
         pyramid = [f.view(n, t, *f.shape[1:]) for f in (l1, l2, l3)]
         # every window frame (the centre included) against the centre, as one batch of n*t
-        ref = [f[:, self.center_frame_idx : self.center_frame_idx + 1].expand_as(f).reshape(-1, *f.shape[2:])
-               for f in pyramid]
+        ref = [
+            f[:, self.center_frame_idx : self.center_frame_idx + 1].expand_as(f).reshape(-1, *f.shape[2:])
+            for f in pyramid
+        ]
         aligned = self.pcd_alignment([f.reshape(-1, *f.shape[2:]) for f in pyramid], ref)
-        return self.fusion(aligned.view(n, t, *aligned.shape[1:]))
+        fused: torch.Tensor = self.fusion(aligned.view(n, t, *aligned.shape[1:]))
+        return fused
 
 
 def refill_window(t: int, padding: int) -> list[int]:
@@ -264,8 +273,14 @@ class IconVSR(VSRModel):
     # chunk starts and whether it ends the video.
     uses_frame_index = True
 
-    def __init__(self, mid_channels: int = 64, num_blocks: int = 30, keyframe_stride: int = 5, padding: int = 2,
-                 edvr_blocks: int = 5) -> None:
+    def __init__(
+        self,
+        mid_channels: int = 64,
+        num_blocks: int = 30,
+        keyframe_stride: int = 5,
+        padding: int = 2,
+        edvr_blocks: int = 5,
+    ) -> None:
         super().__init__(scale=4, in_channels=3)
         if mid_channels % 8:
             raise ModelError(f"mid_channels must be a multiple of 8 (8 deform groups in PCD), got {mid_channels}")
@@ -327,7 +342,7 @@ class IconVSR(VSRModel):
         lrs = lrs.view(n, t, c, h_in + pad_h, w_in + pad_w)
         h, w = lrs.shape[-2:]
         keyframes = self.keyframes(t, frame_offset, ends_video)
-        flows = self.compute_flow(lrs, mirror) if t > 1 else FlowPair(None, None)
+        flows = self.compute_flow(lrs, mirror) if t > 1 else FlowPair.empty(lrs)
         refill = self.compute_refill_features(lrs, keyframes)
 
         backward: list[torch.Tensor] = [lrs.new_empty(0)] * t
@@ -356,7 +371,8 @@ class IconVSR(VSRModel):
         out = F.leaky_relu(self.upsample1(feat), 0.1)
         out = F.leaky_relu(self.upsample2(out), 0.1)
         out = self.conv_last(F.leaky_relu(self.conv_hr(out), 0.1))
-        return out + F.interpolate(lr, scale_factor=4, mode="bilinear", align_corners=False)
+        sr: torch.Tensor = out + F.interpolate(lr, scale_factor=4, mode="bilinear", align_corners=False)
+        return sr
 
     # -- official checkpoints --------------------------------------------------------------------
 
@@ -367,10 +383,14 @@ class IconVSR(VSRModel):
         (re.compile(r"^edvr\.conv_l([23])_([12])\."), lambda m: f"edvr.feat_l{m[1]}_conv{m[2]}.conv."),
         (re.compile(r"^edvr\.pcd_align\."), lambda m: "edvr.pcd_alignment."),
         # BasicSR's plain convs where mmedit has ConvModules (conv + LeakyReLU under ".conv")
-        (re.compile(r"^(edvr\.(?:pcd_alignment\.(?:offset_conv[123]\.l[123]|feat_conv\.l[12]|cas_offset_conv[12])"
-                    r"|fusion\.(?:feat_fusion|spatial_attn[1-4]|spatial_attn_l[1-3]|spatial_attn_add1)))"
-                    r"\.(weight|bias)$"),
-         lambda m: f"{m[1]}.conv.{m[2]}"),
+        (
+            re.compile(
+                r"^(edvr\.(?:pcd_alignment\.(?:offset_conv[123]\.l[123]|feat_conv\.l[12]|cas_offset_conv[12])"
+                r"|fusion\.(?:feat_fusion|spatial_attn[1-4]|spatial_attn_l[1-3]|spatial_attn_add1)))"
+                r"\.(weight|bias)$"
+            ),
+            lambda m: f"{m[1]}.conv.{m[2]}",
+        ),
     )
 
     @classmethod
@@ -382,18 +402,30 @@ class IconVSR(VSRModel):
 # -- variants ------------------------------------------------------------------------------------
 
 register_model(
-    "iconvsr", IconVSR, {"mid_channels": 64, "num_blocks": 30, "keyframe_stride": 5, "padding": 2},
-    description="IconVSR as released for REDS (5-frame EDVR refill)", paper=PAPER,
+    "iconvsr",
+    IconVSR,
+    {"mid_channels": 64, "num_blocks": 30, "keyframe_stride": 5, "padding": 2},
+    description="IconVSR as released for REDS (5-frame EDVR refill)",
+    paper=PAPER,
 )
 register_model(
-    "iconvsr.vimeo", IconVSR, {"mid_channels": 64, "num_blocks": 30, "keyframe_stride": 5, "padding": 3},
-    description="IconVSR as released for Vimeo-90K BI/BD (7-frame EDVR refill)", paper=PAPER,
+    "iconvsr.vimeo",
+    IconVSR,
+    {"mid_channels": 64, "num_blocks": 30, "keyframe_stride": 5, "padding": 3},
+    description="IconVSR as released for Vimeo-90K BI/BD (7-frame EDVR refill)",
+    paper=PAPER,
 )
 register_model(
-    "iconvsr.small", IconVSR, {"mid_channels": 32, "num_blocks": 10, "keyframe_stride": 5, "padding": 2},
-    description="IconVSR, 32 channels, 10 blocks per direction", paper=PAPER,
+    "iconvsr.small",
+    IconVSR,
+    {"mid_channels": 32, "num_blocks": 10, "keyframe_stride": 5, "padding": 2},
+    description="IconVSR, 32 channels, 10 blocks per direction",
+    paper=PAPER,
 )
 register_model(
-    "iconvsr.tiny", IconVSR, {"mid_channels": 8, "num_blocks": 1, "keyframe_stride": 5, "padding": 2, "edvr_blocks": 1},
-    description="IconVSR, 8 channels, 1 block (for tests)", paper=PAPER,
+    "iconvsr.tiny",
+    IconVSR,
+    {"mid_channels": 8, "num_blocks": 1, "keyframe_stride": 5, "padding": 2, "edvr_blocks": 1},
+    description="IconVSR, 8 channels, 1 block (for tests)",
+    paper=PAPER,
 )

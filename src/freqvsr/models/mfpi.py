@@ -91,8 +91,10 @@ from freqvsr.functional.dct import block_dct2d, block_idct2d, crop_to, pad_to_mu
 from freqvsr.models._registry import register_model
 from freqvsr.models.basicvsrpp import BasicVSRPlusPlus
 
-PAPER = ("Li et al., Multi-frequency Representation Enhancement with Privilege Information for Video "
-         "Super-Resolution, ICCV 2023 (interpretation: no official code)")
+PAPER = (
+    "Li et al., Multi-frequency Representation Enhancement with Privilege Information for Video "
+    "Super-Resolution, ICCV 2023 (interpretation: no official code)"
+)
 
 
 class SpatialFrequencyEnhancement(nn.Module):
@@ -100,8 +102,15 @@ class SpatialFrequencyEnhancement(nn.Module):
     InstanceNorm (affine) -> depth-wise ``kernel`` x ``kernel`` conv. Returns the branch output
     (the caller merges it)."""
 
-    def __init__(self, channels: int, kernel: int = 21, filter_size: int = 64, filter_kind: str = "real",
-                 fft_norm: str = "ortho", zero_init: bool = True) -> None:
+    def __init__(
+        self,
+        channels: int,
+        kernel: int = 21,
+        filter_size: int = 64,
+        filter_kind: str = "real",
+        fft_norm: str = "ortho",
+        zero_init: bool = True,
+    ) -> None:
         super().__init__()
         if filter_kind not in ("real", "complex"):
             raise ModelError(f"sfe_filter must be 'real' or 'complex', got {filter_kind!r}")
@@ -152,8 +161,15 @@ class EnergyFrequencyEnhancement(nn.Module):
     """EFE on ``(N, C, H, W)``: block DCT -> learnable gain per channel and coefficient -> inverse
     DCT -> energy weighting -> depth-wise ``kernel`` x ``kernel`` conv. Returns the branch output."""
 
-    def __init__(self, channels: int, kernel: int = 11, block: int = 8, energy: str = "simam",
-                 energy_lambda: float = 1e-4, zero_init: bool = True) -> None:
+    def __init__(
+        self,
+        channels: int,
+        kernel: int = 11,
+        block: int = 8,
+        energy: str = "simam",
+        energy_lambda: float = 1e-4,
+        zero_init: bool = True,
+    ) -> None:
         super().__init__()
         if energy not in ("simam", "none"):
             raise ModelError(f"energy must be 'simam' or 'none', got {energy!r}")
@@ -215,10 +231,16 @@ class MFPI(BasicVSRPlusPlus):
         self.placement, self.merge = placement, merge
         self.sfe_slice = (0, sfe_channels) if sfe else None
         self.efe_slice = ((sfe_channels if sfe else 0), (sfe_channels if sfe else 0) + efe_channels) if efe else None
-        self.sfe = SpatialFrequencyEnhancement(sfe_channels, sfe_kernel, sfe_filter_size, sfe_filter, fft_norm,
-                                               zero_init) if sfe else None
-        self.efe = EnergyFrequencyEnhancement(efe_channels, efe_kernel, dct_block, energy, energy_lambda,
-                                              zero_init) if efe else None
+        self.sfe = (
+            SpatialFrequencyEnhancement(sfe_channels, sfe_kernel, sfe_filter_size, sfe_filter, fft_norm, zero_init)
+            if sfe
+            else None
+        )
+        self.efe = (
+            EnergyFrequencyEnhancement(efe_channels, efe_kernel, dct_block, energy, energy_lambda, zero_init)
+            if efe
+            else None
+        )
 
     def enhance(self, feat: torch.Tensor) -> torch.Tensor:
         """Apply SFE and EFE to their channel slices of ``(N, C, H, W)``; other channels pass through."""
@@ -249,6 +271,7 @@ class MFPI(BasicVSRPlusPlus):
 
 # -- the paper's FLOP protocol -------------------------------------------------------------------
 
+
 def paper_protocol_flops(model: nn.Module, height: int = 180, width: int = 320, frames: int = 1) -> int:
     """Operations of one forward at the survey tables' protocol (module docstring), on the meta device.
 
@@ -262,8 +285,11 @@ def paper_protocol_flops(model: nn.Module, height: int = 180, width: int = 320, 
 
     aten = torch.ops.aten
     acts = {aten.relu.default, aten.relu_.default, aten.leaky_relu.default, aten.leaky_relu_.default}
-    norms = {aten.native_batch_norm.default, aten._native_batch_norm_legit.default,
-             aten._native_batch_norm_legit_no_training.default}
+    norms = {
+        aten.native_batch_norm.default,
+        aten._native_batch_norm_legit.default,
+        aten._native_batch_norm_legit_no_training.default,
+    }
     upsamples = {aten.upsample_bilinear2d.default, aten.upsample_bilinear2d.vec}
 
     class Counter(TorchDispatchMode):  # type: ignore[no-untyped-call]  # torch's class is unannotated
@@ -301,27 +327,47 @@ def paper_protocol_flops(model: nn.Module, height: int = 180, width: int = 320, 
 
 _BASE: dict[str, Any] = {"mid_channels": 64, "num_blocks": 7}
 register_model(
-    "mfpi", MFPI, dict(_BASE),
-    description="MFPI (interpretation, no official code): BasicVSR++ c64n7 + SFE + EFE", paper=PAPER,
+    "mfpi",
+    MFPI,
+    dict(_BASE),
+    description="MFPI (interpretation, no official code): BasicVSR++ c64n7 + SFE + EFE",
+    paper=PAPER,
 )
 register_model(
-    "mfpi.sfe", MFPI, {**_BASE, "efe": False},
-    description="MFPI ablation: BasicVSR++ + SFE only", paper=PAPER,
+    "mfpi.sfe",
+    MFPI,
+    {**_BASE, "efe": False},
+    description="MFPI ablation: BasicVSR++ + SFE only",
+    paper=PAPER,
 )
 register_model(
-    "mfpi.efe", MFPI, {**_BASE, "sfe": False},
-    description="MFPI ablation: BasicVSR++ + EFE only", paper=PAPER,
+    "mfpi.efe",
+    MFPI,
+    {**_BASE, "sfe": False},
+    description="MFPI ablation: BasicVSR++ + EFE only",
+    paper=PAPER,
 )
 register_model(
-    "mfpi.small", MFPI, {"mid_channels": 32, "num_blocks": 3},
-    description="MFPI on BasicVSR++-small (32 channels, 3 blocks)", paper=PAPER,
+    "mfpi.small",
+    MFPI,
+    {"mid_channels": 32, "num_blocks": 3},
+    description="MFPI on BasicVSR++-small (32 channels, 3 blocks)",
+    paper=PAPER,
 )
 # Tiny: the modules are not zero-initialised, so their filters get a gradient in the registry test.
 register_model(
-    "mfpi.tiny", MFPI,
-    {"mid_channels": 8, "num_blocks": 1, "sfe_channels": 2, "efe_channels": 2, "sfe_filter_size": 8,
-     "zero_init": False},
-    description="MFPI, 8 channels, 1 block (for tests)", paper=PAPER,
+    "mfpi.tiny",
+    MFPI,
+    {
+        "mid_channels": 8,
+        "num_blocks": 1,
+        "sfe_channels": 2,
+        "efe_channels": 2,
+        "sfe_filter_size": 8,
+        "zero_init": False,
+    },
+    description="MFPI, 8 channels, 1 block (for tests)",
+    paper=PAPER,
 )
 
 
@@ -336,5 +382,7 @@ def _complexity_table() -> None:  # pragma: no cover - manual tool (see the modu
         params = sum(p.numel() for p in model.parameters())
         flops = paper_protocol_flops(model)
         base = base or (params, flops)
-        print(f"{name:12s} params {params:,} ({params - base[0]:+,})  paper-protocol {flops / 1e9:.3f} G "
-              f"({(flops - base[1]) / 1e9:+.3f})")
+        print(
+            f"{name:12s} params {params:,} ({params - base[0]:+,})  paper-protocol {flops / 1e9:.3f} G "
+            f"({(flops - base[1]) / 1e9:+.3f})"
+        )

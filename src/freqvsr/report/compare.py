@@ -91,8 +91,18 @@ class _Read:
     ssim: dict[str, list[float]]
 
 
-def _read_inputs(lq: Path, srs: list[Path], labels: list[str], gt: Path | None, frame: int, *,
-                 max_frames: int | None, y_channel: bool, crop_border: int, scale: int | None) -> tuple[_Read, int]:
+def _read_inputs(
+    lq: Path,
+    srs: list[Path],
+    labels: list[str],
+    gt: Path | None,
+    frame: int,
+    *,
+    max_frames: int | None,
+    y_channel: bool,
+    crop_border: int,
+    scale: int | None,
+) -> tuple[_Read, int]:
     """One streaming pass: the frame to show from every input, per-frame metrics when GT is given."""
     need_metrics = gt is not None
     sources = [lq, *srs] + ([gt] if gt is not None else [])
@@ -100,7 +110,7 @@ def _read_inputs(lq: Path, srs: list[Path], labels: list[str], gt: Path | None, 
     try:
         for p in sources:
             opened.append(open_input(p))
-        lq_src, sr_srcs = opened[0], opened[1:1 + len(srs)]
+        lq_src, sr_srcs = opened[0], opened[1 : 1 + len(srs)]
         gt_src = opened[-1] if gt is not None else None
         # Size checks up front, before any decoding work.
         lw, lh = lq_src.info.width, lq_src.info.height
@@ -109,15 +119,17 @@ def _read_inputs(lq: Path, srs: list[Path], labels: list[str], gt: Path | None, 
             if (s.info.width, s.info.height) != (sw, sh):
                 raise InputError(f"{p}: is {s.info.width}x{s.info.height}, but {srs[0]} is {sw}x{sh}")
         if gt_src is not None and (gt_src.info.width, gt_src.info.height) != (sw, sh):
-            raise InputError(f"{gt}: is {gt_src.info.width}x{gt_src.info.height}, but the SR output {srs[0]} is "
-                             f"{sw}x{sh}")
+            raise InputError(
+                f"{gt}: is {gt_src.info.width}x{gt_src.info.height}, but the SR output {srs[0]} is {sw}x{sh}"
+            )
         if scale is None:
             if sw % lw or sh % lh or sw // lw != sh // lh:
                 raise InputError(f"{lq}: is {lw}x{lh}, which is not an integer fraction of the SR size {sw}x{sh}")
             scale = sw // lw
         elif (lw * scale, lh * scale) != (sw, sh):
-            raise InputError(f"{lq}: is {lw}x{lh}, ×{scale} gives {lw * scale}x{lh * scale}, but the SR output is "
-                             f"{sw}x{sh}")
+            raise InputError(
+                f"{lq}: is {lw}x{lh}, ×{scale} gives {lw * scale}x{lh * scale}, but the SR output is {sw}x{sh}"
+            )
 
         iters = [iter(s) for s in opened]
         psnrs = {lab: [] for lab in labels}
@@ -138,8 +150,10 @@ def _read_inputs(lq: Path, srs: list[Path], labels: list[str], gt: Path | None, 
                     raise InputError(f"{sources[missing[0]]}: has only {i} frames, cannot show frame {frame}")
                 if len(missing) != len(active):  # SR/GT clips of different lengths cannot be scored pairwise
                     longer = next(sources[k] for k in active if k not in missing)
-                    raise InputError(f"{sources[missing[0]]}: has fewer frames ({i}) than {longer} "
-                                     f"(score the common part with max_frames={i})")
+                    raise InputError(
+                        f"{sources[missing[0]]}: has fewer frames ({i}) than {longer} "
+                        f"(score the common part with max_frames={i})"
+                    )
                 break
             if i == frame:
                 for k, f in got.items():
@@ -159,8 +173,14 @@ def _read_inputs(lq: Path, srs: list[Path], labels: list[str], gt: Path | None, 
         for s in opened:
             s.close()
     n_scored = len(next(iter(psnrs.values()))) if need_metrics else 0
-    return _Read(lq=shown[0], srs=shown[1:1 + len(srs)], gt=shown[-1] if gt is not None else None,
-                 frames=n_scored, psnr=psnrs, ssim=ssims), scale
+    return _Read(
+        lq=shown[0],
+        srs=shown[1 : 1 + len(srs)],
+        gt=shown[-1] if gt is not None else None,
+        frames=n_scored,
+        psnr=psnrs,
+        ssim=ssims,
+    ), scale
 
 
 # ----------------------------------------------------------------------------------- main entry
@@ -181,10 +201,23 @@ def _unique_labels(srs: list[Path], labels: list[str] | None, reserved: tuple[st
     return out
 
 
-def compare(lq, srs, gt=None, output="compare.html", *, labels: list[str] | None = None, frame: int | None = None,
-            crop: tuple[int, int, int, int] | str | None = None, crop_size: int = 96, zoom: int = 2,
-            max_frames: int | None = None, scale: int | None = None, bicubic: bool = True,
-            y_channel: bool = False, crop_border: int = 0) -> dict:
+def compare(
+    lq,
+    srs,
+    gt=None,
+    output="compare.html",
+    *,
+    labels: list[str] | None = None,
+    frame: int | None = None,
+    crop: tuple[int, int, int, int] | str | None = None,
+    crop_size: int = 96,
+    zoom: int = 2,
+    max_frames: int | None = None,
+    scale: int | None = None,
+    bicubic: bool = True,
+    y_channel: bool = False,
+    crop_border: int = 0,
+) -> dict:
     """Write the comparison report to ``output`` (``.html`` / ``.htm`` or ``.png``); returns a summary.
 
     ``srs``: one path or a list (each a video or frame folder, same size, ``scale``× the LQ size;
@@ -236,8 +269,9 @@ def compare(lq, srs, gt=None, output="compare.html", *, labels: list[str] | None
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small per-frame tensor ops: extra threads cost more than they give
     try:
-        data, scale = _read_inputs(lq, srs, labels, gt, frame, max_frames=max_frames, y_channel=y_channel,
-                                   crop_border=crop_border, scale=scale)
+        data, scale = _read_inputs(
+            lq, srs, labels, gt, frame, max_frames=max_frames, y_channel=y_channel, crop_border=crop_border, scale=scale
+        )
         H, W = data.srs[0].shape[:2]
         lq_up = np.repeat(np.repeat(data.lq, scale, 0), scale, 1)
         base = None
@@ -255,12 +289,12 @@ def compare(lq, srs, gt=None, output="compare.html", *, labels: list[str] | None
         x, y, w, h = box
 
         def cut(img):
-            return np.ascontiguousarray(img[y:y + h, x:x + w])
+            return np.ascontiguousarray(img[y : y + h, x : x + w])
 
         # LQ's spectrum at its own resolution: its 8×8 codec blocks are in LQ pixels.
         lx0, ly0 = x // scale, y // scale
         lx1, ly1 = max(-(-(x + w) // scale), lx0 + BLOCK), max(-(-(y + h) // scale), ly0 + BLOCK)
-        lq_native = data.lq[ly0:min(ly1, data.lq.shape[0]), lx0:min(lx1, data.lq.shape[1])]
+        lq_native = data.lq[ly0 : min(ly1, data.lq.shape[0]), lx0 : min(lx1, data.lq.shape[1])]
         try:
             lq_spec, lq_how = dct_spectrum(lq_native), "LQ (native res.)"
         except UsageError:  # LQ too small for a whole block in the crop: fall back to display pixels
@@ -279,14 +313,34 @@ def compare(lq, srs, gt=None, output="compare.html", *, labels: list[str] | None
 
     protocol = f"{'Y (BT.601)' if y_channel else 'RGB'}, crop border {crop_border}"
     result = {
-        "output": str(output), "lq": str(lq), "srs": [str(s) for s in srs], "labels": labels,
-        "gt": str(gt) if gt else None, "scale": scale, "frame": frame, "size": [W, H],
-        "crop": list(box), "crop_reason": why, "zoom": zoom, "frames_scored": data.frames, "protocol": protocol,
-        "metrics": {lab: {"psnr": mean_db(data.psnr[lab]), "ssim": float(np.mean(data.ssim[lab]))}
-                    for lab in labels} if gt else {},
+        "output": str(output),
+        "lq": str(lq),
+        "srs": [str(s) for s in srs],
+        "labels": labels,
+        "gt": str(gt) if gt else None,
+        "scale": scale,
+        "frame": frame,
+        "size": [W, H],
+        "crop": list(box),
+        "crop_reason": why,
+        "zoom": zoom,
+        "frames_scored": data.frames,
+        "protocol": protocol,
+        "metrics": {lab: {"psnr": mean_db(data.psnr[lab]), "ssim": float(np.mean(data.ssim[lab]))} for lab in labels}
+        if gt
+        else {},
         "per_frame_psnr": {lab: data.psnr[lab] for lab in labels} if gt else {},
-        "panels": [{"label": p.label, "spectrum_of": p.curve_label, "kind": p.kind, "source": p.source,
-                    "spectrum": p.spectrum.round(4).tolist(), "curve": p.curve.round(4).tolist()} for p in panels],
+        "panels": [
+            {
+                "label": p.label,
+                "spectrum_of": p.curve_label,
+                "kind": p.kind,
+                "source": p.source,
+                "spectrum": p.spectrum.round(4).tolist(),
+                "curve": p.curve.round(4).tolist(),
+            }
+            for p in panels
+        ],
     }
 
     tmp = output.with_name(f".{output.stem}.freqvsr-partial-{os.getpid()}{output.suffix}")
@@ -311,10 +365,16 @@ def compare(lq, srs, gt=None, output="compare.html", *, labels: list[str] | None
 def format_summary(result: dict) -> str:
     """A few lines for the terminal: where, which crop, the metric table."""
     x, y, w, h = result["crop"]
-    lines = [(f"{result['output']}: frame {result['frame']}, crop {x},{y},{w},{h} ({result['crop_reason']}), "
-              f"x{result['scale']}, {result['seconds']:.1f} s")]
+    lines = [
+        (
+            f"{result['output']}: frame {result['frame']}, crop {x},{y},{w},{h} ({result['crop_reason']}), "
+            f"x{result['scale']}, {result['seconds']:.1f} s"
+        )
+    ]
     for lab, m in result["metrics"].items():
         v = m["psnr"]
-        lines.append(f"  {lab}: PSNR {'inf' if math.isinf(v) else f'{v:.2f}'} dB, SSIM {m['ssim']:.4f} "
-                     f"({result['frames_scored']} frames, {result['protocol']})")
+        lines.append(
+            f"  {lab}: PSNR {'inf' if math.isinf(v) else f'{v:.2f}'} dB, SSIM {m['ssim']:.4f} "
+            f"({result['frames_scored']} frames, {result['protocol']})"
+        )
     return "\n".join(lines)

@@ -102,8 +102,18 @@ def _window_means(m: np.ndarray, ys: np.ndarray, xs: np.ndarray, size: int) -> n
     return (s[y1, x1] - s[y0, x1] - s[y1, x0] + s[y0, x0]) / (size * size)
 
 
-def gain_windows(baseline, model, gt, size: int, *, k: int = 1, stride: int | None = None,
-                 flat_level: float = 3.0, min_coverage: float = 0.5, tie_tol: float = 1e-3) -> list[Window]:
+def gain_windows(
+    baseline,
+    model,
+    gt,
+    size: int,
+    *,
+    k: int = 1,
+    stride: int | None = None,
+    flat_level: float = 3.0,
+    min_coverage: float = 0.5,
+    tie_tol: float = 1e-3,
+) -> list[Window]:
     """Up to ``k`` non-overlapping ``size``-pixel windows where ``model`` beats ``baseline`` most.
 
     ``baseline``, ``model``, ``gt``: images of the same (H, W[, C]) shape, uint8 or float in
@@ -145,6 +155,9 @@ def gain_windows(baseline, model, gt, size: int, *, k: int = 1, stride: int | No
         # Most detailed window of the pool; argmax takes the first in raster order on exact ties.
         i = int(np.argmax(np.where(pool, detail, -np.inf)))
         iy, ix = divmod(i, detail.shape[1])
-        chosen.append(Window(int(ys[iy]), int(xs[ix]), size, float(gain[iy, ix]), float(detail[iy, ix]),
-                             float(coverage[iy, ix]), by))
+        chosen.append(
+            Window(
+                int(ys[iy]), int(xs[ix]), size, float(gain[iy, ix]), float(detail[iy, ix]), float(coverage[iy, ix]), by
+            )
+        )
     return chosen

@@ -64,9 +64,18 @@ def _crop_psnr(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(psnr(to_tensor(pred), to_tensor(gt)))
 
 
-def side_by_side(out: Path, *, gt: np.ndarray, bicubic: np.ndarray, model: tuple[str, np.ndarray] | None,
-                 lq_nearest: np.ndarray | None = None, crop: int = 96, zoom: int = 3, rows: int = 2,
-                 notes: list[str] = ()) -> list[dict]:
+def side_by_side(
+    out: Path,
+    *,
+    gt: np.ndarray,
+    bicubic: np.ndarray,
+    model: tuple[str, np.ndarray] | None,
+    lq_nearest: np.ndarray | None = None,
+    crop: int = 96,
+    zoom: int = 3,
+    rows: int = 2,
+    notes: list[str] = (),
+) -> list[dict]:
     """Save a picture of the crops where ``model`` beats ``bicubic`` most; returns the crops.
 
     Top: the original frame with the chosen windows marked, and ``notes`` beside it. Then one
@@ -82,7 +91,7 @@ def side_by_side(out: Path, *, gt: np.ndarray, bicubic: np.ndarray, model: tuple
 
     name, sr = model if model is not None else ("bicubic", bicubic)
     windows = gain_windows(bicubic, sr, gt, crop, k=rows)
-    columns = ([("LQ input (nearest x4)", lq_nearest)] if lq_nearest is not None else [])
+    columns = [("LQ input (nearest x4)", lq_nearest)] if lq_nearest is not None else []
     columns += [("bicubic", bicubic)] + ([(name, sr)] if model is not None else []) + [("original", gt)]
     size = windows[0].size
     tile, gap, pad = size * zoom, 6, 8
@@ -101,8 +110,12 @@ def side_by_side(out: Path, *, gt: np.ndarray, bicubic: np.ndarray, model: tuple
     canvas.paste(overview, (pad, pad))
     for i, win in enumerate(windows):
         colour = _ROW_COLOURS[i % len(_ROW_COLOURS)]
-        box = [pad + win.x * ov_scale, pad + win.y * ov_scale,
-               pad + (win.x + size) * ov_scale - 1, pad + (win.y + size) * ov_scale - 1]
+        box = [
+            pad + win.x * ov_scale,
+            pad + win.y * ov_scale,
+            pad + (win.x + size) * ov_scale - 1,
+            pad + (win.y + size) * ov_scale - 1,
+        ]
         draw.rectangle(box, outline=colour, width=3)
         draw.text((box[0] + 4, box[1] + 2), "AB"[i] if i < 2 else str(i + 1), fill=colour, font=font)
     for j, line in enumerate(notes):
@@ -115,8 +128,9 @@ def side_by_side(out: Path, *, gt: np.ndarray, bicubic: np.ndarray, model: tuple
         tag = "AB"[i] if i < 2 else str(i + 1)
         scores = {label: _crop_psnr(win.crop(img), win.crop(gt)) for label, img in columns[:-1]}
         gain = scores[name] - scores["bicubic"] if model is not None else 0.0
-        head = (f"{tag}: {size}x{size} px at x={win.x}, y={win.y}, zoom {zoom}x"
-                + (f" - {name} {gain:+.2f} dB over bicubic on this crop" if model is not None else " (most detailed)"))
+        head = f"{tag}: {size}x{size} px at x={win.x}, y={win.y}, zoom {zoom}x" + (
+            f" - {name} {gain:+.2f} dB over bicubic on this crop" if model is not None else " (most detailed)"
+        )
         draw.rectangle([pad, y, pad + 18, y + 18], fill=colour)
         draw.text((pad + 26, y), head, fill="black", font=font)
         for j, (label, img) in enumerate(columns):
@@ -125,24 +139,39 @@ def side_by_side(out: Path, *, gt: np.ndarray, bicubic: np.ndarray, model: tuple
             draw.text((x + 2, y + 26), text, fill="black", font=small)
             part = Image.fromarray(np.ascontiguousarray(win.crop(img)))
             canvas.paste(part.resize((tile, tile), Image.NEAREST), (x, y + 48))
-        crops.append({"tag": tag, "x": win.x, "y": win.y, "size": size, "chosen_by": win.by,
-                      "psnr": {k: round(v, 3) for k, v in scores.items()}, "gain_db": round(gain, 3)})
+        crops.append(
+            {
+                "tag": tag,
+                "x": win.x,
+                "y": win.y,
+                "size": size,
+                "chosen_by": win.by,
+                "psnr": {k: round(v, 3) for k, v in scores.items()},
+                "gain_db": round(gain, 3),
+            }
+        )
         y += row_h + pad
     canvas.save(out)
     return crops
 
 
-SPEED_NOTE = ("frames/s = frames / wall-clock seconds of the demo's whole upscale_video call for that model: "
-              "model construction and weight loading, decoding the LQ H.264 video, upscaling, encoding with "
-              "libx264 CRF 18 and muxing "
-              "(pipeline_fps: the same job without model construction, as the job reports it)")
+SPEED_NOTE = (
+    "frames/s = frames / wall-clock seconds of the demo's whole upscale_video call for that model: "
+    "model construction and weight loading, decoding the LQ H.264 video, upscaling, encoding with "
+    "libx264 CRF 18 and muxing "
+    "(pipeline_fps: the same job without model construction, as the job reports it)"
+)
 
 
 def gains_over_bicubic(results: dict[str, dict], model: str) -> dict:
     """Model minus bicubic: PSNR RGB and Y in dB, SSIM Y (zeros when ``model`` is bicubic)."""
     m, b = results[model], results["bicubic"]
-    return {"model": model, "psnr_rgb_db": round(m["psnr_rgb"] - b["psnr_rgb"], 4),
-            "psnr_y_db": round(m["psnr_y"] - b["psnr_y"], 4), "ssim_y": round(m["ssim_y"] - b["ssim_y"], 5)}
+    return {
+        "model": model,
+        "psnr_rgb_db": round(m["psnr_rgb"] - b["psnr_rgb"], 4),
+        "psnr_y_db": round(m["psnr_y"] - b["psnr_y"], 4),
+        "ssim_y": round(m["ssim_y"] - b["ssim_y"], 5),
+    }
 
 
 def write_metrics(out: Path, table: dict) -> str:
@@ -157,20 +186,41 @@ def write_metrics(out: Path, table: dict) -> str:
     for name, r in table["results"].items():
         lines.append(f"| {name} | {r['psnr_rgb']:.2f} | {r['psnr_y']:.2f} | {r['ssim_y']:.4f} | {r['fps']:.2f} |")
     g, sp = table["gain_over_bicubic"], table["speed"]
-    fps = ", ".join(f"{n} {r['fps']:.2f} frames/s end to end ({r['frames']} frames in {r['seconds']:.1f} s; "
-                    f"pipeline {r['pipeline_fps']:.2f})" for n, r in table["results"].items())
-    summary = [f"gain of {g['model']} over bicubic: {g['psnr_rgb_db']:+.2f} dB PSNR RGB, "
-               f"{g['psnr_y_db']:+.2f} dB PSNR Y (SSIM Y {g['ssim_y']:+.4f})",
-               f"speed on {sp['device']} ({sp['threads']} torch threads): {fps}",
-               f"timed: {sp['timed']}"]
-    md = "\n".join([f"{table['clip']}, {table['frames']} frames, {table['degradation']}", "", *lines, "",
-                    *summary, "", table["protocol"]])
+    fps = ", ".join(
+        f"{n} {r['fps']:.2f} frames/s end to end ({r['frames']} frames in {r['seconds']:.1f} s; "
+        f"pipeline {r['pipeline_fps']:.2f})"
+        for n, r in table["results"].items()
+    )
+    summary = [
+        f"gain of {g['model']} over bicubic: {g['psnr_rgb_db']:+.2f} dB PSNR RGB, "
+        f"{g['psnr_y_db']:+.2f} dB PSNR Y (SSIM Y {g['ssim_y']:+.4f})",
+        f"speed on {sp['device']} ({sp['threads']} torch threads): {fps}",
+        f"timed: {sp['timed']}",
+    ]
+    md = "\n".join(
+        [
+            f"{table['clip']}, {table['frames']} frames, {table['degradation']}",
+            "",
+            *lines,
+            "",
+            *summary,
+            "",
+            table["protocol"],
+        ]
+    )
     (out / "metrics.md").write_text(md + "\n")
     return md
 
 
-def run_demo(out_dir: str | Path = "freqvsr-demo", *, model: str = DEFAULT_MODEL, frames: int = 100,
-             device: str = "auto", quiet: bool = False, log=print) -> dict:
+def run_demo(
+    out_dir: str | Path = "freqvsr-demo",
+    *,
+    model: str = DEFAULT_MODEL,
+    frames: int = 100,
+    device: str = "auto",
+    quiet: bool = False,
+    log=print,
+) -> dict:
     """Run the demo; returns the metrics table as a dict (also written to ``metrics.json``)."""
     from freqvsr.degrade import degrade_video
 
@@ -194,45 +244,71 @@ def run_demo(out_dir: str | Path = "freqvsr-demo", *, model: str = DEFAULT_MODEL
         t0 = time.perf_counter()
         rep = upscale_video(lq, dst, model=name, device=device, quiet=quiet, overwrite=True)
         wall = time.perf_counter() - t0
-        speed[name] = {"fps": round(rep.frames / wall, 3) if wall > 0 else 0.0, "seconds": round(wall, 3),
-                       "pipeline_fps": rep.fps}
+        speed[name] = {
+            "fps": round(rep.frames / wall, 3) if wall > 0 else 0.0,
+            "seconds": round(wall, 3),
+            "pipeline_fps": rep.fps,
+        }
         used_device = rep.device
         outputs[name] = dst
 
     log("[4/4] comparing with the original")
     results = {name: _score(path, clip, frames) | speed[name] for name, path in outputs.items()}
-    table = {"clip": clip.name, "frames": frames,
-             "degradation": "BI x4 (MATLAB bicubic) + H.264 CRF 25 (libx264, yuv420p)",
-             "protocol": "mean over frames; RGB and BT.601-Y, no border crop; "
-                         "outputs scored as decoded from the written videos",
-             "results": results, "gain_over_bicubic": gains_over_bicubic(results, model),
-             "speed": {"device": used_device, "threads": torch.get_num_threads(), "timed": SPEED_NOTE}}
+    table = {
+        "clip": clip.name,
+        "frames": frames,
+        "degradation": "BI x4 (MATLAB bicubic) + H.264 CRF 25 (libx264, yuv420p)",
+        "protocol": "mean over frames; RGB and BT.601-Y, no border crop; "
+        "outputs scored as decoded from the written videos",
+        "results": results,
+        "gain_over_bicubic": gains_over_bicubic(results, model),
+        "speed": {"device": used_device, "threads": torch.get_num_threads(), "timed": SPEED_NOTE},
+    }
     middle = min(frames, results["bicubic"]["frames"]) // 2
     lq_frame = _frame(lq, middle)
     s = 4  # the demo degrades by ×4
     g = table["gain_over_bicubic"]
-    notes = [f"{clip.name}, frame {middle}: LQ = x4 bicubic + H.264 CRF 25",
-             f"whole clip ({frames} frames): {model} vs bicubic",
-             f"  PSNR RGB {g['psnr_rgb_db']:+.2f} dB, PSNR Y {g['psnr_y_db']:+.2f} dB",
-             *(f"  {n}: {r['fps']:.2f} frames/s end to end" for n, r in results.items()),
-             "crops: where bicubic's squared error exceeds",
-             "the model's the most (detailed regions only)"]
-    crops = side_by_side(out / "side_by_side.png", gt=_frame(clip, middle), bicubic=_frame(outputs["bicubic"], middle),
-                         model=(model, _frame(outputs[model], middle)) if model != "bicubic" else None,
-                         lq_nearest=np.repeat(np.repeat(lq_frame, s, 0), s, 1), notes=notes)
+    notes = [
+        f"{clip.name}, frame {middle}: LQ = x4 bicubic + H.264 CRF 25",
+        f"whole clip ({frames} frames): {model} vs bicubic",
+        f"  PSNR RGB {g['psnr_rgb_db']:+.2f} dB, PSNR Y {g['psnr_y_db']:+.2f} dB",
+        *(f"  {n}: {r['fps']:.2f} frames/s end to end" for n, r in results.items()),
+        "crops: where bicubic's squared error exceeds",
+        "the model's the most (detailed regions only)",
+    ]
+    crops = side_by_side(
+        out / "side_by_side.png",
+        gt=_frame(clip, middle),
+        bicubic=_frame(outputs["bicubic"], middle),
+        model=(model, _frame(outputs[model], middle)) if model != "bicubic" else None,
+        lq_nearest=np.repeat(np.repeat(lq_frame, s, 0), s, 1),
+        notes=notes,
+    )
     table["side_by_side"] = {"frame": middle, "crops": crops}
     # The full visual report (crops where the outputs differ, DCT spectra, per-frame PSNR) in one page.
     from freqvsr.report.compare import compare
 
     # bicubic=False: the demo's own bicubic run is already one of the compared outputs.
-    compare(lq, list(outputs.values()), clip, out / "report.html", labels=list(outputs), frame=middle,
-            max_frames=frames, bicubic=False)
+    compare(
+        lq,
+        list(outputs.values()),
+        clip,
+        out / "report.html",
+        labels=list(outputs),
+        frame=middle,
+        max_frames=frames,
+        bicubic=False,
+    )
 
     md = write_metrics(out, table)
     log(md)
     for c in crops:
-        log(f"side_by_side.png crop {c['tag']} (x={c['x']}, y={c['y']}, {c['size']} px, chosen by {c['chosen_by']}): "
-            + ", ".join(f"{k} {v:.2f} dB" for k, v in c["psnr"].items()))
-    log(f"wrote {out}/: {', '.join(sorted(p.name for p in out.iterdir() if not p.name.startswith('.')))} "
-        f"in {time.perf_counter() - started:.0f} s")
+        log(
+            f"side_by_side.png crop {c['tag']} (x={c['x']}, y={c['y']}, {c['size']} px, chosen by {c['chosen_by']}): "
+            + ", ".join(f"{k} {v:.2f} dB" for k, v in c["psnr"].items())
+        )
+    log(
+        f"wrote {out}/: {', '.join(sorted(p.name for p in out.iterdir() if not p.name.startswith('.')))} "
+        f"in {time.perf_counter() - started:.0f} s"
+    )
     return table

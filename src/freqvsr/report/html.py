@@ -44,9 +44,11 @@ def render_html(panels, result: dict, zoom: int, overview) -> str:
         f"<title>freqvsr compare: {escape(', '.join(result['labels']))}</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>freqvsr compare</h1>",
-        (f'<p class="note">Frame {result["frame"]} of {W}x{H} output (x{result["scale"]} of LQ); crop '
-         f'<code>{x},{y},{w},{h}</code> ({escape(result["crop_reason"])}), shown at {zoom}x. '
-         f"freqvsr {escape(__version__)}.</p>"),
+        (
+            f'<p class="note">Frame {result["frame"]} of {W}x{H} output (x{result["scale"]} of LQ); crop '
+            f"<code>{x},{y},{w},{h}</code> ({escape(result['crop_reason'])}), shown at {zoom}x. "
+            f"freqvsr {escape(__version__)}.</p>"
+        ),
         '<section id="inputs"><h2>Inputs</h2><table><tr><th>panel</th><th>source</th></tr>',
     ]
     for p in panels:
@@ -59,51 +61,84 @@ def render_html(panels, result: dict, zoom: int, overview) -> str:
         out.append("<table><tr><th>SR</th><th>mean PSNR (dB)</th><th>mean SSIM</th><th>frames</th></tr>")
         for lab, m in result["metrics"].items():
             cls = ' class="best"' if m["psnr"] == best and len(result["metrics"]) > 1 else ""
-            out.append(f"<tr{cls}><td>{escape(lab)}</td><td class=\"num\">{_num(m['psnr'], 2)}</td>"
-                       f"<td class=\"num\">{_num(m['ssim'], 4)}</td>"
-                       f"<td class=\"num\">{result['frames_scored']}</td></tr>")
-        out.append(f'</table><p class="note">Protocol: {escape(result["protocol"])}; per frame, then mean over frames '
-                   "(PSNR of identical frames, +inf, left out of the mean).</p>")
+            out.append(
+                f'<tr{cls}><td>{escape(lab)}</td><td class="num">{_num(m["psnr"], 2)}</td>'
+                f'<td class="num">{_num(m["ssim"], 4)}</td>'
+                f'<td class="num">{result["frames_scored"]}</td></tr>'
+            )
+        out.append(
+            f'</table><p class="note">Protocol: {escape(result["protocol"])}; per frame, then mean over frames '
+            "(PSNR of identical frames, +inf, left out of the mean).</p>"
+        )
     else:
         out.append('<p class="note">No ground truth given: no PSNR/SSIM.</p>')
     out.append("</section>")
 
     out.append('<section id="crops"><h2>Crops</h2><div class="row">')
-    out.append(f'<figure><img alt="whole frame" src="{png_data_uri(overview)}" width="{overview.width}" '
-               f'height="{overview.height}"><figcaption>frame {result["frame"]}, crop outlined</figcaption></figure>')
-    out.append("</div><div class=\"row\" style=\"margin-top:12px\">")
+    out.append(
+        f'<figure><img alt="whole frame" src="{png_data_uri(overview)}" width="{overview.width}" '
+        f'height="{overview.height}"><figcaption>frame {result["frame"]}, crop outlined</figcaption></figure>'
+    )
+    out.append('</div><div class="row" style="margin-top:12px">')
     for p in panels:
         img = zoomed(p.crop, zoom)
-        out.append(f'<figure><img class="crop" alt="{escape(p.label)}" src="{png_data_uri(img)}" width="{img.width}" '
-                   f'height="{img.height}"><figcaption>{escape(p.label)}</figcaption></figure>')
+        out.append(
+            f'<figure><img class="crop" alt="{escape(p.label)}" src="{png_data_uri(img)}" width="{img.width}" '
+            f'height="{img.height}"><figcaption>{escape(p.label)}</figcaption></figure>'
+        )
     out.append("</div></section>")
 
     vmin, vmax = spectrum_range(panels)
     out.append('<section id="spectra"><h2>DCT spectral maps of the crops</h2>')
-    out.append('<p class="note">Luma cut into 8x8 blocks, each DCT-transformed; cell (u, v) shows the mean over blocks '
-               "of log10(1 + |coefficient|): DC at top left, horizontal frequency to the right, vertical downwards. "
-               "Shared colour scale, set by the AC cells (DC, far larger, shows as the top colour). LQ is analysed at "
-               "its own resolution, where its codec blocks are; the others at the output resolution.</p>"
-               "<div class=\"row\">")
+    out.append(
+        '<p class="note">Luma cut into 8x8 blocks, each DCT-transformed; cell (u, v) shows the mean over blocks '
+        "of log10(1 + |coefficient|): DC at top left, horizontal frequency to the right, vertical downwards. "
+        "Shared colour scale, set by the AC cells (DC, far larger, shows as the top colour). LQ is analysed at "
+        "its own resolution, where its codec blocks are; the others at the output resolution.</p>"
+        '<div class="row">'
+    )
     for p in panels:
-        out.append(f"<figure>{svg_heatmap(p.spectrum, vmin, vmax, cell=20)}<figcaption>{escape(p.curve_label)}"
-                   "</figcaption></figure>")
+        out.append(
+            f"<figure>{svg_heatmap(p.spectrum, vmin, vmax, cell=20)}<figcaption>{escape(p.curve_label)}"
+            "</figcaption></figure>"
+        )
     out.append(f"</div>{svg_colorbar(vmin, vmax, label='mean log10(1 + |DCT|), AC range')}</section>")
 
     out.append('<section id="curve"><h2>Amplitude–frequency curve</h2>')
-    out.append('<p class="note">The spectral maps averaged over diagonal bands u + v (0 = DC, 14 = highest): '
-               "restoration lifts the high bands that down-sampling and compression removed.</p>")
-    out.append(svg_lines(curve_series(panels), xlabel="frequency band u + v", ylabel="mean log10(1 + |DCT|)",
-                         width=760, height=320, colours=panel_colours(panels), integer_x=True))
+    out.append(
+        '<p class="note">The spectral maps averaged over diagonal bands u + v (0 = DC, 14 = highest): '
+        "restoration lifts the high bands that down-sampling and compression removed.</p>"
+    )
+    out.append(
+        svg_lines(
+            curve_series(panels),
+            xlabel="frequency band u + v",
+            ylabel="mean log10(1 + |DCT|)",
+            width=760,
+            height=320,
+            colours=panel_colours(panels),
+            integer_x=True,
+        )
+    )
     out.append("</section>")
 
     out.append('<section id="psnr"><h2>Per-frame PSNR</h2>')
     if result["per_frame_psnr"]:
-        out.append(svg_lines(psnr_series(result), xlabel="frame", ylabel="PSNR (dB)", width=760, height=320,
-                             colours=panel_colours(panels), integer_x=True,
-                             marker_x=result["frame"] if result["frame"] < result["frames_scored"] else None))
-        out.append(f'<p class="note">Each SR against GT ({escape(result["protocol"])}); '
-                   "dashed line: the frame shown.</p>")
+        out.append(
+            svg_lines(
+                psnr_series(result),
+                xlabel="frame",
+                ylabel="PSNR (dB)",
+                width=760,
+                height=320,
+                colours=panel_colours(panels),
+                integer_x=True,
+                marker_x=result["frame"] if result["frame"] < result["frames_scored"] else None,
+            )
+        )
+        out.append(
+            f'<p class="note">Each SR against GT ({escape(result["protocol"])}); dashed line: the frame shown.</p>'
+        )
     else:
         out.append('<p class="note">No ground truth given.</p>')
     out.append("</section></body></html>")

@@ -15,8 +15,17 @@ import numpy as np
 
 from freqvsr.report.spectra import band_curve
 
-__all__ = ["Panel", "curve_series", "frame_overview", "panel_colours", "png_data_uri", "psnr_series",
-           "render_png", "spectrum_range", "zoomed"]
+__all__ = [
+    "Panel",
+    "curve_series",
+    "frame_overview",
+    "panel_colours",
+    "png_data_uri",
+    "psnr_series",
+    "render_png",
+    "spectrum_range",
+    "zoomed",
+]
 
 GAP = 8  # pixels between tiles in the PNG montage
 LABEL_H = 18  # label strip above each tile in the PNG montage
@@ -109,20 +118,37 @@ def render_png(panels: list[Panel], result: dict, zoom: int):
         x = GAP + i * (tw + GAP)
         d.text((x + 2, GAP + 2), p.label[: max(6, tw // 7)], fill="black")
         canvas.paste(zoomed(p.crop, zoom), (x, y_tile))
-        d.text((x + 2, y_tile + th + GAP + 2), "DCT, native res." if p.spectrum_label else "DCT log-amplitude",
-               fill=(90, 90, 90))
+        d.text(
+            (x + 2, y_tile + th + GAP + 2),
+            "DCT, native res." if p.spectrum_label else "DCT log-amplitude",
+            fill=(90, 90, 90),
+        )
         canvas.paste(pil_heatmap(p.spectrum, vmin, vmax, hm), (x + (tw - hm) // 2, y_map))
     y = y_map + hm + GAP
     chart_w = width - 2 * GAP
-    curve = pil_lines(curve_series(panels), xlabel="frequency band u+v", ylabel="mean log10(1+|DCT|)",
-                      width=chart_w, height=CURVE_H, title="Amplitude-frequency curve (8x8 block DCT of the crops)",
-                      colours=panel_colours(panels), integer_x=True)
+    curve = pil_lines(
+        curve_series(panels),
+        xlabel="frequency band u+v",
+        ylabel="mean log10(1+|DCT|)",
+        width=chart_w,
+        height=CURVE_H,
+        title="Amplitude-frequency curve (8x8 block DCT of the crops)",
+        colours=panel_colours(panels),
+        integer_x=True,
+    )
     canvas.paste(curve, (GAP, y))
     if result.get("per_frame_psnr"):
         y += CURVE_H + GAP
-        chart = pil_lines(psnr_series(result), xlabel="frame", ylabel="PSNR (dB)", width=chart_w, height=CURVE_H,
-                          title=f"Per-frame PSNR against GT ({result['protocol']})", colours=panel_colours(panels),
-                          integer_x=True)
+        chart = pil_lines(
+            psnr_series(result),
+            xlabel="frame",
+            ylabel="PSNR (dB)",
+            width=chart_w,
+            height=CURVE_H,
+            title=f"Per-frame PSNR against GT ({result['protocol']})",
+            colours=panel_colours(panels),
+            integer_x=True,
+        )
         canvas.paste(chart, (GAP, y))
     return canvas
 

@@ -17,9 +17,16 @@ __all__ = ["LINE_COLOURS", "colormap", "nice_ticks", "pil_heatmap", "pil_lines",
 
 # Anchors of a viridis-like perceptual map (dark = low amplitude, yellow = high): readable in
 # greyscale prints too, unlike a rainbow map.
-_CMAP = np.array([
-    [68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37],
-], dtype=np.float64)
+_CMAP = np.array(
+    [
+        [68, 1, 84],
+        [59, 82, 139],
+        [33, 145, 140],
+        [94, 201, 98],
+        [253, 231, 37],
+    ],
+    dtype=np.float64,
+)
 
 # Distinct line colours (Okabe–Ito, safe for colour-blind readers); cycled when there are more series.
 LINE_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
@@ -69,14 +76,20 @@ def svg_heatmap(grid: np.ndarray, vmin: float, vmax: float, *, cell: int = 18, t
     top = 18 if title else 0
     w, h = n_cols * cell, n_rows * cell + top
     colours = colormap(grid, vmin, vmax)
-    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="heatmap" width="{w}" height="{h}" '
-              f'viewBox="0 0 {w} {h}" role="img" aria-label="{escape(title)}">')]
+    parts = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="heatmap" width="{w}" height="{h}" '
+            f'viewBox="0 0 {w} {h}" role="img" aria-label="{escape(title)}">'
+        )
+    ]
     if title:
         parts.append(f'<text x="{w / 2}" y="13" font-size="12" text-anchor="middle">{escape(title)}</text>')
     for r in range(n_rows):
         for c in range(n_cols):
-            parts.append(f'<rect x="{c * cell}" y="{top + r * cell}" width="{cell}" height="{cell}" '
-                         f'fill="{_hex(colours[r, c])}"><title>u={r} v={c}: {grid[r, c]:.3f}</title></rect>')
+            parts.append(
+                f'<rect x="{c * cell}" y="{top + r * cell}" width="{cell}" height="{cell}" '
+                f'fill="{_hex(colours[r, c])}"><title>u={r} v={c}: {grid[r, c]:.3f}</title></rect>'
+            )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -87,8 +100,10 @@ def svg_colorbar(vmin: float, vmax: float, *, width: int = 240, label: str = "")
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="colorbar" width="{width + 80}" height="34">']
     for i in range(steps):
         v = vmin + (vmax - vmin) * (i + 0.5) / steps
-        parts.append(f'<rect x="{40 + i * width / steps:.2f}" y="2" width="{width / steps + 0.5:.2f}" height="14" '
-                     f'fill="{_hex(colormap(np.array(v), vmin, vmax))}"/>')
+        parts.append(
+            f'<rect x="{40 + i * width / steps:.2f}" y="2" width="{width / steps + 0.5:.2f}" height="14" '
+            f'fill="{_hex(colormap(np.array(v), vmin, vmax))}"/>'
+        )
     parts.append(f'<text x="36" y="13" font-size="11" text-anchor="end">{vmin:.2f}</text>')
     parts.append(f'<text x="{width + 44}" y="13" font-size="11">{vmax:.2f}</text>')
     if label:
@@ -109,9 +124,18 @@ def _bounds(series: dict[str, tuple[list[float], list[float]]]):
     return x0, x1, y0 - pad, y1 + pad
 
 
-def svg_lines(series: dict[str, tuple[list[float], list[float]]], *, xlabel: str, ylabel: str,
-              width: int = 640, height: int = 300, marker_x: float | None = None, title: str = "",
-              colours: dict[str, str] | None = None, integer_x: bool = False) -> str:
+def svg_lines(
+    series: dict[str, tuple[list[float], list[float]]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    width: int = 640,
+    height: int = 300,
+    marker_x: float | None = None,
+    title: str = "",
+    colours: dict[str, str] | None = None,
+    integer_x: bool = False,
+) -> str:
     """Line chart of named series ``{label: (xs, ys)}`` with axes, ticks and a legend.
 
     Non-finite y values (e.g. +inf PSNR of identical frames) break the line instead of
@@ -129,8 +153,12 @@ def svg_lines(series: dict[str, tuple[list[float], list[float]]], *, xlabel: str
     def sy(y):
         return mt + (1 - (y - y0) / (y1 - y0)) * ph
 
-    p = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="lines" width="{width}" height="{height}" '
-          f'viewBox="0 0 {width} {height}" font-family="sans-serif">')]
+    p = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="lines" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" font-family="sans-serif">'
+        )
+    ]
     if title:
         p.append(f'<text x="{ml + pw / 2}" y="16" font-size="13" text-anchor="middle">{escape(title)}</text>')
     p.append(f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="none" stroke="#888"/>')
@@ -143,11 +171,15 @@ def svg_lines(series: dict[str, tuple[list[float], list[float]]], *, xlabel: str
             p.append(f'<line x1="{sx(t):.1f}" x2="{sx(t):.1f}" y1="{mt + ph}" y2="{mt + ph + 4}" stroke="#888"/>')
             p.append(f'<text x="{sx(t):.1f}" y="{mt + ph + 16}" font-size="11" text-anchor="middle">{_fmt(t)}</text>')
     p.append(f'<text x="{ml + pw / 2}" y="{height - 6}" font-size="12" text-anchor="middle">{escape(xlabel)}</text>')
-    p.append(f'<text transform="translate(14,{mt + ph / 2}) rotate(-90)" font-size="12" '
-             f'text-anchor="middle">{escape(ylabel)}</text>')
+    p.append(
+        f'<text transform="translate(14,{mt + ph / 2}) rotate(-90)" font-size="12" '
+        f'text-anchor="middle">{escape(ylabel)}</text>'
+    )
     if marker_x is not None and x0 <= marker_x <= x1:
-        p.append(f'<line x1="{sx(marker_x):.1f}" x2="{sx(marker_x):.1f}" y1="{mt}" y2="{mt + ph}" '
-                 f'stroke="#555" stroke-dasharray="4 3"/>')
+        p.append(
+            f'<line x1="{sx(marker_x):.1f}" x2="{sx(marker_x):.1f}" y1="{mt}" y2="{mt + ph}" '
+            f'stroke="#555" stroke-dasharray="4 3"/>'
+        )
     for k, (label, (xs, ys)) in enumerate(series.items()):
         colour = (colours or {}).get(label) or LINE_COLOURS[k % len(LINE_COLOURS)]
         runs, cur = [], []
@@ -164,11 +196,15 @@ def svg_lines(series: dict[str, tuple[list[float], list[float]]], *, xlabel: str
                 cx, cy = run[0].split(",")
                 p.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{colour}"/>')
             else:
-                p.append(f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2" '
-                         f'points="{" ".join(run)}"/>')
+                p.append(
+                    f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2" '
+                    f'points="{" ".join(run)}"/>'
+                )
         ly = mt + 14 + 18 * k
-        p.append(f'<line x1="{ml + pw + 12}" x2="{ml + pw + 32}" y1="{ly - 4}" y2="{ly - 4}" '
-                 f'stroke="{colour}" stroke-width="3"/>')
+        p.append(
+            f'<line x1="{ml + pw + 12}" x2="{ml + pw + 32}" y1="{ly - 4}" y2="{ly - 4}" '
+            f'stroke="{colour}" stroke-width="3"/>'
+        )
         p.append(f'<text x="{ml + pw + 38}" y="{ly}" font-size="12">{escape(label)}</text>')
     p.append("</svg>")
     return "".join(p)
@@ -183,9 +219,17 @@ def pil_heatmap(grid: np.ndarray, vmin: float, vmax: float, size: int):
     return img.resize((size, size), Image.NEAREST)
 
 
-def pil_lines(series: dict[str, tuple[list[float], list[float]]], *, xlabel: str, ylabel: str,
-              width: int, height: int, title: str = "", colours: dict[str, str] | None = None,
-              integer_x: bool = False):
+def pil_lines(
+    series: dict[str, tuple[list[float], list[float]]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    width: int,
+    height: int,
+    title: str = "",
+    colours: dict[str, str] | None = None,
+    integer_x: bool = False,
+):
     """The same chart as :func:`svg_lines`, drawn with PIL (for the PNG montage)."""
     from PIL import Image, ImageDraw
 

@@ -27,17 +27,19 @@ from freqvsr.errors import UsageError
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str                                   # registry name, e.g. "basicvsr.small"
+    name: str  # registry name, e.g. "basicvsr.small"
     args: dict[str, Any] = field(default_factory=dict)  # constructor overrides (create_model **overrides)
-    weights: str | None = None                  # initialise from a checkpoint (e.g. stage 1 of a two-stage recipe)
-    weights_strict: bool = True                 # False: load the tensors that fit, keep the rest random
-                                                # (FastRealVSR stage 2 adds HSA to the stage-1 network)
-    flow_weights: str | None = None             # SPyNet state loaded into the model's ``spynet`` (from ``train/spynet_pretrain.py``)
+    weights: str | None = None  # initialise from a checkpoint (e.g. stage 1 of a two-stage recipe)
+    weights_strict: bool = True  # False: load the tensors that fit, keep the rest random
+    # (FastRealVSR stage 2 adds HSA to the stage-1 network)
+    flow_weights: str | None = (
+        None  # SPyNet state loaded into the model's ``spynet`` (from ``train/spynet_pretrain.py``)
+    )
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    kind: str = "synthetic"                     # synthetic | folder | reds | vimeo | vid4 | ... (freqvsr.data)
+    kind: str = "synthetic"  # synthetic | folder | reds | vimeo | vid4 | ... (freqvsr.data)
     root: str | None = None
     args: dict[str, Any] = field(default_factory=dict)  # extra keyword arguments of the dataset
     num_workers: int = 0
@@ -45,8 +47,8 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class DegradationConfig:
-    preset: str = "bi"                          # a freqvsr.degrade preset (bi, bd, crf25, real, ftvsr-mix, ...)
-                                                # or "disk": LQ frames read from the dataset's LQ folder
+    preset: str = "bi"  # a freqvsr.degrade preset (bi, bd, crf25, real, ftvsr-mix, ...)
+    # or "disk": LQ frames read from the dataset's LQ folder
     scale: int = 4
 
 
@@ -68,54 +70,54 @@ class ScheduleConfig:
     periods: tuple[int, ...] = ()
     restart_weights: tuple[float, ...] = ()
     min_lr: float = 1e-7
-    warmup: int = 0                             # linear warm-up iterations (from 0)
+    warmup: int = 0  # linear warm-up iterations (from 0)
     milestones: tuple[int, ...] = ()
     gamma: float = 0.5
 
 
 @dataclass(frozen=True)
 class LossTerm:
-    name: str                                   # charbonnier | l1 | mse | fc | perceptual | gan
+    name: str  # charbonnier | l1 | mse | fc | perceptual | gan
     weight: float = 1.0
     args: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class FreezeConfig:
-    modules: tuple[str, ...]                    # sub-module names, e.g. ("spynet",)
-    iterations: int                             # frozen for iterations [0, iterations)
+    modules: tuple[str, ...]  # sub-module names, e.g. ("spynet",)
+    iterations: int  # frozen for iterations [0, iterations)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     iterations: int = 1000
-    batch_size: int = 4                         # global batch (split evenly over DDP processes)
-    crop_size: int = 64                         # GT patch side (LQ patch = crop_size / scale)
+    batch_size: int = 4  # global batch (split evenly over DDP processes)
+    crop_size: int = 64  # GT patch side (LQ patch = crop_size / scale)
     num_frames: int = 7
-    grad_clip: float = 0.0                      # max global grad norm; 0 = off
-    ema_decay: float = 0.0                      # 0 = no EMA; BasicSR uses 0.999
-    ema_warmup: bool = False                    # decay min(ema_decay, (1+it)/(10+it)): for short runs (ema.py)
+    grad_clip: float = 0.0  # max global grad norm; 0 = off
+    ema_decay: float = 0.0  # 0 = no EMA; BasicSR uses 0.999
+    ema_warmup: bool = False  # decay min(ema_decay, (1+it)/(10+it)): for short runs (ema.py)
     amp: Literal["none", "bf16", "fp16"] = "none"
     seed: int = 0
-    device: str = "auto"                        # auto | cpu | cuda | cuda:1
+    device: str = "auto"  # auto | cpu | cuda | cuda:1
     log_every: int = 10
-    val_every: int = 0                          # 0 = only at the end (when val is configured)
-    ckpt_every: int = 0                         # 0 = only at the end
-    image_every: int = 0                        # image samples at validations; 0 = never
+    val_every: int = 0  # 0 = only at the end (when val is configured)
+    ckpt_every: int = 0  # 0 = only at the end
+    image_every: int = 0  # image samples at validations; 0 = never
     freeze: tuple[FreezeConfig, ...] = ()
-    use_lr_multipliers: bool = True             # per-module multipliers from model.lr_multipliers()
-    discriminator_lr: float = 1e-4              # only when a "gan" loss term is present
-    max_seconds: float = 0.0                    # wall-clock limit of this call; 0 = none. When reached, the
-                                                # run stops after the current iteration and saves its state and
-                                                # final.safetensors (EMA when on) as at the end (lent GPU time)
+    use_lr_multipliers: bool = True  # per-module multipliers from model.lr_multipliers()
+    discriminator_lr: float = 1e-4  # only when a "gan" loss term is present
+    max_seconds: float = 0.0  # wall-clock limit of this call; 0 = none. When reached, the
+    # run stops after the current iteration and saves its state and
+    # final.safetensors (EMA when on) as at the end (lent GPU time)
 
 
 @dataclass(frozen=True)
 class ValConfig:
-    data: DataConfig | None = None              # None = no validation
+    data: DataConfig | None = None  # None = no validation
     metric: Literal["psnr", "psnr_y", "ssim", "ssim_y"] = "psnr"
     crop_border: int = 0
-    max_clips: int = 0                          # 0 = all
+    max_clips: int = 0  # 0 = all
     use_ema: bool = True
 
 
@@ -198,7 +200,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         else:
             if len(value) != len(args):
                 raise UsageError(f"{where}: expected {len(args)} items, got {len(value)}")
-            items = [_coerce(v, a, f"{where}.{i}") for i, (v, a) in enumerate(zip(value, args))]
+            items = [_coerce(v, a, f"{where}.{i}") for i, (v, a) in enumerate(zip(value, args, strict=True))]
         return tuple(items)
     if origin is dict:
         if not isinstance(value, dict):
@@ -291,7 +293,11 @@ def _field_type_at(path: list[str], root: type) -> Any:
             if not part.isdigit():
                 return None
             args = typing.get_args(tp)
-            tp = args[0] if len(args) == 2 and args[1] is Ellipsis else (args[int(part)] if int(part) < len(args) else None)
+            tp = (
+                args[0]
+                if len(args) == 2 and args[1] is Ellipsis
+                else (args[int(part)] if int(part) < len(args) else None)
+            )
         elif typing.get_origin(tp) is dict or tp is Any:
             tp = Any
         else:
@@ -318,13 +324,13 @@ def apply_override(raw: dict[str, Any], item: str, source: str = "override", roo
         if isinstance(node, list):
             idx = int(part)
             if idx >= len(node):
-                raise UsageError(f"{source}: {'.'.join(path[:i + 1])} is out of range (list has {len(node)} items)")
+                raise UsageError(f"{source}: {'.'.join(path[: i + 1])} is out of range (list has {len(node)} items)")
             node = node[idx]
             continue
         if node.get(part) is None:
             _, sub = _is_optional(sub_tp)
             if typing.get_origin(sub) in (tuple, list):
-                raise UsageError(f"{source}: {'.'.join(path[:i + 1])} is empty")
+                raise UsageError(f"{source}: {'.'.join(path[: i + 1])} is empty")
             node[part] = {}
         node = node[part]
     last = path[-1]
@@ -371,7 +377,9 @@ def validate(cfg: Config, source: str) -> None:
     if t.iterations < 1 or t.batch_size < 1 or t.num_frames < 1:
         raise UsageError(f"{source}: train.iterations, train.batch_size and train.num_frames must be >= 1")
     if t.crop_size % cfg.degradation.scale:
-        raise UsageError(f"{source}: train.crop_size {t.crop_size} is not a multiple of the scale {cfg.degradation.scale}")
+        raise UsageError(
+            f"{source}: train.crop_size {t.crop_size} is not a multiple of the scale {cfg.degradation.scale}"
+        )
     if t.max_seconds < 0:
         raise UsageError(f"{source}: train.max_seconds must be >= 0 (0 = no limit), got {t.max_seconds}")
     if not 0.0 <= t.ema_decay < 1.0:

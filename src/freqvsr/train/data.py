@@ -31,8 +31,17 @@ class SyntheticClips(Dataset):
     finite set of clips seen again every epoch, like a dataset on disk).
     """
 
-    def __init__(self, length: int = 1000, num_frames: int = 7, size: int = 64, preset: str = "bi",
-                 scale: int = 4, seed: int = 0, max_speed: float = 2.0, fixed: bool = False) -> None:
+    def __init__(
+        self,
+        length: int = 1000,
+        num_frames: int = 7,
+        size: int = 64,
+        preset: str = "bi",
+        scale: int = 4,
+        seed: int = 0,
+        max_speed: float = 2.0,
+        fixed: bool = False,
+    ) -> None:
         self.length, self.num_frames, self.size = int(length), int(num_frames), int(size)
         self.preset, self.scale, self.seed, self.max_speed = preset, int(scale), int(seed), float(max_speed)
         self.fixed = bool(fixed)
@@ -48,8 +57,9 @@ class SyntheticClips(Dataset):
         from freqvsr.degrade import degrade
 
         epoch = 0 if self.fixed else self.epoch
-        gt = moving_clip(sample_generator(self.seed, epoch, index, 0), self.num_frames, self.size, self.size,
-                         self.max_speed)
+        gt = moving_clip(
+            sample_generator(self.seed, epoch, index, 0), self.num_frames, self.size, self.size, self.max_speed
+        )
         lq, params = degrade(gt, self.preset, generator=sample_generator(self.seed, epoch, index, 1), scale=self.scale)
         return {"lq": lq.float(), "gt": gt, "key": f"synthetic/{epoch}/{index}", "params": params.to_dict()}
 
@@ -69,9 +79,14 @@ def build_dataset(data: DataConfig, cfg: Config, *, split: str) -> Dataset:
     t, deg = cfg.train, cfg.degradation
     if data.kind == "synthetic":
         args = dict(data.args)
-        defaults = {"num_frames": t.num_frames, "size": t.crop_size, "preset": deg.preset, "scale": deg.scale,
-                    "seed": t.seed if split == "train" else t.seed + 7919,
-                    "length": 1000 if split == "train" else 4}
+        defaults = {
+            "num_frames": t.num_frames,
+            "size": t.crop_size,
+            "preset": deg.preset,
+            "scale": deg.scale,
+            "seed": t.seed if split == "train" else t.seed + 7919,
+            "length": 1000 if split == "train" else 4,
+        }
         try:
             return SyntheticClips(**{**defaults, **args})
         except TypeError as exc:
@@ -79,8 +94,14 @@ def build_dataset(data: DataConfig, cfg: Config, *, split: str) -> Dataset:
     return _dataset_from_data_package(data, cfg, split)
 
 
-_LAYOUTS = {"folder": "FolderDataset", "reds": "REDSDataset", "vimeo": "Vimeo90KDataset", "vid4": "Vid4Dataset",
-            "store": "StoreDataset", "pack": "PackDataset"}
+_LAYOUTS = {
+    "folder": "FolderDataset",
+    "reds": "REDSDataset",
+    "vimeo": "Vimeo90KDataset",
+    "vid4": "Vid4Dataset",
+    "store": "StoreDataset",
+    "pack": "PackDataset",
+}
 
 
 def _dataset_from_data_package(data: DataConfig, cfg: Config, split: str) -> Dataset:
@@ -98,8 +119,11 @@ def _dataset_from_data_package(data: DataConfig, cfg: Config, split: str) -> Dat
     if data.root is None:
         raise UsageError(f"data kind {data.kind!r} needs data.root (or val.data.root)")
     t, deg = cfg.train, cfg.degradation
-    kwargs: dict[str, Any] = {"scale": deg.scale, "seed": t.seed,
-                              "degrade": None if deg.preset == "disk" else deg.preset}
+    kwargs: dict[str, Any] = {
+        "scale": deg.scale,
+        "seed": t.seed,
+        "degrade": None if deg.preset == "disk" else deg.preset,
+    }
     if split == "train":
         kwargs.update(num_frames=t.num_frames, lq_patch=t.crop_size // deg.scale, augment=True, sampling="random")
         if data.kind == "reds":
@@ -176,16 +200,27 @@ class BatchStream:
     guard (spawned workers re-import the main module; ``freqvsr train`` has it).
     """
 
-    def __init__(self, dataset: Dataset, global_batch: int, *, seed: int, rank: int = 0, world: int = 1,
-                 num_workers: int = 0, start_method: str | None = None) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        global_batch: int,
+        *,
+        seed: int,
+        rank: int = 0,
+        world: int = 1,
+        num_workers: int = 0,
+        start_method: str | None = None,
+    ) -> None:
         if global_batch % world:
             raise UsageError(f"train.batch_size {global_batch} is not divisible by the {world} processes")
         n = len(dataset)  # type: ignore[arg-type]
         if n < global_batch:
             raise UsageError(f"the training set has {n} samples, fewer than train.batch_size {global_batch}")
         if start_method == "fork":
-            raise UsageError("start_method 'fork': DataLoader workers must not be forked from the training "
-                             "process (it runs threads); use spawn or forkserver")
+            raise UsageError(
+                "start_method 'fork': DataLoader workers must not be forked from the training "
+                "process (it runs threads); use spawn or forkserver"
+            )
         self.dataset, self.global_batch, self.seed = dataset, global_batch, seed
         self.rank, self.world, self.num_workers = rank, world, num_workers
         self.start_method = start_method
@@ -200,7 +235,7 @@ class BatchStream:
         out = []
         for b in range(start, self.batches_per_epoch):
             first = b * self.global_batch + self.rank * local
-            out.append(perm[first:first + local])
+            out.append(perm[first : first + local])
         return out
 
     def _start(self) -> None:
@@ -208,8 +243,11 @@ class BatchStream:
             self.dataset.set_epoch(self.epoch)  # the main process's copy (num_workers=0 reads it)
         workers = self.num_workers > 0
         loader = DataLoader(
-            _EpochIndexed(self.dataset), batch_sampler=_Batches(self, self.epoch, self.position), collate_fn=collate,
-            num_workers=self.num_workers, worker_init_fn=worker_init_fn if workers else None,
+            _EpochIndexed(self.dataset),
+            batch_sampler=_Batches(self, self.epoch, self.position),
+            collate_fn=collate,
+            num_workers=self.num_workers,
+            worker_init_fn=worker_init_fn if workers else None,
             multiprocessing_context=(self.start_method or WORKER_START_METHOD) if workers else None,
             # its own generator: creating a loader iterator must not consume the global torch RNG
             generator=torch.Generator().manual_seed(mix_seed(self.seed, self.epoch, 1)),
@@ -236,8 +274,10 @@ class BatchStream:
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         if state.get("global_batch", self.global_batch) != self.global_batch:
-            raise UsageError(f"cannot resume: the checkpoint used train.batch_size {state['global_batch']}, "
-                             f"the config says {self.global_batch}")
+            raise UsageError(
+                f"cannot resume: the checkpoint used train.batch_size {state['global_batch']}, "
+                f"the config says {self.global_batch}"
+            )
         self.epoch, self.position = int(state["epoch"]), int(state["position"])
         if self.position >= self.batches_per_epoch:
             self.epoch, self.position = self.epoch + 1, 0

@@ -54,10 +54,10 @@ class TrainResult:
     iteration: int
     wall_time_s: float
     losses: list[float] = field(default_factory=list)  # loss per iteration run in this call (main process)
-    final: Path | None = None                           # final.safetensors (None when stopped early)
+    final: Path | None = None  # final.safetensors (None when stopped early)
     best: Path | None = None
     val: dict[str, Any] | None = None
-    stopped: str | None = None                          # "max_seconds" when train.max_seconds ended the run
+    stopped: str | None = None  # "max_seconds" when train.max_seconds ended the run
 
 
 def build_model(cfg: Config) -> VSRModel:
@@ -94,7 +94,9 @@ def param_groups(model: nn.Module, multipliers: dict[str, float], base_lr: float
         try:
             sub = model.get_submodule(name)
         except AttributeError:
-            raise ModelError(f"lr_multipliers names {name!r}, which is not a sub-module of {type(model).__name__}") from None
+            raise ModelError(
+                f"lr_multipliers names {name!r}, which is not a sub-module of {type(model).__name__}"
+            ) from None
         params = [p for p in sub.parameters() if id(p) not in taken]
         taken.update(id(p) for p in params)
         groups.append({"params": params, "name": name, "base_lr": base_lr * mult, "lr": base_lr * mult})
@@ -111,7 +113,9 @@ def frozen_parameters(model: nn.Module, cfg: Config, iteration: int) -> list[nn.
                 try:
                     out.extend(model.get_submodule(name).parameters())
                 except AttributeError:
-                    raise UsageError(f"train.freeze names {name!r}, which is not a sub-module of {cfg.model.name}") from None
+                    raise UsageError(
+                        f"train.freeze names {name!r}, which is not a sub-module of {cfg.model.name}"
+                    ) from None
     return out
 
 
@@ -143,17 +147,26 @@ def validate(model: nn.Module, dataset, cfg: Config, device: torch.device) -> di
         scores.append(float(per_frame.mean()))
         # bicubic up-sampling of the same LQ, scored the same way: the number to beat
         up = F.interpolate(lq.float(), size=gt.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
-        baseline.append(float(fn(up.double(), gt.double(), y_channel=v.metric.endswith("_y"),
-                                 crop_border=v.crop_border).mean()))
+        baseline.append(
+            float(fn(up.double(), gt.double(), y_channel=v.metric.endswith("_y"), crop_border=v.crop_border).mean())
+        )
         if sample is None:
             sample = torch.cat([up[0], sr[0], gt[0]], dim=-1).clamp(0, 1)
     model.train(was_training)
     frames = "centre frame" if getattr(model, "temporal", "") == "window" else "all frames"
-    protocol = (f"{v.metric} ({'Y BT.601' if v.metric.endswith('_y') else 'RGB'}, crop_border={v.crop_border}, "
-                f"{frames}, output clamped to [0,1], float64; mean over frames then clips)")
-    return {"name": v.metric, "value": sum(scores) / len(scores), "protocol": protocol, "clips": n,
-            "bicubic": sum(baseline) / len(baseline),
-            "dataset": f"{v.data.kind}:{v.data.root or ''}" if v.data else "", "sample": sample}
+    protocol = (
+        f"{v.metric} ({'Y BT.601' if v.metric.endswith('_y') else 'RGB'}, crop_border={v.crop_border}, "
+        f"{frames}, output clamped to [0,1], float64; mean over frames then clips)"
+    )
+    return {
+        "name": v.metric,
+        "value": sum(scores) / len(scores),
+        "protocol": protocol,
+        "clips": n,
+        "bicubic": sum(baseline) / len(baseline),
+        "dataset": f"{v.data.kind}:{v.data.root or ''}" if v.data else "",
+        "sample": sample,
+    }
 
 
 def hardware(device: torch.device, world: int) -> str:
@@ -171,9 +184,7 @@ def hardware(device: torch.device, world: int) -> str:
 
 # Set by simulated_interruption (tests): the iteration after which train() saves its state and
 # returns, as an interrupted run would. Not an argument of train(): it is no user option.
-_STOP_AFTER_ITERATION: contextvars.ContextVar[int | None] = contextvars.ContextVar(
-    "stop_after_iteration", default=None
-)
+_STOP_AFTER_ITERATION: contextvars.ContextVar[int | None] = contextvars.ContextVar("stop_after_iteration", default=None)
 
 
 @contextlib.contextmanager
@@ -209,8 +220,13 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, progress: b
     multipliers = model.lr_multipliers() if t.use_lr_multipliers else {}
     groups = param_groups(model, multipliers, cfg.optimizer.lr)
     opt_cls = torch.optim.AdamW if cfg.optimizer.kind == "adamw" else torch.optim.Adam
-    optimizer = opt_cls(groups, lr=cfg.optimizer.lr, betas=cfg.optimizer.betas, eps=cfg.optimizer.eps,
-                        weight_decay=cfg.optimizer.weight_decay)
+    optimizer = opt_cls(
+        groups,
+        lr=cfg.optimizer.lr,
+        betas=cfg.optimizer.betas,
+        eps=cfg.optimizer.eps,
+        weight_decay=cfg.optimizer.weight_decay,
+    )
     objective = Objective(cfg.loss).to(device)
     disc = objective.discriminator
     disc_opt = torch.optim.Adam(disc.parameters(), lr=t.discriminator_lr, betas=(0.9, 0.99)) if disc else None
@@ -219,8 +235,14 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, progress: b
     scaler = torch.amp.GradScaler(device.type, enabled=t.amp == "fp16")
     disc_scaler = torch.amp.GradScaler(device.type, enabled=t.amp == "fp16")
 
-    stream = BatchStream(build_dataset(cfg.data, cfg, split="train"), t.batch_size, seed=t.seed,
-                         rank=dist.rank, world=dist.world, num_workers=cfg.data.num_workers)
+    stream = BatchStream(
+        build_dataset(cfg.data, cfg, split="train"),
+        t.batch_size,
+        seed=t.seed,
+        rank=dist.rank,
+        world=dist.world,
+        num_workers=cfg.data.num_workers,
+    )
     val_set = build_dataset(cfg.val.data, cfg, split="val") if cfg.val.data is not None and dist.is_main else None
 
     start, wall_before, best = 0, 0.0, None
@@ -259,12 +281,21 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, progress: b
             rng_all = [rng]
         if not dist.is_main:
             return
-        state = {"iteration": iteration, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scaler": scaler.state_dict(), "ema": ema.state_dict() if ema else None,
-                 "discriminator": disc.state_dict() if disc else None,
-                 "discriminator_optimizer": disc_opt.state_dict() if disc_opt else None,
-                 "discriminator_scaler": disc_scaler.state_dict(), "data": stream.state_dict(), "rng": rng_all,
-                 "config": cfg.to_dict(), "wall_time_s": wall_before + time.time() - t0, "best": best}
+        state = {
+            "iteration": iteration,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict(),
+            "ema": ema.state_dict() if ema else None,
+            "discriminator": disc.state_dict() if disc else None,
+            "discriminator_optimizer": disc_opt.state_dict() if disc_opt else None,
+            "discriminator_scaler": disc_scaler.state_dict(),
+            "data": stream.state_dict(),
+            "rng": rng_all,
+            "config": cfg.to_dict(),
+            "wall_time_s": wall_before + time.time() - t0,
+            "best": best,
+        }
         save_state(out_dir / STATE_FILE, state)
 
     def run_validation(iteration: int) -> dict[str, Any] | None:
@@ -273,27 +304,37 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, progress: b
             return None
         result = validate(ema.model if ema is not None and cfg.val.use_ema else model, val_set, cfg, device)
         sample = result.pop("sample")
-        log.scalars(iteration, {result["name"]: result["value"], f"{result['name']}_bicubic": result["bicubic"]},
-                    kind="val")
+        log.scalars(
+            iteration, {result["name"]: result["value"], f"{result['name']}_bicubic": result["bicubic"]}, kind="val"
+        )
         if t.image_every and sample is not None:
             log.image(iteration, "val/lq_sr_gt", sample)
         if best is None or result["value"] > best["value"]:  # psnr and ssim: higher is better
             best = {**result, "iteration": iteration}
-            save_checkpoint(ema.model if ema else model, out_dir / "best.safetensors",
-                            training=metadata(iteration), metrics=[best])
+            save_checkpoint(
+                ema.model if ema else model, out_dir / "best.safetensors", training=metadata(iteration), metrics=[best]
+            )
         return result
 
     def metadata(iteration: int) -> dict[str, Any]:
-        return {"recipe": cfg.name, "iterations": iteration, "wall_time_s": round(wall_before + time.time() - t0, 1),
-                "hardware": hardware(device, dist.world), "data": cfg.to_dict()["data"],
-                "degradation": cfg.to_dict()["degradation"], "seed": t.seed, "ema": ema is not None,
-                "config": cfg.to_dict()}
+        return {
+            "recipe": cfg.name,
+            "iterations": iteration,
+            "wall_time_s": round(wall_before + time.time() - t0, 1),
+            "hardware": hardware(device, dist.world),
+            "data": cfg.to_dict()["data"],
+            "degradation": cfg.to_dict()["degradation"],
+            "seed": t.seed,
+            "ema": ema is not None,
+            "config": cfg.to_dict(),
+        }
 
     t0 = time.time()
     result = TrainResult(out_dir, start, wall_before)
     end = t.iterations if stop_after is None else min(t.iterations, stop_after)
-    bar = tqdm(total=t.iterations, initial=start, disable=not (progress and dist.is_main), desc=cfg.name,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=t.iterations, initial=start, disable=not (progress and dist.is_main), desc=cfg.name, dynamic_ncols=True
+    )
     net.train()
     autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else nullcontext
     # data_wait: the fraction of wall time since the last log line spent waiting for stream.next()
@@ -352,15 +393,29 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, progress: b
                 run_validation(iteration)
             distributed.barrier(dist)
         # train.max_seconds: every process must stop at the same iteration, so the decision is shared
-        out_of_time = bool(t.max_seconds) and float(distributed.mean_over_processes(
-            torch.tensor(float(time.time() - t0 >= t.max_seconds), device=device), dist)) > 0
+        out_of_time = (
+            bool(t.max_seconds)
+            and float(
+                distributed.mean_over_processes(
+                    torch.tensor(float(time.time() - t0 >= t.max_seconds), device=device), dist
+                )
+            )
+            > 0
+        )
         if (t.ckpt_every and iteration % t.ckpt_every == 0) or iteration == end or out_of_time:
             save_training_state(iteration)
         result.iteration = iteration
         if out_of_time and iteration < end:
             result.stopped = "max_seconds"
-            log.text(iteration, {"kind": "stopped", "reason": f"train.max_seconds={t.max_seconds:g} reached",
-                                 "iteration": iteration, "of": t.iterations})
+            log.text(
+                iteration,
+                {
+                    "kind": "stopped",
+                    "reason": f"train.max_seconds={t.max_seconds:g} reached",
+                    "iteration": iteration,
+                    "of": t.iterations,
+                },
+            )
             break
     bar.close()
 
@@ -368,8 +423,12 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, progress: b
     if (result.iteration >= t.iterations or result.stopped) and dist.is_main:
         result.val = run_validation(result.iteration)
         metrics = [{k: v for k, v in result.val.items()}] if result.val else []
-        result.final = save_checkpoint(ema.model if ema else model, out_dir / "final.safetensors",
-                                       training=metadata(result.iteration), metrics=metrics)
+        result.final = save_checkpoint(
+            ema.model if ema else model,
+            out_dir / "final.safetensors",
+            training=metadata(result.iteration),
+            metrics=metrics,
+        )
         result.best = out_dir / "best.safetensors" if best is not None else None
         log.text(result.iteration, {"kind": "done", "final": str(result.final), "wall_time_s": result.wall_time_s})
     log.close()
@@ -383,5 +442,5 @@ def discriminator_loss(disc: nn.Module, kind: str, sr: torch.Tensor, gt: torch.T
     from freqvsr.losses.gan import gan_loss
 
     logits = disc(torch.cat([gt, sr], dim=0))
-    real, fake = logits[: gt.shape[0]], logits[gt.shape[0]:]
+    real, fake = logits[: gt.shape[0]], logits[gt.shape[0] :]
     return gan_loss(real, True, is_disc=True, kind=kind) + gan_loss(fake, False, is_disc=True, kind=kind)

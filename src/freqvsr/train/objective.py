@@ -72,7 +72,9 @@ class Objective(nn.Module):
         self.discriminator = UNetDiscriminatorSN(**args)
         return lambda sr, gt, lq: gan_loss(self.discriminator(sr), True, is_disc=False, kind=self.gan_kind)
 
-    def generator_loss(self, sr: torch.Tensor, gt: torch.Tensor, lq: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def generator_loss(
+        self, sr: torch.Tensor, gt: torch.Tensor, lq: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         total = sr.new_zeros(())
         parts: dict[str, float] = {}
         for name, weight, fn in self.terms:

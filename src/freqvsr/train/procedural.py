@@ -65,8 +65,15 @@ def pixel_grid(h: int, w: int) -> torch.Tensor:
     return torch.stack([xx, yy])
 
 
-def random_affine_flow(g: torch.Generator, h: int, w: int, max_shift: float, max_rotation_deg: float = 5.0,
-                       max_zoom: float = 0.05, local: float = 0.0) -> torch.Tensor:
+def random_affine_flow(
+    g: torch.Generator,
+    h: int,
+    w: int,
+    max_shift: float,
+    max_rotation_deg: float = 5.0,
+    max_zoom: float = 0.05,
+    local: float = 0.0,
+) -> torch.Tensor:
     """A smooth flow ``(2, h, w)``: translation + rotation + zoom about the centre, plus an optional
     smooth local field of amplitude ``local`` pixels (moving objects are not rigid)."""
     shift = (_rand(g, 2) * 2 - 1) * max_shift
@@ -84,7 +91,9 @@ def random_affine_flow(g: torch.Generator, h: int, w: int, max_shift: float, max
     return flow
 
 
-def flow_pair(g: torch.Generator, h: int, w: int, max_shift: float, **flow_kw) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def flow_pair(
+    g: torch.Generator, h: int, w: int, max_shift: float, **flow_kw
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(ref, supp, flow)`` with ``supp(x + flow(x)) == ref(x)`` exactly (bilinear sampling).
 
     ``flow`` is what SPyNet's ``forward(ref, supp)`` should return: ``flow_warp(supp, flow) == ref``
@@ -95,7 +104,7 @@ def flow_pair(g: torch.Generator, h: int, w: int, max_shift: float, **flow_kw) -
     flow = random_affine_flow(g, h, w, max_shift, **flow_kw)
     margin = math.ceil(flow.abs().max().item()) + 2
     canvas = random_texture(g, h + 2 * margin, w + 2 * margin)
-    supp = canvas[:, margin:margin + h, margin:margin + w]
+    supp = canvas[:, margin : margin + h, margin : margin + w]
     ref = sample_canvas(canvas, pixel_grid(h, w) + margin + flow)
     return ref, supp.contiguous(), flow
 
@@ -115,8 +124,9 @@ def moving_clip(g: torch.Generator, frames: int, h: int, w: int, max_speed: floa
     return torch.stack(out).clamp(0, 1)
 
 
-def layered_flow_pair(g: torch.Generator, h: int, w: int, max_shift: float, layers: int = 4,
-                      **flow_kw) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def layered_flow_pair(
+    g: torch.Generator, h: int, w: int, max_shift: float, layers: int = 4, **flow_kw
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Like :func:`flow_pair`, with ``layers - 1`` textured shapes moving independently over the
     background (Flying-Chairs style): many different motions per image, so every step supervises
     local estimation rather than one global translation.
@@ -130,7 +140,7 @@ def layered_flow_pair(g: torch.Generator, h: int, w: int, max_shift: float, laye
     flow = random_affine_flow(g, h, w, max_shift, **flow_kw)
     margin = math.ceil(flow.abs().max().item()) + 2
     canvas = random_texture(g, h + 2 * margin, w + 2 * margin)
-    supp = canvas[:, margin:margin + h, margin:margin + w].clone()
+    supp = canvas[:, margin : margin + h, margin : margin + w].clone()
     ref = sample_canvas(canvas, grid + margin + flow)
     for _ in range(layers - 1):
         f_i = random_affine_flow(g, h, w, max_shift, **flow_kw)

@@ -28,7 +28,7 @@ def learning_rate(cfg: ScheduleConfig, iteration: int, base_lr: float, total: in
         periods = list(cfg.periods) or [total]
         weights = list(cfg.restart_weights) or [1.0] * len(periods)
         start = 0
-        for period, weight in zip(periods, weights):
+        for period, weight in zip(periods, weights, strict=False):  # noqa: B007 (both used after the loop)
             if iteration < start + period:
                 break
             start += period

@@ -37,12 +37,12 @@ from freqvsr.train.procedural import flow_pair, layered_flow_pair
 
 @dataclass(frozen=True)
 class SpyNetTrainConfig:
-    size: int = 64                    # pair side, a multiple of 32 (SPyNet's coarsest level is size/32)
-    max_shift: float = 6.0            # translation range (pixels at full resolution)
+    size: int = 64  # pair side, a multiple of 32 (SPyNet's coarsest level is size/32)
+    max_shift: float = 6.0  # translation range (pixels at full resolution)
     max_rotation_deg: float = 3.0
     max_zoom: float = 0.03
-    local: float = 1.0                # amplitude of the smooth non-rigid field (pixels)
-    layers: int = 1                   # > 1: independently moving textured blobs over the background
+    local: float = 1.0  # amplitude of the smooth non-rigid field (pixels)
+    layers: int = 1  # > 1: independently moving textured blobs over the background
     batch_size: int = 8
     lr: float = 1e-4
     level_iterations: tuple[int, ...] = (100, 100, 100, 100, 100, 100)
@@ -50,13 +50,13 @@ class SpyNetTrainConfig:
     seed: int = 0
     val_pairs: int = 32
     log_every: int = 20
-    corpus: str | None = None         # a `build-corpus` folder: pairs from its synthetic clips
-                                      # (frames + flow.npy + flow_valid.npy) instead of procedural ones
+    corpus: str | None = None  # a `build-corpus` folder: pairs from its synthetic clips
+    # (frames + flow.npy + flow_valid.npy) instead of procedural ones
     real_clips: tuple[str, ...] = ()  # videos/frame folders to report the warping error on (evaluation only)
-    real_frames: int = 16             # first N frames of each
-    init_weights: str | None = None   # continue from a spynet.safetensors
-    zero_init: bool = True            # last conv of every level starts at 0: the untrained network
-                                      # predicts zero flow (EPE = the zero-flow baseline), not noise
+    real_frames: int = 16  # first N frames of each
+    init_weights: str | None = None  # continue from a spynet.safetensors
+    zero_init: bool = True  # last conv of every level starts at 0: the untrained network
+    # predicts zero flow (EPE = the zero-flow baseline), not noise
 
 
 @dataclass(frozen=True)
@@ -111,9 +111,11 @@ class CorpusPairs:
             from freqvsr.io import list_images
 
             frames = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in list_images(folder)])
-            self._cache[folder] = (torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0,
-                                   torch.from_numpy(np.load(folder / "flow.npy")).float(),
-                                   torch.from_numpy(np.load(folder / "flow_valid.npy")))
+            self._cache[folder] = (
+                torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0,
+                torch.from_numpy(np.load(folder / "flow.npy")).float(),
+                torch.from_numpy(np.load(folder / "flow_valid.npy")),
+            )
         return self._cache[folder]
 
     def batch(self, seed: int, count: int) -> tuple[torch.Tensor, ...]:
@@ -129,7 +131,7 @@ class CorpusPairs:
             x = int(torch.randint(w - self.size + 1, (), generator=g))
             crop = (..., slice(y, y + self.size), slice(x, x + self.size))
             out.append((frames[t][crop], frames[t + 1][crop], flow[t][crop], valid[t][crop]))
-        return tuple(torch.stack(x) for x in zip(*out))
+        return tuple(torch.stack(x) for x in zip(*out, strict=True))
 
 
 def make_batch(cfg: SpyNetTrainConfig, seed: int, count: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -140,7 +142,7 @@ def make_batch(cfg: SpyNetTrainConfig, seed: int, count: int) -> tuple[torch.Ten
         pairs = [layered_flow_pair(g, cfg.size, cfg.size, cfg.max_shift, cfg.layers, **kw) for _ in range(count)]
     else:
         pairs = [flow_pair(g, cfg.size, cfg.size, cfg.max_shift, **kw) for _ in range(count)]
-    return tuple(torch.stack(x) for x in zip(*pairs))  # type: ignore[return-value]
+    return tuple(torch.stack(x) for x in zip(*pairs, strict=True))  # type: ignore[return-value]
 
 
 def pyramid_flows(spynet: SPyNet, ref: torch.Tensor, supp: torch.Tensor, upto: int) -> list[torch.Tensor]:
@@ -211,7 +213,9 @@ def read_frames(path: str | Path, count: int) -> torch.Tensor:
     frames = []
     with open_input(path) as src:
         for frame in src:
-            img = torch.from_numpy(frame.image.astype("float32")) / (255.0 if frame.image.dtype.name == "uint8" else 65535.0)
+            img = torch.from_numpy(frame.image.astype("float32")) / (
+                255.0 if frame.image.dtype.name == "uint8" else 65535.0
+            )
             frames.append(img.permute(2, 0, 1))
             if len(frames) == count:
                 break
@@ -224,8 +228,10 @@ def warping_error(spynet: SPyNet | None, frames: torch.Tensor, border: int = 8) 
     cropped): how well the flow explains real motion. ``spynet=None`` scores the zero flow."""
     errors = []
     for t in range(len(frames) - 1):
-        ref, supp = frames[t:t + 1], frames[t + 1:t + 2]
-        warped = supp if spynet is None else flow_warp(supp, spynet(ref, supp).permute(0, 2, 3, 1), padding_mode="border")
+        ref, supp = frames[t : t + 1], frames[t + 1 : t + 2]
+        warped = (
+            supp if spynet is None else flow_warp(supp, spynet(ref, supp).permute(0, 2, 3, 1), padding_mode="border")
+        )
         diff = (warped - ref).abs()[..., border:-border, border:-border]
         errors.append(float(diff.mean()))
     return sum(errors) / len(errors)
@@ -277,8 +283,11 @@ def pretrain_spynet(cfg: FlowConfig, out_dir: str | Path, *, progress: bool = Tr
             if level is None:
                 loss = epe(spynet(ref, supp), gt, valid)
             else:
-                loss = epe(pyramid_flows(spynet, ref, supp, level)[-1], downsample_flow(gt, level),
-                           downsample_valid(valid, level))
+                loss = epe(
+                    pyramid_flows(spynet, ref, supp, level)[-1],
+                    downsample_flow(gt, level),
+                    downsample_valid(valid, level),
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -291,15 +300,25 @@ def pretrain_spynet(cfg: FlowConfig, out_dir: str | Path, *, progress: bool = Tr
         log.scalars(step, evaluate(spynet, val), kind="val")
     bar.close()
     after = evaluate(spynet, val)
-    result = {"epe": after["epe"], "epe_zero": after["epe_zero"], "epe_init": before["epe"], "pairs": s.val_pairs,
-              "iterations": step, "wall_time_s": round(time.time() - t0, 1),
-              "protocol": f"mean EPE (px) at {s.size}x{s.size} over {s.val_pairs} held-out "
-                          + ("corpus pairs (held-out clips), valid pixels" if s.corpus else "procedural pairs, all pixels")}
+    result = {
+        "epe": after["epe"],
+        "epe_zero": after["epe_zero"],
+        "epe_init": before["epe"],
+        "pairs": s.val_pairs,
+        "iterations": step,
+        "wall_time_s": round(time.time() - t0, 1),
+        "protocol": f"mean EPE (px) at {s.size}x{s.size} over {s.val_pairs} held-out "
+        + ("corpus pairs (held-out clips), valid pixels" if s.corpus else "procedural pairs, all pixels"),
+    }
     for clip in s.real_clips:
         frames = read_frames(clip, s.real_frames)
         result.setdefault("warping_error", {})[str(clip)] = {
-            "spynet": warping_error(spynet, frames), "zero_flow": warping_error(None, frames),
-            "protocol": f"mean L1 of frame_t - warp(frame_t+1) on [0,1], first {len(frames)} frames, 8 px border cropped"}
+            "spynet": warping_error(spynet, frames),
+            "zero_flow": warping_error(None, frames),
+            "protocol": (
+                f"mean L1 of frame_t - warp(frame_t+1) on [0,1], first {len(frames)} frames, 8 px border cropped"
+            ),
+        }
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = out_dir / "spynet.safetensors"
     tmp = weights.with_name(weights.name + ".tmp")
