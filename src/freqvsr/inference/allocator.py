@@ -35,6 +35,12 @@ _TRIM_THRESHOLD = 1 << 30
 # later request fits, so the heap holds more than is live; the planner scales the working set by
 # this (measured ratio and command: docs/measurements.md, HEAP_SLACK).
 HEAP_SLACK = 1.6
+# The same for the frame-sized I/O buffers of a job (SR frames on their way to the encoder, the
+# encoder's pictures): blocks of a few very different large sizes fragment the heap more. A 4K
+# input (15360x8640 output, tiles planned with HEAP_SLACK) peaked 11.3 GB above the idle process
+# of which the model's tiles were at most 1.3 GB, against 6.1 GB of I/O planned without slack:
+# >= 1.64x (docs/robustness.md, "Large frames"); 1.75 leaves a margin.
+IO_HEAP_SLACK = 1.75
 
 _state: dict[str, bool] = {}
 

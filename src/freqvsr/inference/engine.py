@@ -37,7 +37,7 @@ import torch
 
 from freqvsr.errors import FreqVSRError, UsageError
 from freqvsr.functional.resize import bicubic_upsample
-from freqvsr.inference.allocator import HEAP_SLACK, keep_freed_memory, release_freed_memory
+from freqvsr.inference.allocator import HEAP_SLACK, IO_HEAP_SLACK, keep_freed_memory, release_freed_memory
 from freqvsr.inference.device import autocast, is_oom, resolve_device, resolve_precision
 from freqvsr.inference.memory import (
     MAX_CHUNK,
@@ -310,7 +310,7 @@ class Upscaler:
             if model.arch_name is not None:
                 disk_key = "|".join(
                     [
-                        "v2",
+                        "v3",
                         model.arch_name,
                         json.dumps(model.arch_args, sort_keys=True, default=str),
                         model.temporal,
@@ -338,8 +338,8 @@ class Upscaler:
         if self.device.type != "cpu":
             encoder_bytes = None
         io = None if encoder_bytes is None else job_io_bytes(height, width, self.scale, encoder_bytes)
-        slack = HEAP_SLACK if self.keeps_freed_memory else 1.0
-        budget = self.memory_budget or default_memory_budget(self.device, io_bytes=int(slack * (io or 0)))
+        slack, io_slack = (HEAP_SLACK, IO_HEAP_SLACK) if self.keeps_freed_memory else (1.0, 1.0)
+        budget = self.memory_budget or default_memory_budget(self.device, io_bytes=int(io_slack * (io or 0)))
         max_chunk = MAX_CHUNK
         if num_frames and temporal == "sequence":
             max_chunk = max(1, min(MAX_CHUNK, int(num_frames)))
@@ -361,6 +361,7 @@ class Upscaler:
             num_frames=num_frames,
             allocator_slack=slack,
             encoder_bytes=encoder_bytes,
+            io_slack=io_slack,
         )
         if not p.fits and self.tile_request is None:
             warnings.warn(

@@ -213,9 +213,11 @@ def measure_working_set(
     dict for online models (``None`` otherwise). Frames are 32x32 LR pixels (rounded up to
     ``multiple``). Sequence models: 2, 4, 12 and 20 frames per call (the first two give the line
     of small chunks, the last two the line of long ones); image models 2 and 4; window models a
-    batch of 1 and 2 windows; online models two steps with a state. Size-independent bytes are
-    folded into the per-pixel terms (zero for the zoo's models; folding over-estimates, never
-    under-estimates).
+    batch of 1 and 2 windows; online models two steps with a state, at 64x64 and 128x128, which
+    separates the size-independent bytes from the per-pixel ones (the default model's flow network
+    pads its half-size pyramid to 32-pixel multiples: at 32x32 that fixed part read as 4.7 KB per
+    pixel, 4x its 1.16 KB at 128x128 and 256x256). Otherwise size-independent bytes are folded into
+    the per-pixel terms (folding over-estimates, never under-estimates).
     """
     side = max(32, -(-32 // multiple) * multiple)
     px = side * side
@@ -231,14 +233,22 @@ def measure_working_set(
         return torch.rand(shape, generator=g).to(device)
 
     if temporal == "online":
-        x = clip(1)
 
-        def two_steps():
-            states: dict = {}
-            call(x, states)
-            return call(x, states), states  # the second step holds a state, as in a stream
+        def two_steps(s: int) -> float:
+            x = torch.rand((1, channels, s, s), generator=torch.Generator().manual_seed(0)).to(device)
 
-        return WorkingSet(fixed=0.0, per_pixel=_peak_bytes(two_steps) / px, per_pixel_frame=0.0)
+            def run():
+                states: dict = {}
+                call(x, states)
+                return call(x, states), states  # the second step holds a state, as in a stream
+
+            return float(_peak_bytes(run))
+
+        s1 = max(64, -(-64 // multiple) * multiple)
+        s2 = 2 * s1
+        p1, p2 = two_steps(s1), two_steps(s2)
+        per_pixel = max(0.0, (p2 - p1) / (s2 * s2 - s1 * s1))
+        return WorkingSet(fixed=max(0.0, p1 - per_pixel * s1 * s1), per_pixel=per_pixel, per_pixel_frame=0.0)
 
     def line(f1: int, f2: int) -> tuple[float, float]:
         x1, x2 = clip(f1), clip(f2)
@@ -373,6 +383,7 @@ def plan(
     num_frames: int | None = None,
     allocator_slack: float = 1.0,
     encoder_bytes: int | None = None,
+    io_slack: float = 1.0,
 ) -> Plan:
     """The cheapest (chunk, tiles) whose working set fits ``budget`` (see the module docstring).
 
@@ -387,7 +398,8 @@ def plan(
     (:func:`freqvsr.io.encode.encoder_memory`); with the SR frames queued for it and the LR
     look-ahead it makes ``Plan.io_bytes``, which the budget covers too (``fits`` means bytes +
     io_bytes <= budget). ``None``: frames go to the caller (``Upscaler.upscale_clip``), who owns
-    them; only the look-ahead is counted.
+    them; only the look-ahead is counted. ``io_slack`` scales that I/O as ``allocator_slack`` the
+    model (:data:`freqvsr.inference.allocator.IO_HEAP_SLACK`).
     """
     frame_px = height * width
     hr32 = 4.0 * out_channels * scale * scale * frame_px  # one float32 SR frame
@@ -446,7 +458,7 @@ def plan(
         value_bytes = 2 if sr_frame < hr32 else 4
         extra_queue = sr_frame * (queue - 1)  # job_io_bytes counts one queued frame
         # these buffers come from the same heap as the model's: the allocator's slack applies
-        return allocator_slack * (
+        return io_slack * (
             job_io_bytes(height, width, scale, encoder_bytes, out_channels, value_bytes) + extra_queue + lr8 * lr_frames
         )
 
