@@ -224,29 +224,26 @@ def upscale_video(
 
     with _StopSignals() as stop, open_input(src, strict=strict) as source:
         info = source.info
-        if to_video:
-            settings = settings.resolve(dst, info)
-        keep_alpha = _keeps_alpha(info, dst, settings if to_video else None)
-        engine = upscaler or Upscaler(
+        settings, keep_alpha, engine, fingerprint = _set_up(
+            src,
+            dst,
+            info,
+            settings,
+            to_video,
+            upscaler,
             model,
-            weights=weights,
-            device=device,
-            precision=precision,
-            chunk=chunk,
-            overlap=overlap,
-            tile=tile,
-            tile_overlap=tile_overlap,
-            memory_budget=memory_budget,
+            weights,
+            scale,
+            dict(
+                device=device,
+                precision=precision,
+                chunk=chunk,
+                overlap=overlap,
+                tile=tile,
+                tile_overlap=tile_overlap,
+                memory_budget=memory_budget,
+            ),
         )
-        if scale is not None and engine.scale != scale:
-            raise ModelError(f"{model}: is a \u00d7{engine.scale} model, but \u00d7{scale} was asked for")
-        if to_video:
-            # An encoder that refuses the upscaled size must say so now, not after hours of compute.
-            check_encoder(settings, info.width * engine.scale, info.height * engine.scale, dst, info)
-        # A folder job's frames are RGBA when the alpha is kept: an interrupted RGB job (older
-        # freqvsr) must not be resumed into a folder of mixed frames.
-        out_kind = settings if to_video else ("png+alpha" if keep_alpha else "png")
-        fingerprint = _fingerprint(src, model, weights, engine, out_kind, to_video)
         manifest = _prepare_work_dir(work, fingerprint, resume)
         if "plan" not in manifest:  # a resumed job computes with the plan it began with
             _check_memory(engine, info, src, settings if to_video else None)
@@ -279,6 +276,36 @@ def upscale_video(
             raise Interrupted(signum, resumable=True) from None
         shutil.rmtree(work, ignore_errors=True)
         return job.report(src, dst, model, started)
+
+
+def _set_up(
+    src: Path,
+    dst: Path,
+    info: Any,
+    settings: EncodeSettings,
+    to_video: bool,
+    upscaler: Upscaler | None,
+    model: str,
+    weights: str | None,
+    scale: int | None,
+    engine_args: dict[str, Any],
+) -> tuple[EncodeSettings, bool, Upscaler, dict]:
+    """What every process of a job does before any frame: resolve the encoder settings for this
+    input, build (or reuse) the engine, check the scale and that the encoder takes the upscaled
+    size, and fingerprint the job. Returns (settings, keep_alpha, engine, fingerprint)."""
+    if to_video:
+        settings = settings.resolve(dst, info)
+    keep_alpha = _keeps_alpha(info, dst, settings if to_video else None)
+    engine = upscaler or Upscaler(model, weights=weights, **engine_args)
+    if scale is not None and engine.scale != scale:
+        raise ModelError(f"{model}: is a \u00d7{engine.scale} model, but \u00d7{scale} was asked for")
+    if to_video:
+        # An encoder that refuses the upscaled size must say so now, not after hours of compute.
+        check_encoder(settings, info.width * engine.scale, info.height * engine.scale, dst, info)
+    # A folder job's frames are RGBA when the alpha is kept: an interrupted RGB job (older
+    # freqvsr) must not be resumed into a folder of mixed frames.
+    out_kind = settings if to_video else ("png+alpha" if keep_alpha else "png")
+    return settings, keep_alpha, engine, _fingerprint(src, model, weights, engine, out_kind, to_video)
 
 
 def _check_memory(engine: Upscaler, info: Any, src: Path, settings: EncodeSettings | None) -> Plan:
@@ -358,26 +385,26 @@ def _upscale_shared(
             stop = stack.enter_context(_StopSignals())
             source = stack.enter_context(open_input(src, strict=strict))
             info = source.info
-            if to_video:
-                settings = settings.resolve(dst, info)
-            keep_alpha = _keeps_alpha(info, dst, settings if to_video else None)
-            engine = upscaler or Upscaler(
+            settings, keep_alpha, engine, fingerprint = _set_up(
+                src,
+                dst,
+                info,
+                settings,
+                to_video,
+                upscaler,
                 model,
-                weights=weights,
-                device=device_for(device, group.local_rank),
-                precision=precision,
-                chunk=chunk,
-                overlap=overlap,
-                tile=tile,
-                tile_overlap=tile_overlap,
-                memory_budget=memory_budget,
+                weights,
+                scale,
+                dict(
+                    device=device_for(device, group.local_rank),
+                    precision=precision,
+                    chunk=chunk,
+                    overlap=overlap,
+                    tile=tile,
+                    tile_overlap=tile_overlap,
+                    memory_budget=memory_budget,
+                ),
             )
-            if scale is not None and engine.scale != scale:
-                raise ModelError(f"{model}: is a \u00d7{engine.scale} model, but \u00d7{scale} was asked for")
-            if to_video:
-                check_encoder(settings, info.width * engine.scale, info.height * engine.scale, dst, info)
-            out_kind = settings if to_video else ("png+alpha" if keep_alpha else "png")
-            fingerprint = _fingerprint(src, model, weights, engine, out_kind, to_video)
         except BaseException as exc:
             error = exc
         group.agree(error)
