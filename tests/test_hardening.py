@@ -379,13 +379,18 @@ def test_full_disk_mid_job_is_one_line_and_resumable(tmp_path, capsys, tiny_ckpt
     assert len(_frames(out)) == 12 and probe(out).audio_streams == 1 and _hidden(tmp_path) == []
 
 
-def test_full_disk_at_the_final_mux_keeps_the_segments(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("raised", ["oserror", "mux"])
+def test_full_disk_at_the_final_mux_keeps_the_segments(tmp_path, capsys, monkeypatch, raised):
+    """An OSError, or the one-line OutputError that io.mux makes of it (what a real full disk
+    gave: a 3 MB tmpfs), both say the segments are kept and how to go on."""
     from freqvsr.inference import job
 
     src = make_video(tmp_path / "src.mp4", frames=6, size=(24, 16))
     out = tmp_path / "o.mp4"
 
     def full(*a, **k):
+        if raised == "mux":
+            raise OutputError(f"{out}: writing failed (No space left on device)")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(job, "assemble_video", full)

@@ -368,8 +368,11 @@ def _one(
         mem = report.peak_memory_bytes / 2**20
         lost = f" ({report.frames_lost} input frames lost)" if report.frames_lost else ""
         share = f" (this process's share of {group.world})" if group is not None else ""
+        # a resumed job: what this run computed, and what earlier runs had finished
+        resumed = f" (+{report.resumed_frames} finished before, resumed)" if report.resumed_frames else ""
         print(
-            f"{report.output}: {report.frames} frames{lost}{share} {report.input_size[0]}x{report.input_size[1]} -> "
+            f"{report.output}: {report.frames} frames{resumed}{lost}{share} "
+            f"{report.input_size[0]}x{report.input_size[1]} -> "
             f"{report.output_size[0]}x{report.output_size[1]} with {report.model} on {report.device} "
             f"({report.precision}) in {report.seconds:.1f} s, {report.fps:.2f} fps, peak RAM {mem:.0f} MiB",
             file=sys.stderr,

@@ -264,6 +264,10 @@ def upscale_video(
                 assemble_video(dst, segments, info, audio=audio, subtitles=subtitles)
             else:
                 _assemble_folder(dst, [work / s["file"] for s in job.manifest["segments"]], overwrite)
+        except OutputError as exc:
+            # e.g. a full disk at the final remux: every segment is finished and kept
+            exc.args = (f"{exc}; the finished segments are kept, rerun with resume=True",)
+            raise
         except FreqVSRError:
             raise  # e.g. the input vanished before its audio was copied: already one line
         except OSError as exc:
