@@ -244,9 +244,9 @@ def upscale_video(
                 memory_budget=memory_budget,
             ),
         )
+        if not (resume and (work / "job.json").exists()):  # a resumed job computes with the plan it began with
+            _check_memory(engine, info, src, settings if to_video else None)  # before anything is written
         manifest = _prepare_work_dir(work, fingerprint, resume)
-        if "plan" not in manifest:  # a resumed job computes with the plan it began with
-            _check_memory(engine, info, src, settings if to_video else None)
         job = _Job(engine, source, info, work, manifest, settings, to_video, quiet, keep_alpha)
         started = time.perf_counter()
         if torch.cuda.is_available() and engine.device.type == "cuda":
@@ -331,7 +331,7 @@ def _check_memory(engine: Upscaler, info: Any, src: Path, settings: EncodeSettin
         engine.release_freed_memory()
         planned = plan()
     if engine.tile_request is None:
-        check_fits(planned, str(src), info.width, info.height, engine.scale)
+        check_fits(planned, str(src), info.width, info.height, engine.scale, frames_out=settings is None)
     elif not planned.fits:
         warnings.warn(f"{src}: the fixed tile size does not fit the memory budget ({planned.describe()})", stacklevel=3)
     return planned
@@ -423,9 +423,13 @@ def _upscale_shared(
         manifest = None
         if group.rank == 0:
             try:
+                planned = None
+                if not (resume and (work / "job.json").exists()):  # before anything is written
+                    planned = _check_memory(engine, info, src, settings if to_video else None)
                 manifest = _prepare_work_dir(work, fingerprint, resume)
                 if "plan" not in manifest:
-                    planned = _check_memory(engine, info, src, settings if to_video else None)
+                    if planned is None:
+                        planned = _check_memory(engine, info, src, settings if to_video else None)
                     manifest["plan"] = StreamPlan.from_plan(planned).record()
                     _write_json_atomic(work / "job.json", manifest)
             except BaseException as exc:

@@ -534,10 +534,11 @@ def plan(
     )
 
 
-def check_fits(p: Plan, what: str, width: int, height: int, scale: int) -> None:
+def check_fits(p: Plan, what: str, width: int, height: int, scale: int, frames_out: bool = False) -> None:
     """Raise :class:`ResourceError` when even the smallest plan needs more than its budget.
 
-    ``what`` names the input. The message says where the memory goes; a job never runs past its
+    ``what`` names the input; ``frames_out``: the job already writes PNG frames (so the message
+    does not suggest them). The message says where the memory goes; a job never runs past its
     budget silently (the model part alone can always shrink: smaller tiles, shorter chunks)."""
     if p.fits:
         return
@@ -545,8 +546,8 @@ def check_fits(p: Plan, what: str, width: int, height: int, scale: int) -> None:
     raise ResourceError(
         f"{what}: {width}x{height} frames upscale to {width * scale}x{height * scale}, which needs about "
         f"{need / GIB:.1f} GiB ({p.io_bytes / GIB:.1f} GiB of it to queue and encode the output frames), "
-        f"over the memory budget of {p.budget / GIB:.1f} GiB; raise memory_budget=, or write a folder of PNG "
-        "frames (the least memory per frame)"
+        f"over the memory budget of {p.budget / GIB:.1f} GiB; raise memory_budget="
+        + ("" if frames_out else ", or write a folder of PNG frames (the least memory per frame)")
     )
 
 
