@@ -246,7 +246,11 @@ def phase_e2e(args) -> dict:
     original_stream = Upscaler.stream
 
     def stream(self, *a, **kw):
-        return st.wrap_iter("engine: cross-fade, look-ahead", original_stream)(self, *a, **kw)
+        # time the events, keep the UpscaleStream (the job reads its .plan)
+        s = original_stream(self, *a, **kw)
+        events = s.events
+        s.events = st.wrap_iter("engine: cross-fade, look-ahead", lambda: events)()
+        return s
 
     Upscaler.stream = stream
     torch.zeros(1 << 16).add_(1)  # start the OpenMP workers before counting threads
@@ -396,7 +400,7 @@ def main() -> None:
     ap.add_argument("--workdir", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--make", metavar="WxH", default=None, help="cut an H.264 clip of this size from bikes.mp4")
     ap.add_argument("--frames", type=int, default=32, help="frames to process (the first N)")
-    ap.add_argument("--model", default="basicvsr.small.mix")
+    ap.add_argument("--model", default=None, help="model (default: the default model of freqvsr upscale)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--chunk", type=int, default=None)
@@ -420,6 +424,10 @@ def main() -> None:
         print_summary(saved["runs"], args)
         return
 
+    if args.model is None:
+        from freqvsr.inference.job import DEFAULT_MODEL
+
+        args.model = DEFAULT_MODEL
     if args.phase:  # a child process
         args.workdir = args.workdir or tempfile.mkdtemp(prefix="freqvsr-profile-")
         fn = {"e2e": phase_e2e, "engine": phase_engine, "model": phase_model}[args.phase]

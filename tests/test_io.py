@@ -594,7 +594,7 @@ def test_encode_settings_defaults_and_validation(tmp_path):
     )
     info10 = VideoInfo(**{**info8.__dict__, "pix_fmt": "yuv420p10le", "bit_depth": 10})
     r = EncodeSettings().resolve(Path("o.mp4"), info8)
-    assert (r.codec, r.crf, r.preset, r.pix_fmt, r.lossless) == ("libx264", 18, "medium", "yuv420p", False)
+    assert (r.codec, r.crf, r.preset, r.pix_fmt, r.lossless) == ("libx264", 18, "veryfast", "yuv420p", False)
     assert EncodeSettings().resolve(Path("o.webm"), info8).codec == "libvpx-vp9"
     assert EncodeSettings().resolve(Path("o.mkv"), info10).pix_fmt == "yuv420p10le"
     assert EncodeSettings(codec="libx265").resolve(Path("o.mp4"), info10).pix_fmt == "yuv420p10le"

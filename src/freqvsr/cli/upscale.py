@@ -113,7 +113,7 @@ def add_parser(sub, common) -> None:
         default=None,
         metavar="PRESET",
         help="encoder speed: x264/x265 ultrafast..placebo, libvpx-vp9 good/best/realtime, libsvtav1 0..13 "
-        "(default: medium, good for libvpx-vp9, 8 for libsvtav1)",
+        "(default: veryfast for libx264, medium for libx265, good for libvpx-vp9, 8 for libsvtav1)",
     )
     # `freqvsr degrade --preset` is a degradation; here the flag was the encoder's speed: renamed.
     p.add_argument("--preset", dest="preset", action=DeprecatedAlias, new="--encoder-preset")

@@ -66,7 +66,12 @@ _X26X_PRESETS = (
 _VP9_DEADLINES = ("good", "best", "realtime")
 # Codecs with a fixed quality (no --crf, no --preset): FFV1 is lossless, ProRes has fixed profiles.
 _FIXED_QUALITY = ("ffv1", "prores_ks")
-_DEFAULT_PRESET = {"libx264": "medium", "libx265": "medium", "libvpx-vp9": "good", "libsvtav1": "8"}
+# libx264 veryfast, not medium: on upscaled 1280x720 frames (bikes, CRF 18, 1 thread;
+# benchmarks/encoder_presets.py) medium took 37.8 ms CPU per frame, veryfast 15.2 ms, for the same
+# file size (0.77 / 0.78 MB per 48 frames) and 52.6 against 53.1 dB PSNR to the frames encoded,
+# far above any upscaler's error; with the default model at 160 ms CPU per frame, medium's encode
+# was a fifth of the job (docs/performance.md).
+_DEFAULT_PRESET = {"libx264": "veryfast", "libx265": "medium", "libvpx-vp9": "good", "libsvtav1": "8"}
 
 
 @cache
@@ -91,7 +96,7 @@ class EncodeSettings:
     def resolve(self, output: Path, source: VideoInfo | None) -> EncodeSettings:
         """Fill defaults for ``output``'s container and validate; raises UsageError (one line).
 
-        Defaults: libx264 CRF 18 preset medium (libvpx-vp9 CRF 30 for .webm); lossless ->
+        Defaults: libx264 CRF 18 preset veryfast (libvpx-vp9 CRF 30 for .webm); lossless ->
         QP 0 / the codec's lossless flag in yuv444p; sources deeper than 8 bits -> the 10-bit
         variant (yuv420p10le / yuv444p10le) when this FFmpeg build's encoder has it.
         """
@@ -300,9 +305,9 @@ def _source_chroma(source: VideoInfo | None) -> str:
     return "yuv420p"
 
 
-# Frames larger than 4K UHD (the x4 output of inputs above 960x540): libx264's medium preset keeps
-# about 38 frame-sized pictures in flight (B-frames, references, look-ahead, frame threads; see
-# ENCODER_PICTURES), 7.5 GB for the 15360x8640 output of a 4K input. With one reference, no
+# Frames larger than 4K UHD (the x4 output of inputs above 960x540): libx264's presets keep
+# about 37 frame-sized pictures in flight (B-frames, references, look-ahead, frame threads: 37.6
+# with medium, 36.8 with veryfast; see ENCODER_PICTURES), 7.4 GB for the 15360x8640 output of a 4K input. With one reference, no
 # B-frames and no look-ahead it keeps about 19, and encodes faster; files come out a little
 # larger at the same CRF. Applied by frame size only, so every segment of a job (and a resumed
 # job) is encoded the same way.
