@@ -309,8 +309,8 @@ def _source_chroma(source: VideoInfo | None) -> str:
 # about 37 frame-sized pictures in flight (B-frames, references, look-ahead, frame threads: 37.6
 # with medium, 36.8 with veryfast; see ENCODER_PICTURES), 7.4 GB for the 15360x8640 output of a
 # 4K input. With one reference, no B-frames and no look-ahead it keeps about 19, and encodes
-# faster; files come out a little larger at the same CRF. Applied by frame size only, so every segment of a job (and a resumed
-# job) is encoded the same way.
+# faster; files come out a little larger at the same CRF. Applied by frame size only, so every
+# segment of a job (and a resumed job) is encoded the same way.
 LARGE_FRAME_PIXELS = 3840 * 2160
 _LEAN_X264 = "bframes=0:ref=1:rc-lookahead=0:sync-lookahead=0"
 
