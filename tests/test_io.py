@@ -699,3 +699,28 @@ def test_segment_writer_removes_partial_file_on_error(tmp_path, small_clip):
     with SegmentWriter(seg, EncodeSettings().resolve(seg, info), 64, 48, info) as w:
         with pytest.raises(ValueError):
             w.write(pattern(0, 32, 48), 0)  # wrong size
+
+
+def test_frames_beyond_ffmpegs_size_limit_are_written_by_pillow(tmp_path, monkeypatch):
+    """The x4 output of an 8K input (531 Mpx) is beyond what FFmpeg holds in one picture; such
+    frames go through Pillow (8-bit), and deeper ones are refused with the reason."""
+    from PIL import Image
+
+    from freqvsr.io import frame_folder
+
+    monkeypatch.setattr(frame_folder, "_FFMPEG_MAX_AREA", 150 * 150)  # a 24x24 frame counts as "large"
+    assert not frame_folder.ffmpeg_can_hold(24, 24) and frame_folder.ffmpeg_can_hold(8, 8)
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    rgba = rng.integers(0, 256, (24, 24, 4), dtype=np.uint8)
+    for name, image in (("rgb", rgb), ("rgba", rgba)):
+        w = frame_folder.FrameFolderWriter(tmp_path / name)
+        w.write(image, 0)
+        w.finish()
+        (png,) = sorted((tmp_path / name).glob("*.png"))
+        assert np.array_equal(np.asarray(Image.open(png)), image)
+    assert frame_folder.frame_size_problem(24, 24, 8) is None
+    assert "deeper than 8 bits" in frame_folder.frame_size_problem(24, 24, 10)
+    w = frame_folder.FrameFolderWriter(tmp_path / "deep")
+    with pytest.raises(OutputError, match="deeper than 8 bits"):
+        w.write(rgb.astype(np.uint16) * 257, 0)

@@ -69,7 +69,7 @@ from freqvsr.io import (
     open_input,
     segment_suffix,
 )
-from freqvsr.io.frame_folder import FRAME_PATTERN, MARKER
+from freqvsr.io.frame_folder import FRAME_PATTERN, MARKER, frame_size_problem
 
 DEFAULT_MODEL = "fastrealvsr.lite.mix"  # trained weights shipped in freqvsr/weights (tests/test_default_model.py)
 _JOB_VERSION = 2  # 2: the plan (chunk, overlap, tile) is recorded in the manifest
@@ -306,6 +306,10 @@ def _set_up(
     if to_video:
         # An encoder that refuses the upscaled size must say so now, not after hours of compute.
         check_encoder(settings, info.width * engine.scale, info.height * engine.scale, dst, info)
+    else:
+        problem = frame_size_problem(info.width * engine.scale, info.height * engine.scale, info.bit_depth)
+        if problem:
+            raise OutputError(f"{dst}: {problem}")
     # A folder job's frames are RGBA when the alpha is kept: an interrupted RGB job (older
     # freqvsr) must not be resumed into a folder of mixed frames.
     out_kind = settings if to_video else ("png+alpha" if keep_alpha else "png")

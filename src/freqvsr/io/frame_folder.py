@@ -43,6 +43,26 @@ def check_frame_folder(folder: Path) -> None:
             )
 
 
+# FFmpeg refuses pictures whose (width + 128) x (height + 128) reaches INT_MAX / 8
+# (av_image_check_size2): about 268 million pixels, less than the x4 output of an 8K input.
+_FFMPEG_MAX_AREA = (2**31 - 1) // 8
+
+
+def ffmpeg_can_hold(width: int, height: int) -> bool:
+    """Whether FFmpeg (PyAV: swscale, every encoder) accepts a ``width`` x ``height`` picture."""
+    return (width + 128) * (height + 128) < _FFMPEG_MAX_AREA
+
+
+def frame_size_problem(width: int, height: int, bit_depth: int) -> str | None:
+    """Why PNG frames of this size and depth cannot be written, or None."""
+    if ffmpeg_can_hold(width, height) or bit_depth <= 8:
+        return None
+    return (
+        f"{width}x{height} frames are beyond FFmpeg's picture size limit, and above it only 8-bit PNG "
+        "frames can be written (Pillow); this input is deeper than 8 bits"
+    )
+
+
 class FrameFolderWriter:
     """Write frames as ``00000000.png``, ``00000001.png``, ... (8-bit RGB for uint8 input,
     16-bit RGB for uint16 input; RGBA for (H, W, 4) input) into ``folder``, atomically at
@@ -83,6 +103,10 @@ class FrameFolderWriter:
             raise RuntimeError("FrameFolderWriter is finished")
         if image.ndim != 3 or image.shape[2] not in (3, 4):
             raise ValueError(f"expected an (H, W, 3) RGB or (H, W, 4) RGBA array, got shape {image.shape}")
+        h, w = image.shape[:2]
+        if not ffmpeg_can_hold(w, h):
+            self._write_large(image, index)
+            return
         rgba = image.shape[2] == 4
         if image.dtype == np.uint8:
             pix_fmt = "rgba" if rgba else "rgb24"
@@ -93,13 +117,27 @@ class FrameFolderWriter:
             frame = frame.reformat(format=pix_fmt)  # PNG stores big-endian samples
         else:
             raise ValueError(f"expected uint8 or uint16 image, got {image.dtype}")
-        h, w = image.shape[:2]
         # A fresh encoder per frame would be cheap too; PNG is intra-only, so reuse is safe.
         ctx = self._encoder(w, h, pix_fmt)
         data = b"".join(bytes(p) for p in ctx.encode(frame))
         path = self.tmp / FRAME_NAME.format(index=int(index))
         try:
             path.write_bytes(data)
+        except OSError as e:
+            raise OutputError(f"{path}: cannot write frame ({e.strerror or e})") from None
+        self.frames_written += 1
+
+    def _write_large(self, image: np.ndarray, index: int) -> None:
+        # Frames above FFmpeg's picture size limit (the x4 output of an 8K input): Pillow writes
+        # 8-bit RGB(A) PNGs of any size; it has no 16-bit RGB mode, so deep frames that large are
+        # refused before any work (check_frame_folder_size).
+        from PIL import Image
+
+        if image.dtype != np.uint8:
+            raise OutputError(f"{self.folder}: {frame_size_problem(image.shape[1], image.shape[0], 16)}")
+        path = self.tmp / FRAME_NAME.format(index=int(index))
+        try:
+            Image.fromarray(np.ascontiguousarray(image)).save(path, format="PNG", compress_level=6)
         except OSError as e:
             raise OutputError(f"{path}: cannot write frame ({e.strerror or e})") from None
         self.frames_written += 1
