@@ -40,6 +40,7 @@ from freqvsr.functional.resize import bicubic_upsample
 from freqvsr.inference.allocator import HEAP_SLACK, IO_HEAP_SLACK, keep_freed_memory, release_freed_memory
 from freqvsr.inference.device import autocast, is_oom, resolve_device, resolve_precision
 from freqvsr.inference.memory import (
+    IO_SAFETY,
     MAX_CHUNK,
     Plan,
     WorkingSet,
@@ -338,7 +339,7 @@ class Upscaler:
         if self.device.type != "cpu":
             encoder_bytes = None
         io = None if encoder_bytes is None else job_io_bytes(height, width, self.scale, encoder_bytes)
-        slack, io_slack = (HEAP_SLACK, IO_HEAP_SLACK) if self.keeps_freed_memory else (1.0, 1.0)
+        slack, io_slack = (HEAP_SLACK, IO_HEAP_SLACK) if self.keeps_freed_memory else (1.0, IO_SAFETY)
         budget = self.memory_budget or default_memory_budget(self.device, io_bytes=int(io_slack * (io or 0)))
         max_chunk = MAX_CHUNK
         if num_frames and temporal == "sequence":

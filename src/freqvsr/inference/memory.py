@@ -56,6 +56,10 @@ DEFAULT_CPU_CAP = 2 * GIB
 # allocator's own slack: the probe read 8 % below torch.profiler's allocator events for
 # basicvsr.small.mix, and a 32-frame 320x180 chunk peaked 5 % above the probe in RSS.
 SAFETY = 1.15
+# The same margin for a job's frame-sized I/O with the system allocator (with the kept heap,
+# allocator.IO_HEAP_SLACK applies instead): the 8K -> PNG job (30720x17280 frames) peaked 0.46 GB
+# above its planned model + I/O + the idle process, 4.5 % over an 18 GiB budget planned without it.
+IO_SAFETY = 1.1
 MAX_CHUNK = 64
 _MIN_TILE = 32
 _FALLBACK_BYTES_PER_PIXEL = 4096.0
