@@ -115,3 +115,40 @@ def test_a_job_gives_up_the_kept_heap_when_its_slack_would_break_the_budget(monk
     monkeypatch.setattr(up, "release_freed_memory", release)
     planned = _check_memory(up, info, Path("c.mp4"), settings)
     assert released == [True] and planned.fits
+
+
+def test_a_job_gives_up_the_kept_heap_when_it_would_need_over_twice_the_compute(monkeypatch):
+    """The kept heap fits only with tiny tiles (x3.97, as a 4K job once planned): the system
+    allocator's plan at x1.05 wins; at x1.45 the kept heap (about 2x faster) stays."""
+    from freqvsr.inference.memory import Plan
+
+    info = SimpleNamespace(width=320, height=240, num_frames=10, bit_depth=8)
+
+    def plan_for(kept_cost: float):
+        def plan_video(h, w, num_frames=None, encoder_bytes=None):
+            cost = kept_cost if up.keeps_freed_memory else 1.05
+            return Plan(
+                chunk=8,
+                overlap=0,
+                tile=(48, 48),
+                tiles=4,
+                cost=cost,
+                bytes=1,
+                budget=10,
+                queue_frames=1,
+                accumulate="float16",
+                fits=True,
+                io_bytes=1,
+            )
+
+        return plan_video
+
+    for kept_cost, gives_up in ((3.97, True), (1.45, False)):
+        up = Upscaler("bicubic", device="cpu")
+        up.keeps_freed_memory = True
+        released = []
+        monkeypatch.setattr(up, "plan_video", plan_for(kept_cost))
+        monkeypatch.setattr(up, "release_freed_memory", lambda: released.append(True))
+        planned = _check_memory(up, info, Path("c.mp4"), _x264())
+        assert bool(released) == gives_up
+        assert planned.cost == (1.05 if gives_up else kept_cost)
