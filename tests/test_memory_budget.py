@@ -152,3 +152,18 @@ def test_a_job_gives_up_the_kept_heap_when_it_would_need_over_twice_the_compute(
         planned = _check_memory(up, info, Path("c.mp4"), _x264())
         assert bool(released) == gives_up
         assert planned.cost == (1.05 if gives_up else kept_cost)
+
+
+def test_online_working_set_separates_fixed_from_per_pixel_bytes():
+    """A call holding 4 MiB whatever the frame size plus 64 bytes per pixel: the two-size probe
+    reads both (a single 32x32 probe folded the 4 MiB into ~4 KB per pixel)."""
+    from freqvsr.inference.memory import measure_working_set
+
+    def call(x: torch.Tensor, states: dict | None) -> torch.Tensor:
+        fixed = torch.zeros(1 << 20)  # 4 MiB of float32
+        per_pixel = torch.zeros(16, *x.shape[-2:])  # 64 bytes per pixel
+        return x + fixed[0] + per_pixel[0, 0, 0]
+
+    ws = measure_working_set(call, "online", 1, 3, 1, torch.device("cpu"))
+    assert ws.per_pixel == pytest.approx(64 + 3 * 4, rel=0.3)  # + the input-sized result
+    assert ws.fixed == pytest.approx(4 * 2**20, rel=0.1)

@@ -37,6 +37,7 @@ from torch.utils.data import Dataset
 from freqvsr.data.dataset import Augment, _augment, _detail, _randint
 from freqvsr.data.frame_access import to_float_tensor
 from freqvsr.data.seeding import sample_generator
+from freqvsr.data.store import read_index
 from freqvsr.errors import InputError, OutputError, UsageError
 
 __all__ = ["PACK_FORMAT", "PackDataset", "build_pack", "open_pack", "pack_bytes_per_sequence"]
@@ -56,16 +57,9 @@ def open_pack(root) -> dict[str, Any]:
     """Read and check ``root/pack.json`` and the shapes of its two arrays (one-line InputError)."""
     root = Path(root)
     path = root / INDEX_NAME
-    if not path.is_file():
-        raise InputError(f"{path}: not found (make a pack with benchmarks/make_train_pack.py STORE {root})")
-    try:
-        index = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not a training pack index ({e})") from None
-    if not isinstance(index, dict) or index.get("format") != PACK_FORMAT:
-        raise InputError(f"{path}: not a training pack index (format is not {PACK_FORMAT!r})")
-    if index.get("version") != PACK_VERSION:
-        raise InputError(f"{path}: pack version {index.get('version')!r}, this freqvsr reads {PACK_VERSION}")
+    index = read_index(
+        path, PACK_FORMAT, PACK_VERSION, "training pack", f"make a pack with benchmarks/make_train_pack.py STORE {root}"
+    )
     for part in ("hr", "lr"):
         arr = _load(root / index[part]["file"])
         if list(arr.shape) != list(index[part]["shape"]) or arr.dtype != np.uint8:

@@ -121,21 +121,35 @@ class StoreFrames:
 # ---------------------------------------------------------------------------------------------------
 
 
+def read_index(path: Path, fmt: str, version: int, what: str, how_to_make: str) -> dict[str, Any]:
+    """The JSON index at ``path`` of a data file format (``fmt``, ``version``), checked: one-line
+    :class:`InputError` naming the file when it is missing (saying ``how_to_make`` one), not JSON,
+    of another format or of another version. ``what``: "frame store", "training pack"."""
+    if not path.is_file():
+        raise InputError(f"{path}: not found ({how_to_make})")
+    try:
+        index = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not a {what} index ({e})") from None
+    if not isinstance(index, dict) or index.get("format") != fmt:
+        raise InputError(f"{path}: not a {what} index (format is not {fmt!r})")
+    if index.get("version") != version:
+        raise InputError(f"{path}: {what.split()[-1]} version {index.get('version')!r}, this freqvsr reads {version}")
+    return index
+
+
 def open_store(root) -> dict[str, Any]:
     """Read and check ``root/store.json`` (format, version, fields, data file size). One-line
     :class:`InputError` naming the file for anything wrong."""
     root = Path(root)
     index_path = root / INDEX_NAME
-    if not index_path.is_file():
-        raise InputError(f"{index_path}: not found (build the store with `freqvsr data build-store CORPUS {root}`)")
-    try:
-        index = json.loads(index_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{index_path}: not a frame store index ({e})") from None
-    if not isinstance(index, dict) or index.get("format") != STORE_FORMAT:
-        raise InputError(f"{index_path}: not a frame store index (format is not {STORE_FORMAT!r})")
-    if index.get("version") != STORE_VERSION:
-        raise InputError(f"{index_path}: store version {index.get('version')!r}, this freqvsr reads {STORE_VERSION}")
+    index = read_index(
+        index_path,
+        STORE_FORMAT,
+        STORE_VERSION,
+        "frame store",
+        f"build the store with `freqvsr data build-store CORPUS {root}`",
+    )
     try:
         data_bytes = int(index["bytes"])
         end = 0
