@@ -28,6 +28,7 @@ from clips import make_video
 from freqvsr.inference import upscale_video
 from freqvsr.inference.engine import segment_bounds
 from freqvsr.inference.scale_out import portable_error, share_inputs, share_segments
+from freqvsr.io import open_input
 from freqvsr.models import create_model, save_checkpoint
 
 FRAMES = 120
@@ -41,7 +42,11 @@ def job(tmp_path_factory):
     root = tmp_path_factory.mktemp("shared")
     torch.manual_seed(0)
     ckpt = save_checkpoint(create_model("basicvsr.tiny"), root / "tiny.safetensors")
-    clip = make_video(root / "clip.mp4", frames=FRAMES, size=(32, 24), audio=True)
+    # keyframes every 16 frames (B-frames between): rank 1 enters the video at one (start_near)
+    gop = {"x264-params": "keyint=16:min-keyint=16:bframes=2:scenecut=0"}
+    clip = make_video(root / "clip.mp4", frames=FRAMES, size=(32, 24), audio=True, options=gop)
+    with open_input(clip) as src:
+        assert src.start_near(34) == 32  # rank 1's first computed frame (segment 5's context)
     upscale_video(clip, root / "single", model=str(ckpt), quiet=True, **ENGINE)
     upscale_video(clip, root / "single.mp4", model=str(ckpt), quiet=True, **ENGINE)
     return {"root": root, "ckpt": str(ckpt), "clip": clip}

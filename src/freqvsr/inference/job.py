@@ -380,9 +380,10 @@ def _upscale_shared(
     job.json, so every rank computes with the same one, whatever memory its machine has. The
     segment bounds follow from the plan and the frame count (:func:`segment_bounds`, the
     engine's own schedule); each rank takes a contiguous run of them (:func:`share_segments`),
-    skips those already done (resume), decodes from the start of the video but computes only
-    from the chunk whose cross-fade reaches its first segment, exactly as a resumed single
-    process does, writes its segments and a marker file per segment. After all ranks are done,
+    skips those already done (resume), enters the video at a keyframe before the chunk whose
+    cross-fade reaches its first segment (:meth:`FrameSource.start_near`; from the start where
+    the stream's timestamps cannot place every frame) and computes from that chunk, exactly as a
+    resumed single process does, writes its segments and a marker file per segment. After all ranks are done,
     rank 0 joins the segments and remuxes audio and subtitles as :func:`upscale_video` does.
     A failure on any rank is raised on every rank (:meth:`Group.agree`), nothing waits forever.
     Online models carry their state through every frame: rank 0 computes them alone.
@@ -478,6 +479,15 @@ def _upscale_shared(
             resume_frame = first * run.chunk
             real_from = max(0, resume_frame - engine.model.window // 2)
         share = _Share(first, stop_at, resume_frame, real_from)
+        if group.world > 1 and not idle:
+            # Enter the video at a keyframe before this share instead of decoding everything before
+            # it; every rank (rank 0 too) then treats an undecodable frame as an error, since
+            # ranks that skipped different damaged frames would disagree on frame indices.
+            try:
+                source.start_near(real_from)
+            except BaseException as exc:
+                error = exc
+        group.agree(error)
         job = _Job(engine, source, info, work, manifest, settings, to_video, quiet, keep_alpha, share=share)
         started = time.perf_counter()
         outcome = "idle"
@@ -762,6 +772,10 @@ class _Job:
 
         def read() -> None:
             try:
+                for index in range(self.source.first_index):  # before a keyframe the source entered at
+                    if stop.is_set():
+                        return
+                    q.put((index, None, None, None))
                 for frame in self.source:
                     if stop.is_set():
                         return
@@ -1045,7 +1059,8 @@ class _Job:
                 if plan
                 else ("fixed by rank 0 (job.json)" if self.share is not None else "fixed (resumed job)"),
             },
-            frames_in=int(getattr(self.source, "frames_decoded", 0)),
+            # a process that entered the video at a keyframe decoded only from there
+            frames_in=int(getattr(self.source, "frames_decoded", 0)) - int(getattr(self.source, "first_index", 0)),
             frames_out=self.frames_done,
             frames_lost=int(getattr(self.source, "frames_lost", 0)),
             alpha=self.keep_alpha,

@@ -182,6 +182,11 @@ class FrameSource:
         self._decode_failures = 0  # packets the decoder refused
         self._last_decode_error = ""
         self._broken_off: str | None = None  # why demuxing stopped before the end of the file
+        # start_near(): the index of the first frame the iteration yields, and for a video that
+        # was entered at a keyframe, every frame's index by its timestamp (checked as it comes).
+        self.first_index = 0
+        self._index_of: dict[int, int] | None = None
+        self._exact = False  # a frame that cannot be decoded is an error (start_near)
         if not self.path.exists():
             raise InputNotFoundError(f"{self.path}: no such file or folder")
         if self.path.is_dir():
@@ -254,6 +259,8 @@ class FrameSource:
 
     def _iter_images(self) -> Iterator[Frame]:
         for i, file in enumerate(self._images):
+            if i < self.first_index:
+                continue
             img, alpha = self._first_image if i == 0 else self._image_array(self._read_image_frame(file), file)
             self._first_image = None
             self.frames_decoded = i + 1
@@ -287,6 +294,7 @@ class FrameSource:
                 ) from None
             raise InputError(f"{path}: video stream has no frames") from None
         self._first = first
+        self._first_pts = first.pts
 
         cc = stream.codec_context
         pix_fmt = first.format.name
@@ -375,6 +383,12 @@ class FrameSource:
             except av.FFmpegError as e:
                 self._decode_failures += 1
                 self._last_decode_error = _short(e)
+                if self._exact:
+                    raise InputError(
+                        f"{self.path}: corrupt data near frame {self.first_index + n}, a frame cannot be decoded "
+                        f"({_short(e)}); a video shared between processes must decode cleanly, upscale it in "
+                        "one process"
+                    ) from None
                 if self.strict:
                     raise InputError(
                         f"{self.path}: corrupt data after frame {n}, a frame cannot be decoded ({_short(e)}); "
@@ -389,7 +403,7 @@ class FrameSource:
         info = self.info
         tb = info.time_base
         matrix, rng = info.matrix, info.range
-        index = 0
+        index = self.first_index
         frame = self._first
         self._first = None
         step = max(1, round(1 / (info.fps * tb))) if info.fps else 1  # one frame, in time-base ticks
@@ -398,6 +412,13 @@ class FrameSource:
         steps: Counter = Counter()  # source pts differences (ticks) between decoded frames
         last_src = None
         while frame is not None:
+            if self._index_of is not None and self._index_of.get(frame.pts) != index:
+                # Entered at a keyframe: a frame out of its place would shift every later index.
+                raise InputError(
+                    f"{self.path}: frame {index} is not where the stream's timestamps put it (damaged or "
+                    "irregular stream); a video shared between processes must decode cleanly, upscale it "
+                    "in one process"
+                )
             if frame.pts is not None:
                 if last_src is not None and frame.pts > last_src:
                     steps[frame.pts - last_src] += 1
@@ -490,6 +511,101 @@ class FrameSource:
             f"{self.path}: {what}; the output has the {decoded} that decoded (strict=True makes this an error)",
             stacklevel=3,
         )
+
+    # ------------------------------------------------------------------ entering mid-stream
+    def start_near(self, index: int) -> int:
+        """Let the iteration begin at a keyframe at or before frame ``index`` (for a process that
+        computes only a later part of the video) and return the index of its first frame.
+
+        Frame indices stay those of a decode from the start. An image folder starts exactly at
+        ``index``. A video is entered at a keyframe only where one demux pass (no decoding) shows
+        every frame's place: every packet has a timestamp and none is corrupt or to be discarded,
+        the timestamps are distinct and sorted within a short reorder window (not joined
+        recordings that jump back), their count equals the count the container declares, and the
+        first of them is the first frame's. The keyframe is the last one at or before the target;
+        frames the decoder gives before it (an open GOP's leading pictures) are dropped, and if it
+        does not give the keyframe itself next, the video is reopened and read from the start
+        (returns 0). Every frame after that must be at the index its timestamp gives, and a frame
+        that cannot be decoded is an error (in either case, from the start too): processes that
+        share a video must agree on every index, which a decoder skipping damaged frames would
+        break. Call before iterating.
+        """
+        if self._iterated:
+            raise RuntimeError("start_near() must be called before iterating")
+        self._exact = True
+        if self.info.kind == "images":
+            self.first_index = min(max(0, index), len(self._images))
+            return self.first_index
+        if index <= 0:
+            return 0
+        table = self._frame_table()
+        if table is None:
+            return 0
+        order, keys = table
+        target = order[min(index, len(order) - 1)]
+        before = [k for k in keys if k <= target]
+        if not before or before[-1] == order[0]:
+            return 0
+        where = {pts: i for i, pts in enumerate(order)}
+        start = where[before[-1]]
+        # Demuxers without an index (MPEG-TS) seek by a search that can land a GOP late: aiming
+        # at an earlier keyframe then lands on or before ours (the frames between are dropped).
+        for aim in before[::-1][:4]:
+            if self._seek_to(aim, start, where):
+                self.first_index, self._index_of = start, where
+                return start
+        self.close()  # no seek landed where the table says: read from the start
+        self._open_video()
+        return 0
+
+    def _seek_to(self, aim: int, start: int, where: dict[int, int]) -> bool:
+        """Seek to the keyframe at timestamp ``aim`` and decode up to frame ``start`` (kept as the
+        first frame); False when the decoder passes it by."""
+        decoder = self._alpha_decoder or self._stream.codec_context
+        try:
+            self._container.seek(aim, stream=self._stream, backward=True, any_frame=False)
+            decoder.flush_buffers()
+        except av.FFmpegError:
+            return False
+        self._decoder = self._decode_frames()
+        for frame in self._decoder:
+            at = where.get(frame.pts) if frame.pts is not None else None
+            if at is None or at > start:
+                return False
+            if at == start:
+                self._first = frame
+                return True
+        return False
+
+    def _frame_table(self) -> tuple[list[int], list[int]] | None:
+        """Every video packet's timestamp in display order and the keyframes', by demuxing only,
+        or None where they cannot say where a frame is (see :meth:`start_near`)."""
+        reorder = 64  # packets between decode and display order: B-pyramids stay far below this
+        stamps: list[int] = []
+        keys: list[int] = []
+        try:
+            with av.open(str(self.path), metadata_errors="replace") as c:
+                stream = c.streams.video[0]  # the stream _open_video reads
+                for packet in c.demux(stream):
+                    if packet.size == 0:  # the demuxer's end-of-stream marker
+                        continue
+                    if packet.pts is None or packet.is_corrupt or packet.is_discard:
+                        return None
+                    stamps.append(packet.pts)
+                    if packet.is_keyframe:
+                        keys.append(packet.pts)
+                declared = stream.frames
+        except (av.FFmpegError, OSError, IndexError):
+            return None
+        order = sorted(stamps)
+        if not order or len(set(order)) != len(order) or (declared and declared != len(order)):
+            return None
+        place = {pts: i for i, pts in enumerate(order)}
+        if any(abs(place[pts] - i) > reorder for i, pts in enumerate(stamps)):
+            return None
+        if order[0] != self._first_pts:
+            return None
+        return order, keys
 
     # ------------------------------------------------------------------ protocol
     def __iter__(self) -> Iterator[Frame]:
