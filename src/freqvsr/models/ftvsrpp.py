@@ -52,6 +52,12 @@ Where we had to choose (the paper leaves it open or the official choice is costl
 
 * Time-frequency attention uses the flow-warped recurrent hidden state (paper Eq. 12, as the
   official code), not the T−1 previous frames of paper Eq. 6 — memory stays constant in T.
+* ``zero_init_flow=True`` (a training choice, not the paper's): SPyNet starts at zero flow instead
+  of random weights, for training without pretrained SPyNet weights (none can be downloaded here);
+  the paper's recipe starts from pretrained SPyNet. ``zero_init_residual=True``: the last layer of
+  the output fusion starts at zero, so the untrained network returns SR1 (with random weights its
+  frequency residual averages 0.5 per pixel, and training first spends its steps removing that).
+  Both change the initial weights only, never a trained checkpoint.
 * Flows for the frequency stage are the backbone's LR SPyNet flows resized to the DCT grid
   (HR/8 = LR/2), instead of a second SPyNet run on the HR SR1 (1.09 of the official 6.2 TFLOPs
   per 180×320 frame).
@@ -135,10 +141,10 @@ class BasicVSRStage(nn.Module):
     backward_resblocks: ResidualBlocksWithInputConv
     forward_resblocks: ResidualBlocksWithInputConv
 
-    def __init__(self, mid_channels: int = 64, num_blocks: int = 30) -> None:
+    def __init__(self, mid_channels: int = 64, num_blocks: int = 30, zero_init_flow: bool = False) -> None:
         super().__init__()
         self.mid_channels = mid_channels
-        add_basicvsr_modules(self, mid_channels, num_blocks)
+        add_basicvsr_modules(self, mid_channels, num_blocks, zero_init_flow)
 
     def forward(self, lq: torch.Tensor) -> Stage1Output:
         b, t, c, h, w = lq.shape
@@ -342,12 +348,16 @@ class FTVSRPlusPlus(VSRModel):
         backbone: str = "basicvsr",
         stride: int = 4,
         keyframe_stride: int = 3,
+        zero_init_flow: bool = False,
+        zero_init_residual: bool = False,
         scale: int = 4,
         in_channels: int = 3,
     ) -> None:
         super().__init__(scale=scale, in_channels=in_channels)
         if scale != 4:
             raise ModelError(f"FTVSR++ supports only scale 4, got {scale}")
+        if zero_init_flow and backbone != "basicvsr":
+            raise ModelError("FTVSR++: zero_init_flow applies to the BasicVSR backbone's SPyNet only")
         if in_channels != 3:
             raise ModelError(f"FTVSR++ takes RGB input (in_channels=3), got {in_channels}")
         for name, value, allowed in (
@@ -368,13 +378,18 @@ class FTVSRPlusPlus(VSRModel):
         self.freq = FrequencyStage(
             channels, groups, patch, heads, embed_blocks, trunk_blocks, dct_block, attention, scheme, domain, mixer, 3
         )
+        if zero_init_residual:
+            # the frequency residual starts at zero: the untrained network is its backbone (SR1)
+            last = self.freq.fusion[-1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
         if backbone == "ttvsr":
             # ``stride`` / ``keyframe_stride`` are LTAM's (TTVSR backbone only); keys backbone.*
             self.backbone = TTVSR(mid_channels, num_blocks, stride, keyframe_stride)
             object.__setattr__(self, "stage1", self.backbone)  # an alias, not a second registration
         else:
             # keys spynet.*, backward_resblocks.*, ... as models/basicvsr.py
-            register_stage_flat(self, BasicVSRStage(mid_channels, num_blocks))
+            register_stage_flat(self, BasicVSRStage(mid_channels, num_blocks, zero_init_flow))
 
     def train(self, mode: bool = True) -> FTVSRPlusPlus:
         super().train(mode)
