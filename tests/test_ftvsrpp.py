@@ -113,6 +113,25 @@ def test_identity_residual_gives_the_basicvsr_backbone_exactly():
         assert torch.allclose(model(lq), basic(lq), atol=1e-5)
 
 
+def test_zero_init_flags_start_as_the_backbone_at_zero_flow():
+    """Training flags: the untrained network returns SR1, and SPyNet starts at zero flow; other
+    weights are drawn as without the flags."""
+    torch.manual_seed(0)
+    plain = create_model("ftvsr++.tiny").eval()
+    torch.manual_seed(0)
+    model = create_model("ftvsr++.tiny", zero_init_flow=True, zero_init_residual=True).eval()
+    lq = torch.rand(1, 3, 3, 16, 16)
+    with torch.no_grad():
+        s1 = model.stage1(lq)
+        assert torch.equal(model(lq), s1.sr)
+        assert all(f.abs().max() == 0 for f in s1.flows_forward + s1.flows_backward)
+        assert not torch.equal(plain(lq), model(lq))
+    same = [k for k, v in plain.state_dict().items() if not k.startswith(("spynet.", "freq.fusion.2."))]
+    assert all(torch.equal(plain.state_dict()[k], model.state_dict()[k]) for k in same)
+    with pytest.raises(ModelError, match="zero_init_flow"):
+        create_model("ftvsr++.ttvsr.tiny", zero_init_flow=True)
+
+
 # -- the three attention forms ------------------------------------------------------------------
 
 
