@@ -150,7 +150,7 @@ register_model(
     BasicVSR,
     {"mid_channels": 32, "num_blocks": 10, "skip": "bicubic", "zero_init_flow": True},
     description="BasicVSR-small trained here on 2 CPU cores (DATA.md corpus, FTVSR clean/H.264 mixture); "
-    "the default model (configs/default_corpus_cpu.yaml)",
+    "the first default model, the zoo's BasicVSR baseline (configs/default_corpus_cpu.yaml)",
     paper=_PAPER,
     weights="basicvsr_small_mix.safetensors",
 )
