@@ -364,3 +364,23 @@ def test_one_process_resumes_what_processes_of_a_group_finished(tmp_path, tiny_c
     report = upscale_video(src, part, resume=True, **kw)
     assert report.resumed_frames == 12 and report.frames == 8
     assert part.read_bytes() == whole.read_bytes()
+
+
+def test_a_fresh_job_computes_with_the_plan_its_memory_check_passed(tmp_path, tiny_ckpt, monkeypatch):
+    """One plan per job: the stream must not plan again against whatever memory is free by then."""
+    import inspect
+
+    from freqvsr.inference import Upscaler
+
+    callers: list[str] = []
+    original = Upscaler.plan_video
+
+    def recording(self, *args, **kwargs):
+        callers.append(inspect.stack()[1].function)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Upscaler, "plan_video", recording)
+    src = make_video(tmp_path / "src.mp4", frames=6, size=(32, 24))
+    report = upscale_video(src, tmp_path / "out.mkv", model=str(tiny_ckpt), quiet=True, device="cpu", codec="ffv1")
+    assert callers and "_events" not in callers, callers  # planned by the check (_check_memory) only
+    assert report.planned_memory_bytes is not None and report.frames == 6

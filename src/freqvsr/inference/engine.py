@@ -447,7 +447,7 @@ class Upscaler:
         resume_frame: int = 0,
         resume_state: Any = None,
         num_frames: int | None = None,
-        fixed_plan: dict | None = None,
+        fixed_plan: dict | StreamPlan | None = None,
         encoder_bytes: int | None = None,
     ) -> UpscaleStream:
         """Yield :class:`SRFrame` and :class:`SegmentEnd` events for a stream of (C, H, W) frames: float
@@ -459,7 +459,8 @@ class Upscaler:
         cross-fade needs them) but not yielded. ``resume_state`` is the online model's state saved
         with the last finished segment. ``num_frames`` (an estimate is fine) lets the plan fit the
         chunk to a short video; ``fixed_plan`` (``{"chunk", "overlap", "tile"}``, as
-        :meth:`StreamPlan.record` gives) replaces the plan, so a resumed job computes what it began with.
+        :meth:`StreamPlan.record` gives, or a :class:`StreamPlan`) replaces the plan, so a resumed job
+        computes what it began with and a checked job what was checked.
         ``encoder_bytes``: see :meth:`plan_video`.
 
         The returned iterator is an :class:`UpscaleStream`: its ``plan`` is this stream's own.
@@ -478,14 +479,16 @@ class Upscaler:
         resume_frame: int,
         resume_state: Any,
         num_frames: int | None,
-        fixed_plan: dict | None,
+        fixed_plan: dict | StreamPlan | None,
         encoder_bytes: int | None = None,
     ) -> Iterator[SRFrame | SegmentEnd]:
         it = iter(frames)
         first = next(it, None)
         if first is None:
             raise FreqVSRError("the input has no frames")
-        if fixed_plan is not None:
+        if isinstance(fixed_plan, StreamPlan):
+            run = fixed_plan
+        elif fixed_plan is not None:
             run = StreamPlan.from_record(fixed_plan)
         else:
             run = StreamPlan.from_plan(

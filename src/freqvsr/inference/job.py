@@ -244,10 +244,15 @@ def upscale_video(
                 memory_budget=memory_budget,
             ),
         )
+        planned = None
         if not (resume and (work / "job.json").exists()):  # a resumed job computes with the plan it began with
-            _check_memory(engine, info, src, settings if to_video else None)  # before anything is written
+            planned = _check_memory(engine, info, src, settings if to_video else None)  # before anything is written
         manifest = _prepare_work_dir(work, fingerprint, resume)
         job = _Job(engine, source, info, work, manifest, settings, to_video, quiet, keep_alpha)
+        if planned is not None and "plan" not in manifest:
+            # The stream computes with the plan checked here, not with a second one made against
+            # whatever memory happens to be free a moment later (as a group's rank 0 fixes it).
+            job.checked_plan = StreamPlan.from_plan(planned)
         started = time.perf_counter()
         if torch.cuda.is_available() and engine.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(engine.device)
@@ -756,6 +761,7 @@ class _Job:
         # A process of a group: its share of the segments, each recorded in its own marker file,
         # because several processes appending to one job.json would lose each other's updates.
         self.share = share
+        self.checked_plan: StreamPlan | None = None  # the plan the memory check passed (a fresh job)
         self.frames_written = 0
         if share is not None:
             self.frames_done = self.resumed_frames = share.resume_frame
@@ -825,7 +831,8 @@ class _Job:
             resume_frame=self.frames_done,
             resume_state=resume_state,
             num_frames=self.info.num_frames,
-            fixed_plan=self.manifest.get("plan"),  # a resumed job computes with the plan it began with
+            # a resumed job computes with the plan it began with, a fresh one with the checked plan
+            fixed_plan=self.checked_plan if self.checked_plan is not None else self.manifest.get("plan"),
             encoder_bytes=self.encoder_bytes,
         )
         out_q: queue.Queue = queue.Queue(maxsize=_QUEUE_FRAMES)
