@@ -381,7 +381,7 @@ class FTVSRPlusPlus(VSRModel):
         if zero_init_residual:
             # the frequency residual starts at zero: the untrained network is its backbone (SR1)
             last = self.freq.fusion[-1]
-            assert isinstance(last, nn.Conv2d)
+            assert isinstance(last, nn.Conv2d) and last.bias is not None
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
         if backbone == "ttvsr":
