@@ -7,7 +7,8 @@ paper vs the released code: ``design/specs/ftvsr-official.md`` §1.5 and §4.1.
 **This is our implementation from the paper.** The released FTVSR code has only the ECCV local
 attention on a TTVSR backbone (``models/ftvsr.py``, ``ftvsr.official``); it has no global or dual
 frequency attention, no attention-scheme switch and no BasicVSR-backbone model, so nothing here
-can be checked against official weights, and the registered entries are untrained.
+can be checked against official weights. ``ftvsr++.small.mix`` ships weights trained here
+(issue 14); the other entries are untrained.
 
 Network (×4), two stage modules with a ``forward`` each, joined by :class:`FTVSRPlusPlus` (LR
 padding, crop): ``stage1`` (LR clip → ``Stage1Output``: SR1, bilinear ×4, LR flows) and ``freq``
@@ -470,6 +471,15 @@ register_model(
     _SMALL,
     description="FTVSR++ sized for CPU training/inference (BasicVSR 32x10, 64-channel frequency stage)",
     paper=_PAPER,
+)
+register_model(
+    "ftvsr++.small.mix",
+    FTVSRPlusPlus,
+    {**_SMALL, "zero_init_flow": True, "zero_init_residual": True},
+    description="ftvsr++.small trained here on 1 CPU core at basicvsr.small.mix's budget (6,000 iterations; "
+    "DATA.md corpus store, FTVSR clean/H.264 mixture; configs/ftvsrpp_small_mix_cpu.yaml)",
+    paper=_PAPER,
+    weights="ftvsrpp_small_mix.safetensors",
 )
 register_model(
     "ftvsr++.tiny",
