@@ -63,29 +63,25 @@ def main() -> None:
     labels = list(dict.fromkeys([*val, *loss]))
     colours = {label: LINE_COLOURS[i % len(LINE_COLOURS)] for i, label in enumerate(labels)}
     h = 320
-    top = pil_lines(
-        val,
-        xlabel="iteration",
-        ylabel="val PSNR (dB)",
-        width=args.width,
-        height=h,
-        title="validation PSNR",
-        colours=colours,
-        integer_x=True,
-    )
-    bottom = pil_lines(
-        loss,
-        xlabel="iteration",
-        ylabel="loss",
-        width=args.width,
-        height=h,
-        title="training loss (mean of 10 logs)",
-        colours=colours,
-        integer_x=True,
-    )
-    img = Image.new("RGB", (args.width, 2 * h), "white")
-    img.paste(top, (0, 0))
-    img.paste(bottom, (0, h))
+    panels = [
+        pil_lines(
+            series,
+            xlabel="iteration",
+            ylabel=ylabel,
+            width=args.width,
+            height=h,
+            title=title,
+            colours=colours,
+            integer_x=True,
+        )
+        for series, ylabel, title in (
+            (val, "val PSNR (dB)", "validation PSNR"),
+            (loss, "loss", "training loss (mean of 10 logs)"),
+        )
+    ]
+    img = Image.new("RGB", (args.width, len(panels) * h), "white")
+    for i, panel in enumerate(panels):
+        img.paste(panel, (0, i * h))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     img.save(args.out, optimize=True)
     print(f"wrote {args.out}")

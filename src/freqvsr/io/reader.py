@@ -187,6 +187,7 @@ class FrameSource:
         self.first_index = 0
         self._index_of: dict[int, int] | None = None
         self._exact = False  # a frame that cannot be decoded is an error (start_near)
+        self._decode_base = 0  # index of the frame the current decoder started at (after a seek)
         if not self.path.exists():
             raise InputNotFoundError(f"{self.path}: no such file or folder")
         if self.path.is_dir():
@@ -385,7 +386,7 @@ class FrameSource:
                 self._last_decode_error = _short(e)
                 if self._exact:
                     raise InputError(
-                        f"{self.path}: corrupt data near frame {self.first_index + n}, a frame cannot be decoded "
+                        f"{self.path}: corrupt data near frame {self._decode_base + n}, a frame cannot be decoded "
                         f"({_short(e)}); a video shared between processes must decode cleanly, upscale it in "
                         "one process"
                     ) from None
@@ -555,6 +556,7 @@ class FrameSource:
                 self.first_index, self._index_of = start, where
                 return start
         self.close()  # no seek landed where the table says: read from the start
+        self._decode_base = 0
         self._open_video()
         return 0
 
@@ -568,6 +570,7 @@ class FrameSource:
         except av.FFmpegError:
             return False
         self._decoder = self._decode_frames()
+        self._decode_base = where[aim]  # frames are counted from here (error messages)
         for frame in self._decoder:
             at = where.get(frame.pts) if frame.pts is not None else None
             if at is None or at > start:
