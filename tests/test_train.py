@@ -260,6 +260,34 @@ def test_gan_recipe_trains_generator_and_discriminator(tmp_path):
     assert result.final is not None
 
 
+def test_gan_images_shows_the_discriminator_a_random_subset_of_frames(tmp_path):
+    from freqvsr.train.config import LossTerm
+    from freqvsr.train.objective import Objective
+
+    obj = Objective((LossTerm("gan", 0.05, {"num_feat": 4, "images": 3}),))
+    sr = torch.arange(10.0).view(10, 1, 1, 1).expand(10, 3, 8, 8)
+    gt = sr + 100
+    picked_sr, picked_gt = obj.adversarial_sample(sr, gt)
+    assert picked_sr.shape == (3, 3, 8, 8)
+    assert torch.equal(picked_gt, picked_sr + 100)  # the same frames of both
+    assert len(set(picked_sr[:, 0, 0, 0].tolist())) == 3
+    seen = {float(v) for _ in range(20) for v in obj.adversarial_sample(sr)[0][:, 0, 0, 0]}
+    assert len(seen) > 3  # drawn anew each call, not the first k
+    calls = []
+    real_forward = obj.discriminator.forward
+    obj.discriminator.forward = lambda x: calls.append(x.shape[0]) or real_forward(x)
+    obj.generator_loss(sr.clone(), gt, gt)
+    assert calls == [3]
+    assert Objective((LossTerm("gan", 0.05, {"num_feat": 4}),)).adversarial_sample(sr)[0].shape[0] == 10
+    with pytest.raises(UsageError, match="images"):
+        Objective((LossTerm("gan", 0.05, {"num_feat": 4, "images": -1}),))
+
+    raw = tiny_raw(iterations=2)
+    raw["loss"] = [{"name": "l1"}, {"name": "gan", "weight": 0.05, "args": {"num_feat": 4, "images": 2}}]
+    train(config_from_dict(raw), tmp_path / "g", progress=False)
+    assert "loss_discriminator" in read_log(tmp_path / "g" / "metrics.jsonl")[-1]
+
+
 def test_cli_train_overrides_and_refuses_to_overwrite(tmp_path, capsys):
     from freqvsr.cli import train as cli_train
 

@@ -368,7 +368,8 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, progress: b
         if disc is not None:
             disc.requires_grad_(True)
             with autocast():
-                d_loss = discriminator_loss(disc_net, objective.gan_kind, sr.detach().float(), gt)
+                fake, real = objective.adversarial_sample(sr.detach().float(), gt)
+                d_loss = discriminator_loss(disc_net, objective.gan_kind, fake, real)
             disc_opt.zero_grad(set_to_none=True)
             disc_scaler.scale(d_loss).backward()
             disc_scaler.step(disc_opt)

@@ -3,8 +3,12 @@
 Terms: ``charbonnier`` (mmedit's ``sqrt(d^2 + eps^2)``, eps 1e-6 = its 1e-12 inside the root),
 ``l1``, ``mse``, ``fc`` (FCVSR's frequency-aware contrastive loss, needs the LQ centre frame),
 ``perceptual`` (VGG-19 with ``args.vgg_path``, else the Laplacian-pyramid fallback) and ``gan``
-(U-Net discriminator with spectral norm, ``args.kind`` vanilla|lsgan|hinge, ``args.num_feat``).
-Images reach the terms as (N, 3, H, W): the loop flattens time into the batch.
+(U-Net discriminator with spectral norm, ``args.kind`` vanilla|lsgan|hinge, ``args.num_feat``,
+``args.images``). Images reach the terms as (N, 3, H, W): the loop flattens time into the batch.
+``gan`` with ``args.images: k`` shows the discriminator k of the N frames, drawn at random each step
+(the generator's adversarial term and the discriminator's update draw separately): on a CPU the
+discriminator costs several times the generator per frame, and neighbouring frames of one clip
+teach it nearly the same thing.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class Objective(nn.Module):
         self.terms: list[tuple[str, float, Any]] = []
         self.discriminator: nn.Module | None = None
         self.gan_kind = "vanilla"
+        self.gan_images = 0  # 0: every frame of the batch
         self.perceptual = nn.ModuleList()  # registered so .to(device) moves VGG weights
         for term in terms:
             if term.name not in KNOWN_TERMS:
@@ -69,8 +74,22 @@ class Objective(nn.Module):
 
         args = dict(term.args)
         self.gan_kind = args.pop("kind", "vanilla")
+        self.gan_images = int(args.pop("images", 0))
+        if self.gan_images < 0:
+            raise TypeError(f"images must be >= 0, got {self.gan_images}")
         self.discriminator = UNetDiscriminatorSN(**args)
-        return lambda sr, gt, lq: gan_loss(self.discriminator(sr), True, is_disc=False, kind=self.gan_kind)
+        return lambda sr, gt, lq: gan_loss(
+            self.discriminator(self.adversarial_sample(sr)[0]), True, is_disc=False, kind=self.gan_kind
+        )
+
+    def adversarial_sample(self, *images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The same ``gan_images`` rows of each (N, ...) tensor, drawn at random (all rows when 0 or
+        N is not larger)."""
+        n = images[0].shape[0]
+        if not self.gan_images or self.gan_images >= n:
+            return images
+        pick = torch.randperm(n, device=images[0].device)[: self.gan_images]
+        return tuple(x[pick] for x in images)
 
     def generator_loss(
         self, sr: torch.Tensor, gt: torch.Tensor, lq: torch.Tensor
