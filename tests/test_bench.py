@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pytest
 import torch
+from PIL import Image
 from torch import nn
 
 from freqvsr.bench import bench_model, count_flops, markdown
@@ -60,6 +63,29 @@ def test_quality_table_on_a_tiny_evalset(tmp_path, capsys):
     assert set(by) == {"bi", "crf35"} and all(r["frames"] == 3 for r in rows)
     assert by["bi"]["psnr_rgb"] > by["crf35"]["psnr_rgb"] > 15  # compression costs PSNR
     assert "+0.00" in capsys.readouterr().out  # bicubic against itself
+
+
+def test_quality_table_scores_niqe_where_frames_hold_two_blocks(tmp_path, capsys):
+    from freqvsr.data.evalset import build_evalset
+    from freqvsr.metrics.niqe import niqe
+
+    root = tmp_path / "evalset"
+    build_evalset(root, clips=("bikes", "carphone"), presets=["bi", "crf35"], max_frames=2, log=lambda *a: None)
+    out = tmp_path / "q.json"
+    assert main(["bench", "--quality", "--niqe", "--evalset", str(root), "--model", "bicubic", "--json", str(out)]) == 0
+    rows = {(r["clip"], r["preset"]): r for r in json.loads(out.read_text())}
+    bikes = rows[("bikes", "bi")]
+    # bicubic x4 is blurred: further from natural-image statistics than the GT (NIQE lower = better)
+    assert bikes["niqe"] > bikes["niqe_gt"] > 0
+    assert rows[("bikes", "crf35")]["niqe_gt"] == bikes["niqe_gt"] != rows[("bikes", "crf35")]["niqe"]
+    gt = [
+        torch.from_numpy(np.array(Image.open(f).convert("RGB"))).permute(2, 0, 1) / 255.0
+        for f in sorted((root / "bikes" / "GT").glob("*.png"))
+    ]
+    assert len(gt) == 2 and bikes["niqe_gt"] == pytest.approx((niqe(gt[0]) + niqe(gt[1])) / 2, rel=1e-9)
+    assert rows[("carphone", "bi")]["niqe"] is None  # 176x144: one 96x96 block, NIQE undefined
+    text = capsys.readouterr().out
+    assert "NIQE ↓ (GT)" in text and f"bikes {bikes['niqe']:.2f} ({bikes['niqe_gt']:.2f})" in text
 
 
 def test_cpu_attention_flops_are_counted():

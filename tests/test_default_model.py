@@ -96,3 +96,10 @@ def test_models_table_summarises_the_gain_over_bicubic():
         }
     )
     assert quality_summary(rows) == "PSNR RGB vs bicubic: bi +0.50 dB (mean of a, b)"
+    niqe = [
+        {"name": "niqe", "value": v, "model": who, "dataset": "a", "degradation": deg, "protocol": "N"}
+        for who, deg, v in [("model", "real", 4.0), ("bicubic", "real", 6.5), ("gt", "real", 3.25)]
+    ]
+    assert quality_summary(rows + niqe) == (
+        "PSNR RGB vs bicubic: bi +0.50 dB (mean of a, b); NIQE model/bicubic/GT (lower is better): real 4.00/6.50/3.25 (a)"
+    )

@@ -4,6 +4,9 @@ Protocol: each model upscales whole LQ clips (the engine's default chunks/tiles,
 SR frames are rounded to 8 bits (as when saved as PNG) and scored against the GT frames with
 PSNR/SSIM on RGB and on BT.601 Y (BasicSR definitions, float64, no border crop unless asked),
 averaged per clip over frames, then over clips. Bicubic is the baseline of every table.
+With ``niqe``, also NIQE (no reference, lower is better; ``freqvsr.metrics.niqe``) of the SR frames
+and of the GT frames, for clips whose HR frames hold at least two 96x96 blocks (NIQE is undefined
+on fewer: carphone, 176x144, is skipped).
 """
 
 from __future__ import annotations
@@ -30,14 +33,18 @@ def quality_table(
     device: str = "cpu",
     crop_border: int = 0,
     precision: str = "fp32",
+    niqe: bool = False,
 ) -> list[dict[str, Any]]:
-    """One row per (model, clip, preset) with mean PSNR/SSIM (RGB and Y) over the clip's frames.
+    """One row per (model, clip, preset) with mean PSNR/SSIM (RGB and Y) over the clip's frames,
+    and with ``niqe`` the mean NIQE of the SR frames (``niqe``) and of the GT frames (``niqe_gt``),
+    both None where the frames are too small for NIQE.
 
     ``precision`` defaults to fp32, the reference every recorded number is measured in (``auto``
     would pick bf16 on CPUs with native bf16 for checkpoints that record it as harmless)."""
     ds = EvalSetDataset(evalset, presets=presets, clips=clips, max_frames=max_frames)
     names = [BASELINE] + [m for m in models if m != BASELINE]
     rows = []
+    gt_niqe: dict[str, float | None] = {}  # per clip: the same GT frames under every preset
     for name in names:
         up = Upscaler(name, device=device, precision=precision)
         for item in ds:
@@ -56,19 +63,37 @@ def quality_table(
                     "ssim_y": float(ssim(sr, gt, y_channel=True, crop_border=crop_border).mean()),
                 }
             )
+            if niqe:
+                if item["clip"] not in gt_niqe:
+                    gt_niqe[item["clip"]] = _mean_niqe(gt, crop_border)
+                rows[-1]["niqe"] = _mean_niqe(sr, crop_border)
+                rows[-1]["niqe_gt"] = gt_niqe[item["clip"]]
     return rows
 
 
+def _mean_niqe(frames: torch.Tensor, crop_border: int) -> float | None:
+    """Mean NIQE over (T, 3, H, W) frames; None when a frame holds fewer than two 96x96 blocks."""
+    from freqvsr.metrics.niqe import NIQE_BLOCK
+    from freqvsr.metrics.niqe import niqe as niqe_of
+
+    h, w = (n - 2 * crop_border for n in frames.shape[-2:])
+    if (h // NIQE_BLOCK) * (w // NIQE_BLOCK) < 2:
+        return None
+    return sum(niqe_of(f, crop_border=crop_border) for f in frames) / frames.shape[0]
+
+
 def quality_markdown(rows: list[dict[str, Any]]) -> str:
-    """Per preset: each model's clip-mean PSNR/SSIM and its PSNR gain over bicubic."""
+    """Per preset: each model's clip-mean PSNR/SSIM and its PSNR gain over bicubic (and NIQE, with
+    the GT's in brackets, where the rows have it)."""
+    with_niqe = any(r.get("niqe") is not None for r in rows)
     by_key = {(r["model"], r["clip"], r["preset"]): r for r in rows}
     presets = list(dict.fromkeys(r["preset"] for r in rows))
     models = list(dict.fromkeys(r["model"] for r in rows))
     clips = list(dict.fromkeys(r["clip"] for r in rows))
-    lines = [
-        "| preset | model | PSNR RGB | PSNR Y | SSIM RGB | SSIM Y | ΔPSNR RGB vs bicubic | per clip PSNR RGB |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    head = "| preset | model | PSNR RGB | PSNR Y | SSIM RGB | SSIM Y | ΔPSNR RGB vs bicubic | per clip PSNR RGB |"
+    if with_niqe:
+        head += " NIQE ↓ (GT) |"
+    lines = [head, "|---" * head.count(" | ") + "|---|"]
     for p in presets:
         base = [by_key[(BASELINE, c, p)]["psnr_rgb"] for c in clips if (BASELINE, c, p) in by_key]
         for m in models:
@@ -78,10 +103,18 @@ def quality_markdown(rows: list[dict[str, Any]]) -> str:
             mean = {k: sum(r[k] for r in rs) / len(rs) for k in ("psnr_rgb", "psnr_y", "ssim_rgb", "ssim_y")}
             gain = mean["psnr_rgb"] - sum(base) / len(base) if base else float("nan")
             per_clip = ", ".join(f"{r['clip']} {r['psnr_rgb']:.2f}" for r in rs)
-            lines.append(
+            line = (
                 f"| {p} | {m} | {mean['psnr_rgb']:.2f} | {mean['psnr_y']:.2f} | {mean['ssim_rgb']:.4f} | "
                 f"{mean['ssim_y']:.4f} | {gain:+.2f} | {per_clip} |"
             )
+            if with_niqe:
+                scored = [r for r in rs if r.get("niqe") is not None]
+                line += (
+                    " " + ", ".join(f"{r['clip']} {r['niqe']:.2f} ({r['niqe_gt']:.2f})" for r in scored) + " |"
+                    if scored
+                    else " - |"
+                )
+            lines.append(line)
     return "\n".join(lines)
 
 

@@ -53,6 +53,12 @@ def add_parser(sub, common) -> None:
         "--max-frames", type=int, default=None, help="score only the first N frames of each clip (default: all)"
     )
     q.add_argument("--crop-border", type=int, default=0, help="pixels ignored on each side (default: 0)")
+    q.add_argument(
+        "--niqe",
+        action="store_true",
+        help="also NIQE (no reference, lower is better) of SR and GT frames, on clips with at least two "
+        "96x96 blocks (default: off)",
+    )
     p.set_defaults(func=run)
 
 
@@ -101,6 +107,7 @@ def run_quality(args: argparse.Namespace) -> int:
         max_frames=args.max_frames,
         device=args.device,
         crop_border=args.crop_border,
+        niqe=args.niqe,
     )
     if not args.quiet and args.json != "-":
         print(quality_markdown(rows))

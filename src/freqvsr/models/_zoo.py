@@ -58,13 +58,30 @@ def quality_summary(metrics: list[dict[str, Any]]) -> str:
 
     Rows that come in model/bicubic pairs (``"model"`` key, as ``benchmarks/ship_default_model.py``
     writes them) become the mean PSNR gain over bicubic per degradation, over the datasets of the
-    most common protocol; other rows are listed as they are.
+    most common protocol, followed by NIQE of model / bicubic / ground truth per degradation where
+    recorded (``--niqe``); other rows are listed as they are.
     """
     paired = [m for m in metrics if m.get("model") in ("model", "bicubic") and m.get("name") == "psnr_rgb"]
     if not paired:
         return "; ".join(
             f"{m['name']} {m['value']:.2f} ({m.get('dataset', '')}, {m.get('protocol', '')})" for m in metrics
         )
+    return _psnr_summary(paired) + _niqe_summary([m for m in metrics if m.get("name") == "niqe"])
+
+
+def _niqe_summary(rows: list[dict[str, Any]]) -> str:
+    parts = []
+    for deg in dict.fromkeys(m.get("degradation", "") for m in rows):
+        mean = {}
+        for who in ("model", "bicubic", "gt"):
+            values = [m["value"] for m in rows if m.get("degradation", "") == deg and m.get("model") == who]
+            mean[who] = f"{sum(values) / len(values):.2f}" if values else "?"
+        parts.append(f"{deg} {mean['model']}/{mean['bicubic']}/{mean['gt']}")
+    datasets = sorted({m.get("dataset", "") for m in rows})
+    return f"; NIQE model/bicubic/GT (lower is better): {', '.join(parts)} ({', '.join(datasets)})" if parts else ""
+
+
+def _psnr_summary(paired: list[dict[str, Any]]) -> str:
     protocols = [m.get("protocol", "") for m in paired if m.get("model") == "bicubic"]
     main = max(set(protocols), key=protocols.count) if protocols else ""
     parts, datasets = [], set()

@@ -311,8 +311,8 @@ register_model(
     "fastrealvsr.lite.mix",
     FastRealVSR,
     dict(LITE),
-    description="fastrealvsr.lite trained here on 2 CPU cores (DATA.md corpus: camera, animation, text, game; "
-    "FTVSR clean/H.264 mixture; configs/default_online_cpu.yaml, a snapshot at 2,500 iterations)",
+    description="fastrealvsr.lite trained here on CPU (DATA.md corpus: camera, animation, text, game; "
+    "FTVSR clean/H.264 mixture; configs/default_online_cpu.yaml, 7,200 iterations in two runs)",
     paper=_PAPER,
     weights="fastrealvsr_lite_mix.safetensors",
 )
