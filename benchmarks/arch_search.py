@@ -215,7 +215,8 @@ def cmd_report(args) -> int:
     for k, (m, ck) in models.items():
         g = rows[k]["gains"]
         fps = 1 / min(times[k])
-        flops = count_flops(m, 2, 180, 320) / 2
+        # per frame of a long video: a short clip's first frame needs no flow and would lower the mean
+        flops = count_flops(m, 40, 180, 320) / 40
         nparam = sum(p.numel() for p in m.parameters()) / 1e6
         short = ", ".join(f"{a}={v}" for a, v in ck["args"].items())
         print(
