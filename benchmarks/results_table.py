@@ -3,12 +3,14 @@
     freqvsr bench --quality --evalset evalset --presets bi,bd,noise,crf15,crf25,crf35,cqp25,cbr1500k \
         --max-frames 30 --json quality.json
     freqvsr bench --model bicubic --model fastrealvsr.lite.mix ... --size 180x320 --frames 5 --json speed.json
-    python benchmarks/results_table.py quality.json [--speed speed.json]
+    python benchmarks/results_table.py quality.json [more.json ...] [--speed speed.json]
 
 Prints one table per colour space (RGB, then BT.601 Y) with a row per model and a column per
 preset, each cell "PSNR / SSIM" as the mean over the clips (each clip counts once, the papers'
 convention); a model's PSNR is marked with ↑ where it beats bicubic on that preset and ↓ where it
-does not. With --speed, a third table gives parameters, GFLOPs per frame and frames/s.
+does not. Several quality files are merged (a model added later is scored in its own run; bicubic,
+in every run, is taken from the first). With --speed, a third table gives parameters, GFLOPs per
+frame and frames/s.
 """
 
 from __future__ import annotations
@@ -72,10 +74,17 @@ def speed_table(rows: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("quality", type=Path, help="JSON of `freqvsr bench --quality --json`")
+    ap.add_argument("quality", type=Path, nargs="+", help="JSON of `freqvsr bench --quality --json`")
     ap.add_argument("--speed", type=Path, help="JSON of `freqvsr bench --json`")
     args = ap.parse_args()
-    print(quality_tables(json.loads(args.quality.read_text())))
+    rows, seen = [], set()
+    for path in args.quality:
+        for r in json.loads(path.read_text()):
+            key = (r["model"], r["clip"], r["preset"])
+            if key not in seen:
+                seen.add(key)
+                rows.append(r)
+    print(quality_tables(rows))
     if args.speed:
         print()
         print(speed_table(json.loads(args.speed.read_text())))

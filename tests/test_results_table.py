@@ -58,11 +58,14 @@ def test_cells_are_clip_means_marked_against_bicubic(tmp_path, capsys, monkeypat
             "device": "cpu",
         }
     ]
-    (tmp_path / "q.json").write_text(json.dumps(rows))
+    # net's crf35 rows scored in a later run, with its own bicubic rows (the first file's win)
+    (tmp_path / "q.json").write_text(json.dumps(rows[:6]))
+    (tmp_path / "q2.json").write_text(json.dumps([_row("bicubic", "a", "crf35", 99.0)] + rows[6:]))
     (tmp_path / "s.json").write_text(json.dumps(speed))
     monkeypatch.setattr(
         sys, "argv", ["results_table.py", str(tmp_path / "q.json"), "--speed", str(tmp_path / "s.json")]
     )
     _module().main()
     out = capsys.readouterr().out
+    assert text in out  # the merged files give the same tables; the later bicubic row is ignored
     assert "| `net` | 1.50 M | 52.0 | 3.21 | fp32 |" in out and "LR input 180×320, device cpu" in out
