@@ -62,9 +62,14 @@ def test_cells_are_clip_means_marked_against_bicubic(tmp_path, capsys, monkeypat
     (tmp_path / "q.json").write_text(json.dumps(rows[:6]))
     (tmp_path / "q2.json").write_text(json.dumps([_row("bicubic", "a", "crf35", 99.0)] + rows[6:]))
     (tmp_path / "s.json").write_text(json.dumps(speed))
-    monkeypatch.setattr(
-        sys, "argv", ["results_table.py", str(tmp_path / "q.json"), "--speed", str(tmp_path / "s.json")]
-    )
+    argv = [
+        "results_table.py",
+        str(tmp_path / "q.json"),
+        str(tmp_path / "q2.json"),
+        "--speed",
+        str(tmp_path / "s.json"),
+    ]
+    monkeypatch.setattr(sys, "argv", argv)
     _module().main()
     out = capsys.readouterr().out
     assert text in out  # the merged files give the same tables; the later bicubic row is ignored
