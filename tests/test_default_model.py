@@ -34,7 +34,7 @@ def header(shipped):
 def test_metadata_describes_the_training(header):
     training = header["training"]
     assert training["iterations"] > 0 and training["wall_time_s"] > 0 and training["hardware"]
-    assert any(mix in str(training["degradation"]) for mix in ("ftvsr-mix", "camera-mix"))
+    assert any(mix in str(training["degradation"]) for mix in ("ftvsr-mix", "camera-mix", "real"))
     # never trained on the evaluation clips: the corpus of docs/data.md (as PNG folders or a frame store)
     assert training["data"]["kind"] in ("folder", "store")
 
@@ -44,8 +44,9 @@ def test_beats_bicubic_on_the_public_clips_for_every_preset(header):
     # shipped model is below bicubic in one case, bikes CRF 35 (-0.04 dB; README says so).
     rows = [m for m in header["metrics"] if m["name"] == "psnr_rgb" and "short clip" not in m["dataset"]]
     clips = {m["dataset"] for m in rows}
-    assert {m["degradation"] for m in rows} == set(PRESETS) and len(clips) >= 2
-    for preset in PRESETS:
+    recorded = {m["degradation"] for m in rows}
+    assert set(PRESETS) <= recorded and len(clips) >= 2
+    for preset in sorted(recorded):
 
         def mean(who):
             values = [m["value"] for m in rows if m["degradation"] == preset and m["model"] == who]
