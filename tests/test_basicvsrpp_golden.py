@@ -29,7 +29,7 @@ def golden():
     meta = load_meta(FOLDER)
     state, bad_digests = official_state(meta)
     torch.manual_seed(0)
-    model = create_model("basicvsr++", weights=False).eval()
+    model = create_model("basicvsr++", weights=None).eval()
     model.load_state_dict(BasicVSRPlusPlus.convert_state_dict(state), strict=True)
     return {"meta": meta, "state": state, "bad_digests": bad_digests, "model": model}
 

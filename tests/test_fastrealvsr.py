@@ -39,7 +39,7 @@ VARIANTS = [
 
 def _tiny(**kw) -> FastRealVSR:
     torch.manual_seed(0)
-    return create_model("fastrealvsr.tiny", weights=False, **kw).eval()
+    return create_model("fastrealvsr.tiny", weights=None, **kw).eval()
 
 
 def _clip(t: int = 5, h: int = 20, w: int = 24, seed: int = 0) -> torch.Tensor:
@@ -215,7 +215,7 @@ def test_variants_register_and_build(name):
     assert name in list_models()
     if name not in ("fastrealvsr.tiny", "fastrealvsr.small", "fastrealvsr.lite"):
         return  # full-size variants are built (and counted) in test_variants_differ
-    model = create_model(name, weights=False)
+    model = create_model(name, weights=None)
     assert model.temporal == "online" and model.lr_multipliers() == {"spynet": 0.125}
     if name == "fastrealvsr.lite":  # the CPU default's architecture: within its 60-GFLOP budget
         from freqvsr.bench.speed import count_flops

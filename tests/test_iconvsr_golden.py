@@ -38,7 +38,7 @@ def golden(request):
         meta = load_meta(folder)
         state, bad = official_state(meta)
         torch.manual_seed(0)
-        model = create_model(FOLDERS[folder], weights=False).eval()
+        model = create_model(FOLDERS[folder], weights=None).eval()
         model.load_state_dict(IconVSR.convert_state_dict(state), strict=True)
         _BUILT[folder] = {"folder": folder, "meta": meta, "state": state, "bad_digests": bad, "model": model}
     return _BUILT[folder]

@@ -111,7 +111,8 @@ def test_create_model_weights_and_pretrained(tmp_path, monkeypatch):
     with pytest.warns(DeprecationWarning, match="pretrained=True"):
         assert torch.equal(create_model("test.shipped", weights=True).conv_last.weight, src.conv_last.weight)
     with pytest.warns(DeprecationWarning, match="weights=None"):
-        create_model("test.shipped", weights=False)
+        legacy_random = create_model("test.shipped", weights=False)
+    assert not torch.equal(legacy_random.conv_last.weight, src.conv_last.weight)
 
 
 # ------------------------------------------------------------------------ model-engine contract

@@ -214,7 +214,7 @@ def test_stage2_step_trains_generator_and_discriminator():
     from freqvsr.models import fastrealvsr as _fastrealvsr  # noqa: F401  (registers the entries)
 
     torch.manual_seed(0)
-    gen = create_model("fastrealvsr.tiny", weights=False)
+    gen = create_model("fastrealvsr.tiny", weights=None)
     disc = UNetDiscriminatorSN(num_feat=8)
     lq, hr = torch.rand(1, 2, 3, 12, 12), torch.rand(1, 2, 3, 48, 48)
     pix, perc, gan = L1Loss(), PerceptualLoss(), GANLoss("vanilla", loss_weight=5e-2)

@@ -31,7 +31,7 @@ def _contract_input(model: VSRModel, seed: int = 0) -> tuple[torch.Tensor, tuple
 @pytest.mark.parametrize("name", CONTRACT_MODELS)
 def test_forward_shape_and_contract(name):
     torch.manual_seed(0)
-    model = create_model(name, weights=False)
+    model = create_model(name, weights=None)
     assert isinstance(model, VSRModel)
     assert model.temporal in TEMPORAL_KINDS
     assert isinstance(model.size_multiple, int) and model.size_multiple >= 1
@@ -50,7 +50,7 @@ def test_forward_shape_and_contract(name):
 @pytest.mark.parametrize("name", CONTRACT_MODELS)
 def test_every_parameter_gets_a_gradient(name):
     torch.manual_seed(0)
-    model = create_model(name, weights=False)
+    model = create_model(name, weights=None)
     lq, _ = _contract_input(model)
     lq.requires_grad_(True)
     out = model(lq)
@@ -64,7 +64,7 @@ def test_every_parameter_gets_a_gradient(name):
 @pytest.mark.parametrize("name", CONTRACT_MODELS)
 def test_save_load_round_trip_is_exact(name, tmp_path):
     torch.manual_seed(0)
-    model = create_model(name, weights=False).eval()
+    model = create_model(name, weights=None).eval()
     path = save_checkpoint(model, tmp_path / "m.safetensors")
     loaded = load_checkpoint(path).eval()
     assert type(loaded) is type(model) and loaded.arch_name == name
@@ -176,7 +176,7 @@ def test_shipped_weights_are_loaded_unless_disabled(tmp_path, monkeypatch):
     monkeypatch.setattr(_factory, "WEIGHTS_DIR", tmp_path)
     shipped = create_model("test.shipped")
     assert all(torch.equal(src.state_dict()[k], v) for k, v in shipped.state_dict().items())
-    fresh = create_model("test.shipped", weights=False)
+    fresh = create_model("test.shipped", weights=None)
     assert not torch.equal(fresh.conv_last.weight, src.conv_last.weight)
     with pytest.raises(ModelError, match="weights=None"):
         create_model("test.shipped", num_blocks=2)

@@ -150,7 +150,7 @@ def test_cosine_restart_schedule_matches_mmcv_formula():
 
 
 def test_param_groups_follow_submodule_names_not_substrings():
-    model = create_model("basicvsr.tiny", weights=False)
+    model = create_model("basicvsr.tiny", weights=None)
     # a parameter whose *name* contains "spynet" outside the spynet module must stay in the base group
     model.register_parameter("not_spynet_gate", torch.nn.Parameter(torch.zeros(1)))
     groups = param_groups(model, model.lr_multipliers(), 2e-4)
@@ -218,7 +218,7 @@ def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path):
 def test_frozen_module_does_not_move_and_lr_multiplier_applies(tmp_path):
     raw = tiny_raw(iterations=2, freeze=[{"modules": ["spynet"], "iterations": 2}], log_every=1)
     torch.manual_seed(0)  # train() seeds with train.seed (0) before building the model
-    init = create_model("basicvsr.tiny", weights=False)
+    init = create_model("basicvsr.tiny", weights=None)
     result = train(config_from_dict(raw), tmp_path / "r", progress=False)
     trained = load_checkpoint(result.final)
     for (name, p0), p1 in zip(init.spynet.state_dict().items(), trained.spynet.state_dict().values()):

@@ -86,7 +86,7 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     print(f"max |param(2 procs) - param(1 proc)| = {worst:.3g}")
     assert worst <= ATOL, f"max parameter difference {worst:.3g}"
     torch.manual_seed(0)  # the weights train() starts from
-    init = create_model("basicvsr.tiny", weights=False).state_dict()
+    init = create_model("basicvsr.tiny", weights=None).state_dict()
     assert not torch.equal(init["fusion.weight"], two["fusion.weight"])  # it did train
     # the logged (all-reduced) losses agree too
     from freqvsr.train.logger import read_log
