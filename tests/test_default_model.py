@@ -34,26 +34,41 @@ def header(shipped):
 def test_metadata_describes_the_training(header):
     training = header["training"]
     assert training["iterations"] > 0 and training["wall_time_s"] > 0 and training["hardware"]
-    assert any(mix in str(training["degradation"]) for mix in ("ftvsr-mix", "camera-mix", "real"))
+    assert training["degradation"]["preset"] in ("ftvsr-mix", "camera-mix", "real")
     # never trained on the evaluation clips: the corpus of docs/data.md (as PNG folders or a frame store)
     assert training["data"]["kind"] in ("folder", "store")
 
 
+def _judged_by_niqe(header) -> bool:
+    """A `*.real` model (real-world mixture, GAN stage) is judged by NIQE: on clean input it trades
+    PSNR for sharpness by design (issue 14)."""
+    return header["training"]["degradation"].get("preset") == "real"
+
+
 def test_beats_bicubic_on_the_public_clips_for_every_preset(header):
     # The papers' convention: the mean over the test clips (each clip counts once). Per clip the
-    # shipped model is below bicubic in one case, bikes CRF 35 (-0.04 dB; README says so).
+    # shipped default is below bicubic in one case, bikes CRF 35 (-0.04 dB; README says so).
     rows = [m for m in header["metrics"] if m["name"] == "psnr_rgb" and "short clip" not in m["dataset"]]
     clips = {m["dataset"] for m in rows}
     recorded = {m["degradation"] for m in rows}
     assert set(PRESETS) <= recorded and len(clips) >= 2
+
+    def mean(rows, preset, who):
+        values = [m["value"] for m in rows if m["degradation"] == preset and m["model"] == who]
+        assert values
+        return sum(values) / len(values)
+
+    if not _judged_by_niqe(header):
+        for preset in sorted(recorded):
+            assert mean(rows, preset, "model") > mean(rows, preset, "bicubic"), preset
+        return
+    # a *.real model: more natural than bicubic by NIQE on every preset, and better in PSNR on
+    # the real-world mixture it is made for
+    niqe = [m for m in header["metrics"] if m["name"] == "niqe"]
+    assert {m["degradation"] for m in niqe} == recorded
     for preset in sorted(recorded):
-
-        def mean(who):
-            values = [m["value"] for m in rows if m["degradation"] == preset and m["model"] == who]
-            assert len(values) == len(clips)
-            return sum(values) / len(values)
-
-        assert mean("model") > mean("bicubic"), preset
+        assert mean(niqe, preset, "model") < mean(niqe, preset, "bicubic"), preset
+    assert mean(rows, "real", "model") > mean(rows, "real", "bicubic")
 
 
 def test_short_clip_psnr_matches_metadata(shipped):
@@ -63,7 +78,8 @@ def test_short_clip_psnr_matches_metadata(shipped):
     measured = short_clip_scores(name, presets=PRESETS)
     for preset in PRESETS:
         assert measured[preset] == pytest.approx(recorded[preset]["value"], abs=0.05), preset
-        assert recorded[preset]["value"] > recorded[preset]["bicubic"], preset
+        if not _judged_by_niqe(header):
+            assert recorded[preset]["value"] > recorded[preset]["bicubic"], preset
 
 
 def test_default_model_loads_its_shipped_weights():
