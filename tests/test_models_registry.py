@@ -181,7 +181,7 @@ def test_shipped_weights_are_loaded_unless_disabled(tmp_path, monkeypatch):
     with pytest.raises(ModelError, match="weights=None"):
         create_model("test.shipped", num_blocks=2)
     with pytest.raises(ModelError, match="has no shipped weights"):
-        create_model("basicvsr.tiny", weights=True)
+        create_model("basicvsr.tiny", pretrained=True)
 
 
 def test_header_is_json_under_freqvsr_key(tmp_path):

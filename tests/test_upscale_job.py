@@ -99,7 +99,8 @@ def test_grayscale_odd_size_single_frame_and_folders(tmp_path):
     assert np.array_equal(img[..., 0], img[..., 1])  # grey stays grey
     # odd size video, one frame
     one = make_video(tmp_path / "one.mp4", frames=1, size=(97, 61), codec="libx264", pix_fmt="yuv444p")
-    upscale_video(one, tmp_path / "one_x4.mp4", model="basicvsr.tiny", quiet=True)
+    with pytest.warns(UserWarning, match="no trained weights"):  # random weights are named, not hidden
+        upscale_video(one, tmp_path / "one_x4.mp4", model="basicvsr.tiny", quiet=True)
     info = probe(tmp_path / "one_x4.mp4")
     assert (info.width, info.height, info.num_frames) == (388, 244, 1)
 
