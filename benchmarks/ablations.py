@@ -50,6 +50,13 @@ _FCVSR = "configs/fcvsr_small_cpu.yaml"
 _FC_DATA = ("model.name=fcvsr-s", "degradation.preset=ftvsr-mix")
 _ONLINE = "configs/default_online_cpu.yaml"
 
+
+def _fc_loss(weight: float, temperature: float = 1.0) -> str:
+    """A ``loss=`` override: Charbonnier plus the FC term at ``weight`` and ``temperature``."""
+    fc = f"{{name: fc, weight: {weight}, args: {{temperature: {temperature}}}}}"
+    return f"loss=[{{name: charbonnier, weight: 1.0}}, {fc}]"
+
+
 STUDIES: dict[str, list[Variant]] = {
     "domain": [
         _FT_REF,
@@ -70,6 +77,21 @@ STUDIES: dict[str, list[Variant]] = {
     "fc-loss": [
         Variant("fcvsr-s-fc", _FCVSR, _FC_DATA, "Charbonnier + FC loss (the paper's)"),
         Variant("fcvsr-s-nofc", _FCVSR, (*_FC_DATA, "loss=[{name: charbonnier, weight: 1.0}]"), "Charbonnier only"),
+        # The paper's weight (1) hurts at this scale. At temperature 1 the logits (mean L1 distances,
+        # ~0.001 apart in the detail bands) leave the softmax flat, so the loss acts linearly: a
+        # pull to HR, a push from every UP detail band that never saturates, and, in the low group,
+        # a push of SR's LL band away from UP's near-zero detail bands, which brightens the output.
+        # A lower weight, or a low temperature with the weight scaled alike (the softmax then
+        # saturates once SR is nearer HR than UP, as if the paper's L1 were a sum over pixels,
+        # while the unsaturated gradient keeps its size), are the two ways to tame it.
+        Variant("fcvsr-s-fc0.1", _FCVSR, (*_FC_DATA, _fc_loss(0.1)), "Charbonnier + 0.1 FC"),
+        Variant("fcvsr-s-fc0.01", _FCVSR, (*_FC_DATA, _fc_loss(0.01)), "Charbonnier + 0.01 FC"),
+        Variant(
+            "fcvsr-s-fc-t0.001",
+            _FCVSR,
+            (*_FC_DATA, _fc_loss(0.001, 0.001)),
+            "Charbonnier + 0.001 FC at temperature 0.001",
+        ),
     ],
     "hsa": [
         Variant("lite-nohsa", _ONLINE, (), "no HSA (the default's form)"),
