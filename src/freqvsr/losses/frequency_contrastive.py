@@ -22,6 +22,11 @@ All three images are split with a one-level Haar DWT into LL / LH / HL / HH
 distance to the positive, so we use the negated mean absolute difference, ``s = -L1`` (the paper
 leaves this open; this is the reading under which the loss does what the paper describes).
 HR and UP are treated as constants (no gradient); the loss is averaged over the batch.
+
+Measured (``docs/zoo.md``, fc-loss ablation): at weight 1 and t = 1 it costs FCVSR-S 2 dB. The
+mean-L1 logits lie ~0.001 apart, so the softmax is flat and the push from UP never saturates, and
+Eq. 17 compares SR's LL band with UP's near-zero detail bands, so it rewards a brighter LL. Use a
+small weight (``fcvsr-s.mix`` trains with 0.01).
 """
 
 from __future__ import annotations
