@@ -5,7 +5,7 @@ against iterations, read from each run's ``metrics.jsonl``.
 
 A run that continued shipped weights can be shifted to its place in the lineage with
 ``RUN=LABEL@OFFSET`` (iterations already done before it). The validation set is the run's own
-(see its config's ``val``); the horizontal line is bicubic on it.
+(see its config's ``val``); the horizontal line is bicubic on it, one line per distinct set.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def main() -> None:
     args = ap.parse_args()
     val: dict[str, tuple[list[float], list[float]]] = {}
     loss: dict[str, tuple[list[float], list[float]]] = {}
+    bicubic_levels: dict[float, str] = {}
     for spec in args.runs:
         path, _, rest = spec.partition("=")
         label, _, offset = (rest or Path(path).name).partition("@")
@@ -50,8 +51,14 @@ def main() -> None:
         t = [r for r in rows if r.get("kind") == "train"]
         if v:
             val[label] = ([r["iter"] + shift for r in v], [r["psnr"] for r in v])
-            if "psnr_bicubic" in v[0] and "bicubic" not in val:
-                val["bicubic"] = ([r["iter"] + shift for r in v], [r["psnr_bicubic"] for r in v])
+            if "psnr_bicubic" in v[0]:
+                # one bicubic line per validation set: runs whose recipes validate on other clips
+                # (e.g. 7-frame windows) get their own, named after the first such run
+                level = round(v[0]["psnr_bicubic"], 4)
+                if level not in bicubic_levels:
+                    name = "bicubic" if not bicubic_levels else f"bicubic ({label})"
+                    bicubic_levels[level] = name
+                    val[name] = ([r["iter"] + shift for r in v], [r["psnr_bicubic"] for r in v])
         if t:
             loss[label] = ([r["iter"] + shift for r in t], _smooth([r["loss"] for r in t]))
         last = v[-1] if v else None
