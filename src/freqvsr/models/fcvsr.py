@@ -24,7 +24,8 @@ reproduced by default, with a constructor flag for the paper's intended behaviou
 
 Registered variants: ``fcvsr`` / ``fcvsr-s`` (RGB, the official mmedit models for REDS and
 Vimeo-90K), ``fcvsr.y`` / ``fcvsr-s.y`` (luma, the official CVCP models; the paper's tables), the
-``*.paper`` forms (paper sizes and flags, for training from scratch) and ``fcvsr.tiny`` (tests).
+``*.paper`` forms (paper sizes and flags, for training from scratch), ``fcvsr-s.mix`` (``fcvsr-s``
+with weights trained here, ``docs/zoo.md``) and ``fcvsr.tiny`` (tests).
 Official ``.pth`` files load with ``create_model("fcvsr-s", weights=PATH)`` via ``convert_state_dict``.
 
 The official code registers every RCB twice (as ``RCB`` and as ``body.3``), so its state_dicts
@@ -276,6 +277,15 @@ register_model(
     {**_SMALL, "in_channels": 3, "offset_residual": False},
     description="FCVSR-S, RGB (official mmedit FCVSR_SNet, REDS/Vimeo-90K compressed)",
     paper=PAPER,
+)
+register_model(
+    "fcvsr-s.mix",
+    FCVSR,
+    {**_SMALL, "in_channels": 3, "offset_residual": False},
+    description="fcvsr-s trained here on 1 CPU core at ftvsr++.small.mix's iteration budget (6,000; DATA.md "
+    "corpus store, FTVSR clean/H.264 mixture, Charbonnier + 0.01 FC loss; configs/fcvsr_s_mix_cpu.yaml)",
+    paper=PAPER,
+    weights="fcvsr_s_mix.safetensors",
 )
 register_model(
     "fcvsr.y",
