@@ -54,6 +54,11 @@ def main() -> None:
         "fine-tuned from earlier shipped weights: '{\"total_iterations\": 7200}'",
     )
     ap.add_argument("--presets", default=",".join(PRESETS), help="evaluation-set presets to measure")
+    ap.add_argument(
+        "--short-presets",
+        default=",".join(PRESETS),
+        help="presets of the short test clip (a model made for one degradation, e.g. bd, is tested on it)",
+    )
     ap.add_argument("--niqe", action="store_true", help="also NIQE of model, bicubic and GT frames")
     ap.add_argument("--max-frames", type=int, default=None, help="score the first N frames of each clip (default: all)")
     args = ap.parse_args()
@@ -69,8 +74,9 @@ def main() -> None:
     rows = quality_table(
         args.evalset, [str(src)], presets=args.presets.split(","), niqe=args.niqe, max_frames=args.max_frames
     )
-    short = short_clip_scores(str(src))
-    short_bicubic = short_clip_scores("bicubic")
+    short_presets = args.short_presets.split(",")
+    short = short_clip_scores(str(src), presets=short_presets)
+    short_bicubic = short_clip_scores("bicubic", presets=short_presets)
     metrics = []
     for r in rows:
         who = "bicubic" if r["model"] == "bicubic" else "model"

@@ -17,6 +17,12 @@ PRESETS = ("bi", "crf15", "crf25", "crf35")
 SHIPPED = [DEFAULT_MODEL] + [n for n in list_models() if get_spec(n).weights and n != DEFAULT_MODEL]
 
 
+def target_presets(header) -> tuple[str, ...]:
+    """The presets a checkpoint is made for and recorded on: BD for a model trained on BD (the
+    papers ship one model per kernel), BI and H.264 CRF 15/25/35 for the others."""
+    return ("bd",) if header["training"]["degradation"]["preset"] == "bd" else PRESETS
+
+
 @pytest.fixture(scope="module", params=SHIPPED)
 def shipped(request):
     spec = get_spec(request.param)
@@ -34,7 +40,7 @@ def header(shipped):
 def test_metadata_describes_the_training(header):
     training = header["training"]
     assert training["iterations"] > 0 and training["wall_time_s"] > 0 and training["hardware"]
-    assert training["degradation"]["preset"] in ("ftvsr-mix", "camera-mix", "real")
+    assert training["degradation"]["preset"] in ("ftvsr-mix", "camera-mix", "real", "bd")
     # never trained on the evaluation clips: the corpus of docs/data.md (as PNG folders or a frame store)
     assert training["data"]["kind"] in ("folder", "store")
 
@@ -51,7 +57,7 @@ def test_beats_bicubic_on_the_public_clips_for_every_preset(header):
     rows = [m for m in header["metrics"] if m["name"] == "psnr_rgb" and "short clip" not in m["dataset"]]
     clips = {m["dataset"] for m in rows}
     recorded = {m["degradation"] for m in rows}
-    assert set(PRESETS) <= recorded and len(clips) >= 2
+    assert set(target_presets(header)) <= recorded and len(clips) >= 2
 
     def mean(rows, preset, who):
         values = [m["value"] for m in rows if m["degradation"] == preset and m["model"] == who]
@@ -59,7 +65,8 @@ def test_beats_bicubic_on_the_public_clips_for_every_preset(header):
         return sum(values) / len(values)
 
     if not _judged_by_niqe(header):
-        for preset in sorted(recorded):
+        # on what it is made for; a BD model also records BI, where it is expected to lose
+        for preset in target_presets(header):
             assert mean(rows, preset, "model") > mean(rows, preset, "bicubic"), preset
         return
     # a *.real model: more natural than bicubic by NIQE on every preset, and better in PSNR on
@@ -74,9 +81,10 @@ def test_beats_bicubic_on_the_public_clips_for_every_preset(header):
 def test_short_clip_psnr_matches_metadata(shipped):
     name, header = shipped
     recorded = {m["degradation"]: m for m in header["metrics"] if "short clip" in m["dataset"]}
-    assert set(recorded) == set(PRESETS)
-    measured = short_clip_scores(name, presets=PRESETS)
-    for preset in PRESETS:
+    presets = target_presets(header)
+    assert set(recorded) == set(presets)
+    measured = short_clip_scores(name, presets=presets)
+    for preset in presets:
         assert measured[preset] == pytest.approx(recorded[preset]["value"], abs=0.05), preset
         if not _judged_by_niqe(header):
             assert recorded[preset]["value"] > recorded[preset]["bicubic"], preset

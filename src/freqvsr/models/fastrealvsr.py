@@ -330,6 +330,19 @@ register_model(
     paper=_PAPER,
     weights="fastrealvsr_lite_real.safetensors",
 )
+# For BD input (Gaussian blur sigma 1.6, every 4th pixel kept: the papers' second kernel): the
+# default's weights fine-tuned on BD (configs/fastrealvsr_bd_cpu.yaml). The papers ship one model
+# per kernel because a BI model sharpens the wrong kernel at the wrong sampling phase on BD input,
+# and the reverse holds too: this one is far below bicubic on BI input (docs/zoo.md).
+register_model(
+    "fastrealvsr.lite.bd",
+    FastRealVSR,
+    dict(LITE),
+    description="fastrealvsr.lite.mix fine-tuned here on CPU for BD input (Gaussian blur sigma 1.6 + decimation; "
+    "3,000 iterations, configs/fastrealvsr_bd_cpu.yaml); for blurred footage only, it over-sharpens BI input",
+    paper=_PAPER,
+    weights="fastrealvsr_lite_bd.safetensors",
+)
 register_model(
     "fastrealvsr.tiny",
     FastRealVSR,
