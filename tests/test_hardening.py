@@ -92,7 +92,11 @@ def test_stop_signal_exits_cleanly_and_resumes(tmp_path, tiny_ckpt, sig):
         "--codec",
         "ffv1",
     ]
-    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    # As from an interactive terminal: a shell that starts pytest in the background (nohup, `&`)
+    # hands it SIGINT ignored, and freqvsr rightly never installs its handler over an ignored signal.
+    proc = subprocess.Popen(
+        args, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+    )
     _wait_for_segments(work_dir_for(out) / "job.json", proc, 1)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
