@@ -343,6 +343,17 @@ register_model(
     paper=_PAPER,
     weights="fastrealvsr_lite_bd.safetensors",
 )
+# For noisy input (BI + Gaussian noise sigma 15): the same fine-tune on that degradation
+# (configs/fastrealvsr_noise_cpu.yaml); the mixture-trained models sharpen the noise instead.
+register_model(
+    "fastrealvsr.lite.noise",
+    FastRealVSR,
+    dict(LITE),
+    description="fastrealvsr.lite.mix fine-tuned here on CPU for noisy input (BI + Gaussian noise sigma 15; "
+    "3,000 iterations, configs/fastrealvsr_noise_cpu.yaml); smooths what it takes for noise",
+    paper=_PAPER,
+    weights="fastrealvsr_lite_noise.safetensors",
+)
 register_model(
     "fastrealvsr.tiny",
     FastRealVSR,
